@@ -1,0 +1,3 @@
+from account_node.cli import main
+
+main(prog_name="trustdesk")

@@ -1,0 +1,95 @@
+"""``create_app``: the composition root of one account node's HTTP server."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from account_node.audit.api import audit_api
+from account_node.clock import Clock
+from account_node.db import db
+from account_node.health import health
+from account_node.http import NodeApi, install_error_handlers, install_unit_of_work
+from account_node.identity.api import me_api, teams_api, users_api
+from account_node.models import import_all_models
+from account_node.node import Node, secret_key
+from account_node.settings import Settings, load_settings
+from account_node.tenancy import assert_isolation_holds
+from portal import portal_blueprint
+
+API_BLUEPRINTS = (me_api, users_api, teams_api, audit_api)
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
+    settings = settings or load_settings()
+    logging.basicConfig(level=settings.log_level)
+    import_all_models()
+    app = Flask("account_node", static_folder=None)
+    app.config.update(_flask_config(settings))
+    db.init_app(app)
+    node = Node(settings, clock)
+    node.app = app
+    app.extensions["trustdesk"] = node
+
+    api = NodeApi(app, spec_kwargs={"servers": [{"url": settings.public_url}]})
+    for blueprint in API_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health)
+    csrf.init_app(app)
+    app.register_blueprint(portal_blueprint)
+    install_error_handlers(app)
+    install_unit_of_work(app)
+
+    with app.app_context():
+        _tune_sqlite(db.engine)
+        with db.engine.connect() as connection:
+            assert_isolation_holds(connection)
+    return app
+
+
+def _flask_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "SECRET_KEY": secret_key(settings),
+        "SQLALCHEMY_DATABASE_URI": settings.effective_database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(settings),
+        "MAX_CONTENT_LENGTH": settings.max_content_length,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.session_cookie_secure,
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=settings.session_lifetime_minutes),
+        "WTF_CSRF_CHECK_DEFAULT": False,  # the portal protects its forms; the API uses tokens
+        "WTF_CSRF_TIME_LIMIT": None,
+        "API_TITLE": "TrustDesk account node",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    if settings.is_postgresql:
+        return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()

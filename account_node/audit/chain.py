@@ -1,0 +1,94 @@
+"""The hash of one audit event, and the check of a whole chain.
+
+Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its content together
+with the previous event's hash, so changing, inserting, removing or reordering any event
+breaks every link after it. Pure: it works on plain mappings, not on ORM rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+from account_node.audit.models import GENESIS
+
+HASHED_FIELDS = (
+    "account_id",
+    "seq",
+    "at",
+    "actor_id",
+    "actor_account_id",
+    "actor_name",
+    "vouched_by",
+    "action",
+    "target_type",
+    "target_id",
+    "before",
+    "after",
+    "prev_hash",
+)
+
+
+def event_hash(fields: Mapping[str, Any]) -> str:
+    content = {name: _plain(fields[name]) for name in HASHED_FIELDS}
+    return hashlib.sha256(rfc8785.dumps(content)).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "first_broken_seq": self.first_broken_seq,
+            "reason": self.reason,
+        }
+
+
+def verify_chain(
+    events: Iterable[Mapping[str, Any]], head: tuple[int, str] | None = None
+) -> ChainReport:
+    """Walk events in ``seq`` order and report the first link that does not hold.
+
+    ``head`` is the recorded (seq, hash) of the chain head: a chain whose tail was cut
+    off is otherwise indistinguishable from a shorter, intact one.
+    """
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    for event in events:
+        count += 1
+        seq = event["seq"]
+        if seq != expected_seq:
+            return _broken(count, expected_prev, expected_seq, f"event {expected_seq} is missing")
+        if event["prev_hash"] != expected_prev:
+            return _broken(count, expected_prev, seq, "previous-hash link does not match")
+        if event_hash(event) != event["hash"]:
+            return _broken(count, expected_prev, seq, "event content does not match its hash")
+        expected_prev, expected_seq = event["hash"], seq + 1
+    last_seq = expected_seq - 1
+    if head is not None and (head[0], head[1]) != (last_seq, expected_prev):
+        return _broken(count, expected_prev, last_seq + 1, "chain ends before its recorded head")
+    return ChainReport(True, count, last_seq, expected_prev)
+
+
+def _broken(count: int, head_hash: str, seq: int, reason: str) -> ChainReport:
+    return ChainReport(False, count, seq - 1, head_hash, first_broken_seq=seq, reason=reason)

@@ -1,0 +1,218 @@
+"""The kernel's HTTP helpers: the API object, problem+json rendering, who is asking.
+
+This is one of the few places allowed to touch Flask request globals (DESIGN section 2).
+Endpoints call ``principal()``/``work()`` and a service; they never query or commit:
+the response hook commits a successful request and rolls back everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from flask import Flask, Response, current_app, g, json, request
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields, validate
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from account_node.clock import Clock
+from account_node.context import Work
+from account_node.db import db
+from account_node.errors import NodeError, NotAuthenticated, ValidationFailed, problem
+from account_node.identity.authentication import Authenticator
+from account_node.identity.passwords import Passwords
+from account_node.identity.principal import Principal
+from account_node.jobs import JobQueue
+from account_node.settings import Settings
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class NodeServices(Protocol):
+    settings: Settings
+    clock: Clock
+    jobs: JobQueue
+    passwords: Passwords
+
+
+def node() -> NodeServices:
+    return current_app.extensions["trustdesk"]  # type: ignore[no-any-return]
+
+
+# --- problem+json -------------------------------------------------------------------
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body), status=body["status"], mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def render_node_error(error: NodeError) -> Response:
+    headers = {}
+    if isinstance(error, NotAuthenticated):
+        headers["WWW-Authenticate"] = f'Bearer realm="trustdesk", error="{_bearer_error(error)}"'
+    return problem_response(error.to_problem(instance=request.path), headers)
+
+
+def _bearer_error(error: NotAuthenticated) -> str:
+    return "invalid_token" if error.code == "invalid_token" else "invalid_request"
+
+
+def render_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = _field_errors(data.get("messages")) if status == 422 else None
+    code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
+    detail = error.description or error.name
+    if status == 422:
+        code, detail = "validation_failed", "The request has invalid fields"
+    body = problem(status, code, error.name, detail, instance=request.path, errors=errors)
+    headers = {k: v for k, v in error.get_headers() if k.lower() not in {"content-type"}}
+    return problem_response(body, headers)
+
+
+def render_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    body = problem(
+        500,
+        "internal_error",
+        "Internal error",
+        "Something went wrong on this node; nothing was saved. The error has been logged.",
+        instance=request.path,
+    )
+    return problem_response(body)
+
+
+def _field_errors(messages: Any) -> dict[str, list[str]]:
+    """Flatten webargs' ``{"json": {"a": {"b": [..]}}}`` into ``{"a.b": [..]}``."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                name = str(key) if key != "_schema" else "body"
+                walk(f"{prefix}.{name}" if prefix else name, inner)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            flat.setdefault(prefix or "body", []).extend(value)
+        else:
+            flat.setdefault(prefix or "body", []).append(str(value))
+
+    for location in (messages or {}).values():
+        walk("", location)
+    return flat
+
+
+class StrictParser(FlaskParser):
+    """Malformed JSON is a 422 problem naming the body, like any other invalid input."""
+
+    def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
+        raise ValidationFailed(
+            "The request body is not valid JSON", errors={"body": [f"invalid JSON: {error}"]}
+        )
+
+
+class NodeBlueprint(Blueprint):
+    """flask-smorest's Blueprint with the strict JSON parser; every API module uses it."""
+
+    ARGUMENTS_PARSER = StrictParser()
+
+
+class NodeApi(Api):
+    """flask-smorest's Api, with problem+json errors that keep Werkzeug's headers."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return render_http_exception(error)
+
+
+def install_error_handlers(app: Flask) -> None:
+    app.register_error_handler(NodeError, render_node_error)
+    app.register_error_handler(HTTPException, render_http_exception)
+    app.register_error_handler(Exception, render_unexpected)
+
+
+def install_unit_of_work(app: Flask) -> None:
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+# --- who is asking ------------------------------------------------------------------
+
+
+class _TokenHolder:
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+
+class _Validator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> _TokenHolder:
+        services = node()
+        authenticator = Authenticator(
+            db.session, services.clock, services.passwords, services.settings
+        )
+        return _TokenHolder(authenticator.bearer(token_string))
+
+    def validate_token(self, token: Any, scopes: Any, request: Any) -> None:
+        """Expiry and revocation were checked while authenticating."""
+
+
+resource_protector = ResourceProtector()
+resource_protector.register_token_validator(_Validator())
+
+
+def principal() -> Principal:
+    """The authenticated person of this request (401 problem if there is none)."""
+    found = g.get("principal")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    try:
+        holder = resource_protector.acquire_token()
+    except OAuth2Error as exc:
+        raise NotAuthenticated(exc.description or "a bearer token is required") from exc
+    g.principal = holder.principal
+    return holder.principal  # type: ignore[no-any-return]
+
+
+def require(*roles: str) -> Principal:
+    who = principal()
+    if roles:
+        who.require(*roles)
+    return who
+
+
+def work(*roles: str) -> Work:
+    """Authenticate, check roles, and open the unit of work for the caller's account."""
+    who = require(*roles)
+    services = node()
+    return Work(
+        db.session,
+        who.scope,
+        who.actor,
+        services.clock,
+        services.jobs,
+        services.settings,
+        roles=who.roles,
+    )
+
+
+# --- shared schemas -----------------------------------------------------------------
+
+
+class PageArgs(Schema):
+    cursor = fields.String(validate=validate.Length(max=512))
+    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=25)
+
+
+def page_body(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}

@@ -1,0 +1,101 @@
+"""Creating accounts (tenants) on this node.
+
+An account is born with its first admin, and that admin is the person its first audit
+events name: there is never a change without an authenticated person behind it, not even
+the first one. The operator who ran the command is noted as the channel (``via``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from account_node.audit.service import Actor
+from account_node.clock import Clock
+from account_node.context import Work
+from account_node.db import new_id
+from account_node.errors import NotFound, ValidationFailed
+from account_node.identity.models import Account, Person
+from account_node.identity.passwords import Passwords
+from account_node.identity.service import People
+from account_node.jobs import JobQueue
+from account_node.settings import Settings
+from account_node.tenancy import AccountScope
+
+ACCOUNT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+KINDS = ("msp", "customer")
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+
+
+class Accounts:
+    def __init__(
+        self,
+        session: Session,
+        clock: Clock,
+        jobs: JobQueue,
+        settings: Settings,
+        passwords: Passwords,
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.jobs = jobs
+        self.settings = settings
+        self.passwords = passwords
+
+    def get(self, account_id: str) -> Account:
+        account = self.session.get(Account, account_id)
+        if account is None:
+            raise AccountNotFound(f"account {account_id} not found")
+        return account
+
+    def all(self) -> list[Account]:
+        return list(self.session.scalars(select(Account).order_by(Account.id)))
+
+    def create(
+        self,
+        account_id: str,
+        name: str,
+        admin_email: str,
+        admin_name: str,
+        admin_password: str,
+        kind: str = "customer",
+        via: str = "cli",
+    ) -> tuple[Account, Person]:
+        errors: dict[str, list[str]] = {}
+        if not ACCOUNT_ID_RE.match(account_id or ""):
+            errors["id"] = ["2-40 lowercase letters, digits or hyphens, not starting with a hyphen"]
+        elif self.session.get(Account, account_id) is not None:
+            errors["id"] = ["an account with this id already exists on this node"]
+        if not (name or "").strip():
+            errors["name"] = ["must not be empty"]
+        if kind not in KINDS:
+            errors["kind"] = [f"must be one of {', '.join(KINDS)}"]
+        if errors:
+            raise ValidationFailed(errors=errors)
+        account = Account(id=account_id, name=name.strip(), kind=kind, created_at=self.clock.now())
+        self.session.add(account)
+        self.session.flush()
+        # The admin's id is chosen first so that the events recording the admin's own
+        # creation, and the account's, already name the admin as the actor.
+        admin_id = new_id()
+        actor = Actor(admin_id, account_id, f"{admin_name.strip()} <{admin_email.strip().lower()}>")
+        work = Work(
+            self.session, AccountScope(account_id), actor, self.clock, self.jobs, self.settings
+        )
+        work.record(
+            "account.create", "account", account_id, after={**_snapshot(account), "via": via}
+        )
+        admin = People(work, self.passwords).create(
+            admin_email, admin_name, ["admin"], admin_password, person_id=admin_id
+        )
+        return account, admin
+
+
+def _snapshot(account: Account) -> dict[str, Any]:
+    return {"name": account.name, "kind": account.kind}

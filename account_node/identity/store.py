@@ -1,0 +1,77 @@
+"""Queries for people, teams and tokens, always inside one account scope."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy.orm import selectinload
+
+from account_node.errors import NotFound
+from account_node.identity.models import ApiToken, Person, Team, TeamMember
+from account_node.pagination import Page, keyset, page_of
+from account_node.tenancy import ScopedStore
+
+
+class PersonNotFound(NotFound):
+    code = "person_not_found"
+
+
+class TeamNotFound(NotFound):
+    code = "team_not_found"
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
+class PeopleStore(ScopedStore[Person]):
+    model = Person
+    not_found = PersonNotFound
+
+    def by_email(self, email: str) -> Person | None:
+        return self.session.scalars(select(Person).where(Person.email == email.lower())).first()
+
+    def page(self, cursor: str | None, limit: int, role: str | None = None) -> Page[Person]:
+        query = select(Person).options(selectinload(Person.teams))
+        if role:
+            # Roles are a JSON list of fixed names; its text form is portable to match.
+            query = query.where(cast(Person.roles, String).like(f'%"{role}"%'))
+        return page_of(list(self.session.scalars(keyset(query, Person, cursor, limit))), limit)
+
+    def admins_left(self, excluding: str) -> int:
+        people = self.session.scalars(
+            select(Person).where(Person.active.is_(True), Person.id != excluding)
+        )
+        return sum(1 for p in people if "admin" in p.roles)
+
+
+class TeamStore(ScopedStore[Team]):
+    model = Team
+    not_found = TeamNotFound
+
+    def by_name(self, name: str) -> Team | None:
+        return self.session.scalars(select(Team).where(Team.name == name)).first()
+
+    def page(self, cursor: str | None, limit: int) -> Page[Team]:
+        query = select(Team).options(selectinload(Team.members))
+        return page_of(list(self.session.scalars(keyset(query, Team, cursor, limit))), limit)
+
+    def membership(self, team_id: str, person_id: str) -> TeamMember | None:
+        return self.session.get(TeamMember, (team_id, person_id))
+
+    def member_count(self, team_id: str) -> int:
+        query = select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team_id)
+        return int(self.session.scalar(query) or 0)
+
+    def remove_members(self, team_id: str) -> None:
+        self.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
+
+
+class TokenStore(ScopedStore[ApiToken]):
+    model = ApiToken
+    not_found = TokenNotFound
+
+    def for_person(self, person_id: str) -> list[ApiToken]:
+        query = (
+            select(ApiToken).where(ApiToken.person_id == person_id).order_by(ApiToken.created_at)
+        )
+        return list(self.session.scalars(query))

@@ -1,0 +1,15 @@
+"""Imports every package's models so metadata is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "account_node.identity.models",
+    "account_node.audit.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,62 @@
+"""Keyset (cursor) pagination: constant cost per page however deep the client reads.
+
+A cursor is an opaque, URL-safe encoding of the last row's sort key
+``(created_at, id)``; clients must not build one. OFFSET would rescan every skipped row.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, and_, or_
+
+from account_node.errors import ValidationFailed
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: datetime, row_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None or not isinstance(row_id, str):
+            raise ValueError(cursor)
+        return moment, row_id
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed(
+            "the cursor is not one this server issued", errors={"cursor": ["invalid cursor"]}
+        ) from exc
+
+
+def keyset(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
+    """Order ``query`` by (created_at, id), start after ``cursor``, fetch one row extra."""
+    query = query.order_by(model.created_at, model.id).limit(limit + 1)
+    if cursor:
+        created, row_id = decode_cursor(cursor)
+        query = query.where(
+            or_(model.created_at > created, and_(model.created_at == created, model.id > row_id))
+        )
+    return query
+
+
+def page_of(rows: list[T], limit: int) -> Page[T]:
+    if len(rows) <= limit:
+        return Page(rows, None)
+    last: Any = rows[limit - 1]
+    return Page(rows[:limit], encode_cursor(last.created_at, last.id))

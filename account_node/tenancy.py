@@ -1,0 +1,215 @@
+"""Customer isolation, enforced twice (DESIGN section 3).
+
+1. In the ORM: a session is bound to one ``AccountScope``; every SELECT, UPDATE and
+   DELETE touching an ``AccountScoped`` model gets ``account_id = :scope`` added, and a
+   flush refuses to insert or move a row into another account. A query of a scoped model
+   with no scope bound raises instead of silently reading every tenant.
+2. In PostgreSQL: row-level security policies (created by the migrations) compare
+   ``account_id`` with ``current_setting('app.account_id', true)``. The setting is made per
+   transaction (``set_config(..., true)``), never per connection, because a pooled
+   connection would otherwise carry one tenant's scope into the next request.
+
+Stores take the scope in their constructor, so a call site cannot forget it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import ForeignKey, String, event, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    declared_attr,
+    mapped_column,
+    scoped_session,
+    with_loader_criteria,
+)
+
+from account_node.errors import NotFound, ScopeViolation
+
+SCOPE_KEY = "trustdesk.account_id"
+RLS_SETTING = "app.account_id"
+UNSCOPED = "trustdesk_unscoped"
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountScope:
+    """The one account a unit of work acts for."""
+
+    account_id: str
+
+    def __post_init__(self) -> None:
+        if not self.account_id:
+            raise ValueError("an AccountScope needs an account id")
+
+
+class AccountScoped:
+    """Mixin for every model that belongs to an account."""
+
+    @declared_attr
+    def account_id(cls) -> Mapped[str]:
+        return mapped_column(
+            String(40), ForeignKey("accounts.id", ondelete="RESTRICT"), index=True, nullable=False
+        )
+
+
+def real_session(session: Session | scoped_session[Session]) -> Session:
+    """The session behind Flask-SQLAlchemy's thread-local proxy, or the session itself."""
+    return session() if isinstance(session, scoped_session) else session
+
+
+def bind_scope(session: Session, scope: AccountScope) -> None:
+    """Make ``session`` act for ``scope`` from now on (ORM filter and RLS setting)."""
+    session = real_session(session)
+    current = session.info.get(SCOPE_KEY)
+    if current == scope.account_id:
+        return
+    session.info[SCOPE_KEY] = scope.account_id
+    if session.in_transaction():
+        for connection in _open_connections(session):
+            _set_rls(connection, scope.account_id)
+
+
+def clear_scope(session: Session) -> None:
+    session = real_session(session)
+    session.info.pop(SCOPE_KEY, None)
+    if session.in_transaction():
+        for connection in _open_connections(session):
+            _set_rls(connection, "")
+
+
+def current_scope(session: Session) -> AccountScope | None:
+    account_id = session.info.get(SCOPE_KEY)
+    return AccountScope(account_id) if account_id else None
+
+
+def _open_connections(session: Session) -> list[Connection]:
+    transaction = session.get_transaction()
+    if transaction is None:
+        return []
+    return [conn for conn, *_ in transaction._connections.values()]
+
+
+def _set_rls(connection: Connection, account_id: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config(:name, :value, true)"),
+            {"name": RLS_SETTING, "value": account_id},
+        )
+
+
+@event.listens_for(Session, "after_begin")
+def _rls_on_begin(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    _set_rls(connection, session.info.get(SCOPE_KEY, ""))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _add_account_criterion(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(UNSCOPED) or state.is_column_load or state.is_relationship_load:
+        return
+    if not _touches_scoped_model(state):
+        return
+    account_id = state.session.info.get(SCOPE_KEY)
+    if not account_id:
+        raise ScopeViolation("query of an account-scoped model without an account scope")
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            AccountScoped,
+            lambda cls: cls.account_id == account_id,
+            include_aliases=True,
+        )
+    )
+
+
+def _touches_scoped_model(state: ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, AccountScoped) for mapper in state.all_mappers)
+
+
+@event.listens_for(Session, "before_flush")
+def _check_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    account_id = session.info.get(SCOPE_KEY)
+    for obj in session.new:
+        if not isinstance(obj, AccountScoped):
+            continue
+        if not account_id:
+            raise ScopeViolation(f"insert of {type(obj).__name__} without an account scope")
+        if obj.account_id is None:
+            obj.account_id = account_id
+        elif obj.account_id != account_id:
+            raise ScopeViolation(f"insert of {type(obj).__name__} into another account")
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AccountScoped) and obj.account_id != account_id:
+            raise ScopeViolation(f"change of {type(obj).__name__} outside the account scope")
+
+
+ModelT = TypeVar("ModelT")
+
+
+class ScopedStore(Generic[ModelT]):
+    """Base of every store: bound to one session and one account scope.
+
+    ``get`` answers ``NotFound`` for another account's id exactly as for an id that does
+    not exist, so ids never reveal what other tenants have.
+    """
+
+    model: ClassVar[type[Any]]
+    not_found: ClassVar[type[NotFound]] = NotFound
+
+    def __init__(self, session: Session, scope: AccountScope) -> None:
+        session = real_session(session)
+        bind_scope(session, scope)
+        self.session = session
+        self.scope = scope
+
+    def get(self, object_id: Any) -> ModelT:
+        found = self.find(object_id)
+        if found is None:
+            raise self.not_found(f"{self.model.__name__.lower()} {object_id} not found")
+        return found
+
+    def find(self, object_id: Any) -> ModelT | None:
+        if object_id is None:
+            return None
+        return self.session.scalars(select(self.model).where(self.model.id == object_id)).first()
+
+    def add(self, obj: ModelT) -> ModelT:
+        obj.account_id = self.scope.account_id  # type: ignore[attr-defined]
+        self.session.add(obj)
+        self.session.flush()
+        return obj
+
+
+def assert_isolation_holds(connection: Connection) -> None:
+    """Refuse to run on PostgreSQL as a role that row-level security would not bind."""
+    from account_node.errors import UnsafeDatabaseRole
+
+    if connection.dialect.name != "postgresql":
+        return
+    row = connection.execute(
+        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    if row.rolsuper or row.rolbypassrls:
+        raise UnsafeDatabaseRole(
+            "the node's database role is a superuser or has BYPASSRLS; connect as the "
+            "runtime role (database_app_role) that `trustdesk db upgrade` grants"
+        )
+    owned = connection.scalar(
+        text(
+            "SELECT count(*) FROM pg_tables"
+            " WHERE schemaname = 'public' AND tableowner = current_user"
+        )
+    )
+    if owned:
+        raise UnsafeDatabaseRole(
+            f"the node's database role owns {owned} tables and so bypasses row-level security; "
+            "run migrations as the owner and the node as the runtime role"
+        )

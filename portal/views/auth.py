@@ -1,0 +1,101 @@
+"""Portal login, logout and home: a session cookie, CSRF on every form, lockout."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from werkzeug.wrappers import Response
+
+from account_node.db import db
+from account_node.errors import NotAuthenticated
+from account_node.http import node
+from account_node.identity.authentication import Authenticator, principal_of
+from account_node.identity.models import Account
+from account_node.identity.store import PeopleStore
+from account_node.tenancy import AccountScope
+
+portal_blueprint = Blueprint(
+    "portal",
+    __name__,
+    template_folder="../templates",
+    static_folder="../static",
+    static_url_path="/static/portal",
+)
+
+
+@portal_blueprint.app_context_processor
+def _csrf() -> dict[str, Any]:
+    return {"csrf_token": generate_csrf}
+
+
+def _signed_in() -> Any:
+    person_id, account_id = session.get("person_id"), session.get("account_id")
+    if not person_id or not account_id:
+        return None
+    person = PeopleStore(db.session, AccountScope(account_id)).find(person_id)
+    if person is None or not person.active:
+        session.clear()
+        return None
+    return principal_of(person, "session")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a login link must not bounce people to another site."""
+    if not target:
+        return url_for("portal.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("portal.home")
+    return target
+
+
+@portal_blueprint.get("/")
+def home() -> Any:
+    who = _signed_in()
+    if who is None:
+        return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
+    account = db.session.get(Account, who.account_id)
+    return render_template("auth/home.html", who=who, account=account)
+
+
+@portal_blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = {"account": "", "email": ""}
+    error = None
+    status = 200
+    if request.method == "POST":
+        form = {k: (request.form.get(k) or "").strip() for k in ("account", "email")}
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+            who = _authenticate(form, request.form.get("password") or "")
+        except CSRFError:
+            error, status = "The form expired; please try again.", 400
+        except NotAuthenticated as exc:
+            db.session.commit()  # keep the failed-login count
+            error, status = exc.detail, 401
+        else:
+            db.session.commit()
+            session.clear()
+            session.permanent = True
+            session.update(person_id=who.person_id, account_id=who.account_id)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+def _authenticate(form: dict[str, str], password: str) -> Any:
+    services = node()
+    authenticator = Authenticator(db.session, services.clock, services.passwords, services.settings)
+    return authenticator.password(form["account"], form["email"], password)
+
+
+@portal_blueprint.post("/logout")
+def logout() -> Response:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except CSRFError:
+        return redirect(url_for("portal.home"))
+    session.clear()
+    return redirect(url_for("portal.login"))
