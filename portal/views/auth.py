@@ -6,7 +6,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError as CSRFError
 from werkzeug.wrappers import Response
 
 from account_node.db import db
