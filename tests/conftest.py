@@ -38,7 +38,7 @@ def service_missing(what: str, error: Exception) -> None:
     pytest.skip(f"{message}; start it to run this test")
 
 
-def test_settings(**overrides: object) -> Settings:
+def node_settings(**overrides: object) -> Settings:
     base = Settings(
         password_time_cost=1,
         password_memory_kib=1024,
@@ -91,13 +91,15 @@ def _app(settings: Settings, clock: FakeClock) -> Iterator[Flask]:
 
 @pytest.fixture(scope="session")
 def sqlite_app(sqlite_dir: Path, clock: FakeClock) -> Iterator[Flask]:
-    yield from _app(test_settings(data_dir=str(sqlite_dir)), clock)
+    yield from _app(node_settings(data_dir=str(sqlite_dir)), clock)
 
 
 @pytest.fixture(scope="session")
-def postgres_app(postgres_urls: tuple[str, str], clock: FakeClock, tmp_path_factory) -> Iterator[Flask]:
+def postgres_app(
+    postgres_urls: tuple[str, str], clock: FakeClock, tmp_path_factory
+) -> Iterator[Flask]:
     owner, runtime = postgres_urls
-    settings = test_settings(
+    settings = node_settings(
         data_dir=str(tmp_path_factory.mktemp("pg-node")),
         database_url=runtime,
         migration_database_url=owner,

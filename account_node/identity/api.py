@@ -71,7 +71,10 @@ class MyTokens(MethodView):
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Issue a personal token; the response is the only time its secret is shown."""
         token, secret = Tokens(work()).issue(require().person_id, body["name"], body.get("days"))
-        return {**{name: getattr(token, name) for name in schemas.TokenOut().fields}, "token": secret}
+        return {
+            **{name: getattr(token, name) for name in schemas.TokenOut().fields},
+            "token": secret,
+        }
 
 
 @me_api.route("/tokens/<token_id>")

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf, validate_csrf
-from wtforms.validators import ValidationError as CSRFError
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError as CSRFError
 
 from account_node.db import db
 from account_node.errors import NotAuthenticated

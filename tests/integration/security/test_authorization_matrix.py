@@ -1,4 +1,4 @@
-"""Every route × every role × own versus foreign account.
+"""Every route x every role x own versus foreign account.
 
 The matrix below is the specification of who may do what. A route added to the app
 without an entry here fails ``test_every_route_is_in_the_matrix``, so nobody can ship an

@@ -1,0 +1,142 @@
+"""Bad input gets a clear RFC 9457 problem, and nothing is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories.accounts import make_account
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def account(app):
+    return make_account(app)
+
+
+def _people_count(client, account) -> int:
+    body = client.get("/api/v1/users?limit=200", headers=account.admin.headers).get_json()
+    return len(body["items"])
+
+
+def _assert_problem(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert {"type", "title", "status", "detail", "code"} <= set(body)
+    assert body["status"] == status
+    if code:
+        assert body["code"] == code
+    return body
+
+
+def test_malformed_json_is_a_422_naming_the_body(client, account):
+    response = client.post(
+        "/api/v1/users",
+        headers={**account.admin.headers, "Content-Type": "application/json"},
+        data="{not json",
+    )
+    body = _assert_problem(response, 422, "validation_failed")
+    assert "body" in body["errors"]
+
+
+def test_each_invalid_field_is_named_and_nothing_is_written(client, account):
+    before = _people_count(client, account)
+    response = client.post(
+        "/api/v1/users",
+        headers=account.admin.headers,
+        json={
+            "email": "not-an-address",
+            "name": "x" * 201,
+            "roles": ["wizard"],
+            "password": 12345,
+            "shoe_size": 44,
+        },
+    )
+    body = _assert_problem(response, 422, "validation_failed")
+    assert set(body["errors"]) == {"email", "name", "roles.0", "password", "shoe_size"}
+    assert _people_count(client, account) == before
+
+
+def test_domain_rules_are_422s_too(client, account):
+    response = client.post(
+        "/api/v1/users",
+        headers=account.admin.headers,
+        json={"email": "a@b.example", "name": "A", "roles": ["end_user"], "time_zone": "Mars/Base"},
+    )
+    assert _assert_problem(response, 422)["errors"] == {
+        "time_zone": ["unknown time zone 'Mars/Base'"]
+    }
+
+
+def test_a_duplicate_email_is_refused_without_a_second_row(client, account):
+    body = {"email": account.specialist.email, "name": "Twin", "roles": ["specialist"]}
+    response = client.post("/api/v1/users", headers=account.admin.headers, json=body)
+    assert "email" in _assert_problem(response, 422)["errors"]
+
+
+def test_a_body_over_the_limit_is_a_413(app, client, account):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = client.post(
+        "/api/v1/teams",
+        headers={**account.admin.headers, "Content-Type": "application/json"},
+        data='{"name": "' + "x" * limit + '"}',
+    )
+    _assert_problem(response, 413)
+
+
+def test_an_unknown_path_is_a_404_problem(client):
+    _assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+def test_a_wrong_method_is_a_405_problem_that_keeps_allow(client):
+    response = client.put("/api/v1/me")
+    _assert_problem(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+def test_an_unknown_token_is_a_401_problem(client):
+    response = client.get("/api/v1/me", headers={"Authorization": "Bearer tdp_nope_x_y"})
+    _assert_problem(response, 401, "invalid_token")
+
+
+def test_a_revoked_token_stops_working_at_once(client, account):
+    issued = client.post("/api/v1/me/tokens", headers=account.end_user.headers, json={"name": "x"})
+    token = issued.get_json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    client.delete(f"/api/v1/me/tokens/{token['id']}", headers=headers)
+    _assert_problem(client.get("/api/v1/me", headers=headers), 401, "invalid_token")
+
+
+def test_a_bad_cursor_is_a_422_naming_the_cursor(client, account):
+    response = client.get("/api/v1/users?cursor=garbage", headers=account.admin.headers)
+    assert "cursor" in _assert_problem(response, 422)["errors"]
+
+
+def test_a_float_where_an_integer_belongs_is_refused(client, account):
+    response = client.post(
+        "/api/v1/me/tokens", headers=account.admin.headers, json={"name": "x", "days": 2.6e-42}
+    )
+    assert "days" in _assert_problem(response, 422)["errors"]
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(app, client, account, monkeypatch):
+    from account_node.identity import service
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(service.Teams, "create", explode)
+    response = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "T"})
+    body = _assert_problem(response, 500, "internal_error")
+    assert "secret" not in body["detail"]
+
+
+def test_the_last_admin_cannot_be_demoted(client, account):
+    response = client.patch(
+        f"/api/v1/users/{account.admin.id}",
+        headers=account.admin.headers,
+        json={"roles": ["auditor"]},
+    )
+    _assert_problem(response, 409, "conflict")

@@ -1,0 +1,109 @@
+"""Every change leaves a hash-chained audit event naming an authenticated person."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from account_node.cli import main as cli
+from tests.factories.accounts import make_account
+
+
+def _events(client, account, **params):
+    response = client.get("/api/v1/audit", headers=account.auditor.headers, query_string=params)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_a_change_is_audited_with_the_person_who_made_it(app, client):
+    account = make_account(app)
+    team = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "NOC"})
+    assert team.status_code == 201
+    latest = _events(client, account, limit=1)["items"][0]
+    assert latest["action"] == "team.create"
+    assert latest["target_id"] == team.get_json()["id"]
+    assert latest["after"] == {"name": "NOC", "description": ""}
+    assert latest["actor"]["id"] == account.admin.id
+    assert latest["actor"]["account"] == account.id
+
+
+def test_a_refused_change_leaves_no_audit_event(app, client):
+    account = make_account(app)
+    before = _events(client, account, limit=1)["items"][0]["seq"]
+    response = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": ""})
+    assert response.status_code == 422
+    assert _events(client, account, limit=1)["items"][0]["seq"] == before
+
+
+def test_the_log_pages_backwards_by_sequence(app, client):
+    account = make_account(app)
+    first = _events(client, account, limit=3)
+    second = _events(client, account, limit=3, before_seq=first["next_before_seq"])
+    seqs = [e["seq"] for e in first["items"] + second["items"]]
+    assert seqs == sorted(seqs, reverse=True)
+    assert len(set(seqs)) == len(seqs) == 6
+
+
+def test_an_intact_chain_verifies(app, client):
+    account = make_account(app)
+    report = client.get("/api/v1/audit/verify", headers=account.auditor.headers).get_json()
+    assert report["ok"] is True
+    assert report["first_broken_seq"] is None
+    assert report["events"] == report["head_seq"] > 5
+
+
+def _tamper(app, account_id: str, seq: int, owner_url: str | None) -> None:
+    """Rewrite one stored event behind the node's back, as an intruder with DB access would."""
+    statement = text(
+        "UPDATE audit_events SET actor_name = 'Mallory' WHERE account_id = :a AND seq = :s"
+    )
+    if owner_url is None:
+        with app.app_context():
+            from account_node.db import db
+
+            with db.engine.begin() as connection:
+                connection.execute(statement, {"a": account_id, "s": seq})
+        return
+    engine = create_engine(owner_url)
+    with engine.begin() as connection:
+        # Only a superuser can switch triggers off; the node's own role never could.
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(statement, {"a": account_id, "s": seq})
+    engine.dispose()
+
+
+def test_a_tampered_event_is_found_by_the_api_and_the_cli(app, client, request):
+    account = make_account(app)
+    owner = (
+        request.getfixturevalue("postgres_urls")[0]
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+        else None
+    )
+    _tamper(app, account.id, 3, owner)
+    report = client.get("/api/v1/audit/verify", headers=account.admin.headers).get_json()
+    assert report["ok"] is False
+    assert report["first_broken_seq"] == 3
+    assert "hash" in report["reason"]
+
+    settings = app.extensions["trustdesk"].settings
+    env = {
+        "TRUSTDESK_DATABASE_URL": settings.database_url,
+        "TRUSTDESK_DATA_DIR": settings.data_dir,
+        "TRUSTDESK_SECRET_KEY": "x",
+    }
+    result = CliRunner().invoke(cli, ["audit", "verify", "--account", account.id], env=env)
+    assert result.exit_code == 1, result.output
+    assert f"{account.id}: BROKEN at event 3" in result.output
+
+
+def test_postgres_refuses_to_update_or_delete_audit_events(postgres_app, postgres_urls):
+    account = make_account(postgres_app)
+    engine = create_engine(postgres_urls[0])  # even the owner is stopped by the trigger
+    for statement in (
+        "UPDATE audit_events SET action = 'x' WHERE account_id = :a",
+        "DELETE FROM audit_events WHERE account_id = :a",
+    ):
+        with pytest.raises(Exception, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement), {"a": account.id})
+    engine.dispose()

@@ -1,0 +1,160 @@
+"""The trustdesk command line: accounts, people and tokens end to end on SQLite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from account_node.app import create_app
+from account_node.cli import main as cli
+from tests.conftest import node_settings
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {
+        "TRUSTDESK_DATA_DIR": str(tmp_path),
+        "TRUSTDESK_SECRET_KEY": "k",
+        "TRUSTDESK_PASSWORD_TIME_COST": "1",
+        "TRUSTDESK_PASSWORD_MEMORY_KIB": "1024",
+    }
+
+
+def run(env, *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_an_operator_sets_up_an_account_and_its_people(env, tmp_path):
+    run(env, "db", "upgrade")
+    run(
+        env,
+        "account",
+        "create",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "root@acme.test",
+        "--admin-name",
+        "Root",
+        "--admin-password",
+        "long-enough-password",
+    )
+    run(
+        env,
+        "user",
+        "create",
+        "--account",
+        "acme",
+        "--as",
+        "root@acme.test",
+        "--email",
+        "spec@acme.test",
+        "--name",
+        "Spec",
+        "--role",
+        "specialist",
+    )
+    people = json.loads(
+        run(env, "user", "list", "--account", "acme", "--as", "root@acme.test", "--json")
+    )
+    assert {p["email"] for p in people} == {"root@acme.test", "spec@acme.test"}
+    token = run(
+        env, "token", "issue", "--account", "acme", "--email", "spec@acme.test", "--name", "cli"
+    ).strip()
+
+    app = create_app(node_settings(data_dir=str(tmp_path), secret_key="k"))
+    response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.get_json()["email"] == "spec@acme.test"
+    app.extensions["trustdesk"].close()
+    assert "acme: ok" in run(env, "audit", "verify")
+
+
+def test_a_person_who_is_not_admin_cannot_add_people(env):
+    run(env, "db", "upgrade")
+    run(
+        env,
+        "account",
+        "create",
+        "acme",
+        "--name",
+        "Acme",
+        "--admin-email",
+        "root@acme.test",
+        "--admin-name",
+        "Root",
+        "--admin-password",
+        "long-enough-password",
+    )
+    run(
+        env,
+        "user",
+        "create",
+        "--account",
+        "acme",
+        "--as",
+        "root@acme.test",
+        "--email",
+        "eve@acme.test",
+        "--name",
+        "Eve",
+        "--role",
+        "end_user",
+    )
+    output = run(
+        env,
+        "user",
+        "create",
+        "--account",
+        "acme",
+        "--as",
+        "eve@acme.test",
+        "--email",
+        "x@acme.test",
+        "--name",
+        "X",
+        "--role",
+        "admin",
+        code=1,
+    )
+    assert "needs one of the roles admin" in output
+
+
+def test_invalid_input_names_the_fields_and_writes_nothing(env):
+    run(env, "db", "upgrade")
+    output = run(
+        env,
+        "account",
+        "create",
+        "Bad_Id",
+        "--name",
+        "",
+        "--admin-email",
+        "x",
+        "--admin-name",
+        "X",
+        "--admin-password",
+        "short",
+        code=1,
+    )
+    assert "id:" in output and "name:" in output
+    assert json.loads(run(env, "account", "list", "--json")) == []
+
+
+def test_a_bad_setting_is_a_clear_error(env):
+    output = run({**env, "TRUSTDESK_MAX_CONTENT_LENGTH": "lots"}, "account", "list", code=1)
+    assert "TRUSTDESK_MAX_CONTENT_LENGTH must be an integer" in output
+
+
+def test_python_dash_m_is_the_same_cli():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "account_node", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "trustdesk" in result.stdout and "demo" in result.stdout

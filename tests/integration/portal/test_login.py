@@ -1,0 +1,85 @@
+"""Portal login: session cookie, CSRF on every form, lockout, and a safe return path."""
+
+from __future__ import annotations
+
+import re
+
+from tests.factories.accounts import PASSWORD, make_account
+
+
+def _csrf(client, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _login(client, account_id: str, email: str, password: str, next_path: str | None = None):
+    url = "/login" + (f"?next={next_path}" if next_path else "")
+    form = {
+        "csrf_token": _csrf(client),
+        "account": account_id,
+        "email": email,
+        "password": password,
+    }
+    return client.post(url, data=form)
+
+
+def test_a_person_signs_in_and_sees_who_and_where_they_are(app, client):
+    account = make_account(app)
+    response = _login(client, account.id, account.end_user.email, PASSWORD)
+    assert response.status_code == 302
+    home = client.get("/").get_data(as_text=True)
+    assert "End User" in home and account.id in home
+
+
+def test_an_anonymous_visit_returns_to_the_asked_page_after_login(app, client):
+    account = make_account(app)
+    assert client.get("/").headers["Location"].startswith("/login?next=/")
+    response = _login(client, account.id, account.admin.email, PASSWORD, next_path="/")
+    assert response.headers["Location"] == "/"
+
+
+def test_login_never_redirects_off_site(app, client):
+    account = make_account(app)
+    response = _login(client, account.id, account.admin.email, PASSWORD, "//evil.example/x")
+    assert response.headers["Location"] == "/"
+
+
+def test_a_form_without_its_csrf_token_is_refused(app, client):
+    account = make_account(app)
+    form = {"account": account.id, "email": account.admin.email, "password": PASSWORD}
+    response = client.post("/login", data=form)
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_wrong_passwords_lock_the_person_out(app, client):
+    account = make_account(app)
+    attempts = app.extensions["trustdesk"].settings.login_max_failures
+    for _ in range(attempts):
+        assert (
+            _login(client, account.id, account.auditor.email, "wrong-password!").status_code == 401
+        )
+    locked = _login(client, account.id, account.auditor.email, PASSWORD)
+    assert locked.status_code == 401
+    assert "Too many failed logins" in locked.get_data(as_text=True)
+
+
+def test_the_same_message_for_unknown_accounts_people_and_passwords(app, client):
+    account = make_account(app)
+    pages = [
+        _login(client, "no-such-account", account.admin.email, PASSWORD),
+        _login(client, account.id, "nobody@example.test", PASSWORD),
+        _login(client, account.id, account.admin.email, "wrong-password!"),
+    ]
+    assert {p.status_code for p in pages} == {401}
+    messages = {
+        re.search(r'role="alert">([^<]+)<', p.get_data(as_text=True)).group(1) for p in pages
+    }
+    assert len(messages) == 1
+
+
+def test_logout_ends_the_session(app, client):
+    account = make_account(app)
+    _login(client, account.id, account.admin.email, PASSWORD)
+    client.post("/logout", data={"csrf_token": _csrf(client, "/")})
+    assert client.get("/").status_code == 302
