@@ -7,6 +7,11 @@ import importlib
 MODEL_MODULES = (
     "account_node.identity.models",
     "account_node.audit.models",
+    "services.sla.models",
+    "services.catalog.models",
+    "services.offerings.models",
+    "services.cmdb.models",
+    "services.requests.models",
 )
 
 

@@ -147,7 +147,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["account_id", "person_id"],
             ["people.account_id", "people.id"],
-            name=op.f("fk_api_tokens_account_id_people"),
+            name=op.f("fk_api_tokens_account_id_person_id_people"),
         ),
         sa.ForeignKeyConstraint(
             ["account_id"],
@@ -169,12 +169,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["account_id", "person_id"],
             ["people.account_id", "people.id"],
-            name=op.f("fk_team_members_account_id_people"),
+            name=op.f("fk_team_members_account_id_person_id_people"),
         ),
         sa.ForeignKeyConstraint(
             ["account_id", "team_id"],
             ["teams.account_id", "teams.id"],
-            name=op.f("fk_team_members_account_id_teams"),
+            name=op.f("fk_team_members_account_id_team_id_teams"),
         ),
         sa.ForeignKeyConstraint(
             ["account_id"],
