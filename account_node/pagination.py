@@ -44,18 +44,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from exc
 
 
-def keyset(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
+def keyset(
+    query: Select[Any], model: Any, cursor: str | None, limit: int, *, newest_first: bool = False
+) -> Select[Any]:
     """Order ``query`` by (created_at, id), start after ``cursor``, fetch one row extra."""
-    query = query.order_by(model.created_at, model.id).limit(limit + 1)
+    created_col, id_col = model.created_at, model.id
+    if newest_first:
+        query = query.order_by(created_col.desc(), id_col.desc())
+    else:
+        query = query.order_by(created_col, id_col)
+    query = query.limit(limit + 1)
     if cursor:
         created, row_id = decode_cursor(cursor)
-        query = query.where(
-            or_(model.created_at > created, and_(model.created_at == created, model.id > row_id))
-        )
+        if newest_first:
+            after = or_(created_col < created, and_(created_col == created, id_col < row_id))
+        else:
+            after = or_(created_col > created, and_(created_col == created, id_col > row_id))
+        query = query.where(after)
     return query
 
 
 def page_of(rows: list[T], limit: int) -> Page[T]:
+    """Trim the extra row ``keyset`` fetched; its presence means there is a next page."""
     if len(rows) <= limit:
         return Page(rows, None)
     last: Any = rows[limit - 1]

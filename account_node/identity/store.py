@@ -62,6 +62,10 @@ class TeamStore(ScopedStore[Team]):
         query = select(func.count()).select_from(TeamMember).where(TeamMember.team_id == team_id)
         return int(self.session.scalar(query) or 0)
 
+    def teams_of(self, person_id: str) -> tuple[str, ...]:
+        query = select(TeamMember.team_id).where(TeamMember.person_id == person_id)
+        return tuple(self.session.scalars(query))
+
     def remove_members(self, team_id: str) -> None:
         self.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
 

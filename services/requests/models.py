@@ -57,6 +57,9 @@ class Request(AccountScoped, Base):
         Index("ix_requests_account_created", "account_id", "created_at", "id"),
         Index("ix_requests_account_status", "account_id", "status"),
         Index("ix_requests_account_due", "account_id", "resolution_due_at"),
+        Index(
+            "ix_requests_idempotency", "account_id", "requester_id", "idempotency_key", unique=True
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -73,6 +76,8 @@ class Request(AccountScoped, Base):
     assignee_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # A client's Idempotency-Key: a retried create returns the first request.
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
 
     # The SLA as it applied, frozen: which one, why, its terms and its calendar.
     sla_id: Mapped[str] = mapped_column(String(32))

@@ -53,7 +53,11 @@ def make_account(app: Flask, kind: str = "customer", prefix: str = "acct") -> Ac
     with app.app_context():
         accounts = Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords)
         _, admin = accounts.create(
-            account_id, f"Account {account_id}", f"admin@{account_id}.test", "Ada Admin", PASSWORD,
+            account_id,
+            f"Account {account_id}",
+            f"admin@{account_id}.test",
+            "Ada Admin",
+            PASSWORD,
             kind=kind,
         )
         who = principal_of(admin, "test")

@@ -246,6 +246,7 @@ def upgrade() -> None:
         sa.Column("assignee_id", sa.String(length=32), nullable=True),
         sa.Column("created_at", account_node.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", account_node.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=100), nullable=True),
         sa.Column("sla_id", sa.String(length=32), nullable=False),
         sa.Column("sla_name", sa.String(length=120), nullable=False),
         sa.Column("sla_source", sa.String(length=20), nullable=False),
@@ -312,6 +313,11 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_requests_account_id"), ["account_id"], unique=False)
         batch_op.create_index("ix_requests_account_status", ["account_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_requests_idempotency",
+            ["account_id", "requester_id", "idempotency_key"],
+            unique=True,
+        )
 
     op.create_table(
         "request_events",
@@ -394,6 +400,7 @@ def downgrade() -> None:
 
     op.drop_table("request_events")
     with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_requests_idempotency")
         batch_op.drop_index("ix_requests_account_status")
         batch_op.drop_index(batch_op.f("ix_requests_account_id"))
         batch_op.drop_index("ix_requests_account_due")
