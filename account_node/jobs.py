@@ -74,7 +74,8 @@ class RqJobs:
         from redis import Redis
         from rq import Queue
 
-        self.connection = Redis.from_url(redis_url)
+        # Bounded waits: a Redis that is down must fail a readiness probe, not hang it.
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUES}
 
     def enqueue(
