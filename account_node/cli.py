@@ -248,6 +248,34 @@ def token_issue(ctx: click.Context, account_id: str, email: str, name: str, days
         click.echo(secret)
 
 
+@token.command("list")
+@click.option("--account", "account_id", required=True)
+@click.option("--email", required=True, help="whose tokens (and who asks)")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def token_list(ctx: click.Context, account_id: str, email: str, as_json: bool) -> None:
+    """A person's tokens: ids, names, expiry and revocation (never the secrets)."""
+    with _node_context(ctx) as app:
+        work = _work_as(app, account_id, email)
+        rows = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "expires_at": t.expires_at,
+                "revoked_at": t.revoked_at,
+                "last_used_at": t.last_used_at,
+            }
+            for t in Tokens(work).for_person(work.actor.person_id)
+        ]
+        _emit(
+            rows,
+            as_json,
+            lambda r: "\n".join(
+                f"{t['id']}\t{t['name']}\t{t['revoked_at'] or 'active'}" for t in r
+            ),
+        )
+
+
 @token.command("revoke")
 @click.option("--account", "account_id", required=True)
 @click.option("--as", "as_email", required=True)

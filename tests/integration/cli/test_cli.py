@@ -71,6 +71,11 @@ def test_an_operator_sets_up_an_account_and_its_people(env, tmp_path):
     response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.get_json()["email"] == "spec@acme.test"
     app.extensions["trustdesk"].close()
+    listed = json.loads(
+        run(env, "token", "list", "--account", "acme", "--email", "spec@acme.test", "--json")
+    )
+    assert [t["name"] for t in listed] == ["cli"]
+    run(env, "token", "revoke", "--account", "acme", "--as", "root@acme.test", listed[0]["id"])
     assert "acme: ok" in run(env, "audit", "verify")
 
 
