@@ -1,0 +1,399 @@
+"""Business time on a calendar: exact to the microsecond, correct across DST. Pure.
+
+A calendar is a time zone, weekly business intervals in local wall-clock time, and
+holidays that remove whole local dates (DESIGN section 4). Conventions:
+
+- A start outside business hours begins at the next opening.
+- A budget that runs out exactly at a closing ends at that closing, not the next opening.
+- A zero budget gives the next business moment (the start itself inside hours).
+- Inputs may carry any UTC offset; outputs are in the calendar's zone.
+- An interval spans the real time between its local start and end. A wall time that does
+  not exist (spring-forward gap) means the first instant after the gap; one that occurs
+  twice (autumn repeat) means its first occurrence for a start and its second for an end,
+  so a local 00:00-24:00 day lasts 23 or 25 hours and a 09:00-17:00 day stays 8 hours.
+- ``business_time_between(s, e)`` with ``e`` before ``s`` is the negative of the reverse.
+
+Cost: each computation walks the days it touches and skips whole weeks arithmetically:
+a week is its standard business time plus the differences on its "irregular" dates
+(holidays and DST changes), found with a prefix sum. A 2000-hour budget therefore costs
+little more than an 8-hour one. Times are integer microseconds since the epoch inside.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holiday_data
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+US = 1_000_000
+DAY_US = 86_400 * US
+_TIME = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_KEYS = {"timezone", "weekly", "holidays", "holiday_country", "holiday_subdivision"}
+MAX_SEARCH_DAYS = 800  # a calendar with no opening within ~2 years is an error, not a hang
+
+
+class CalendarError(ValueError):
+    """An invalid calendar definition; ``errors`` maps each bad field to its messages."""
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        self.errors = {k: list(v) for k, v in errors.items()}
+        self.field = next(iter(self.errors), "")
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in self.errors.items()))
+
+
+class NoBusinessHours(ValueError):
+    """The calendar has no business time where some was needed."""
+
+
+def _minutes(text: Any, *, is_end: bool) -> int | None:
+    match = _TIME.match(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if hours == 24 and (minutes or not is_end):
+        return None
+    return hours * 60 + minutes
+
+
+def _parse_weekly(
+    weekly: Any, errors: dict[str, list[str]]
+) -> dict[int, tuple[tuple[int, int], ...]]:
+    if not isinstance(weekly, dict):
+        errors["weekly"] = ["must be an object of weekdays (mon..sun) to intervals"]
+        return {}
+    parsed: dict[int, tuple[tuple[int, int], ...]] = {}
+    for key, intervals in weekly.items():
+        if key not in WEEKDAYS:
+            errors.setdefault("weekly", []).append(
+                f"unknown weekday {key!r}; use {', '.join(WEEKDAYS)}"
+            )
+            continue
+        if not isinstance(intervals, list):
+            errors[f"weekly.{key}"] = ["must be a list of [start, end] pairs"]
+            continue
+        day: list[tuple[int, int]] = []
+        for i, pair in enumerate(intervals):
+            where = f"weekly.{key}[{i}]"
+            if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                errors[where] = ['must be a pair ["HH:MM", "HH:MM"]']
+                continue
+            start, end = _minutes(pair[0], is_end=False), _minutes(pair[1], is_end=True)
+            if start is None or end is None:
+                errors[where] = ["times are HH:MM from 00:00 to 23:59 (24:00 only as an end)"]
+            elif end <= start:
+                errors[where] = [
+                    "the end must be after the start (an overnight shift is two intervals)"
+                ]
+            else:
+                day.append((start, end))
+        day.sort()
+        for (_, end), (start, _) in itertools.pairwise(day):
+            if start < end:
+                errors.setdefault(f"weekly.{key}", []).append("intervals overlap")
+        parsed[WEEKDAYS.index(key)] = tuple(day)
+    return parsed
+
+
+def _parse_dates(values: Any, errors: dict[str, list[str]]) -> frozenset[date]:
+    if not isinstance(values, list):
+        errors["holidays"] = ["must be a list of ISO dates (YYYY-MM-DD)"]
+        return frozenset()
+    found = set()
+    for i, value in enumerate(values):
+        try:
+            if not isinstance(value, str) or len(value) != 10:
+                raise ValueError(value)
+            found.add(date.fromisoformat(value))
+        except ValueError:
+            errors[f"holidays[{i}]"] = [f"{value!r} is not an ISO date (YYYY-MM-DD)"]
+    return frozenset(found)
+
+
+@dataclass(frozen=True, eq=False)
+class Calendar:
+    timezone: str
+    weekly: Mapping[int, tuple[tuple[int, int], ...]]
+    holidays: frozenset[date] = frozenset()
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    _days: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict, repr=False)
+    _years: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False)
+    _country: dict[int, frozenset[date]] = field(default_factory=dict, repr=False)
+
+    # --- construction -----------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, definition: Mapping[str, Any]) -> Calendar:
+        errors: dict[str, list[str]] = {}
+        if not isinstance(definition, Mapping):
+            raise CalendarError({"calendar": ["must be an object"]})
+        unknown = sorted(set(definition) - _KEYS)
+        if unknown:
+            errors["calendar"] = [f"unknown fields {', '.join(unknown)}"]
+        zone_name = definition.get("timezone")
+        try:
+            if not isinstance(zone_name, str) or not zone_name:
+                raise ZoneInfoNotFoundError(zone_name)
+            ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors["timezone"] = [f"unknown time zone {zone_name!r}"]
+        weekly = _parse_weekly(definition.get("weekly", {}), errors)
+        dates = _parse_dates(definition.get("holidays", []), errors)
+        country = definition.get("holiday_country") or None
+        subdivision = definition.get("holiday_subdivision") or None
+        _check_country(country, subdivision, errors)
+        if errors:
+            raise CalendarError(errors)
+        return cls(str(zone_name), weekly, dates, country, subdivision)
+
+    def to_dict(self) -> dict[str, Any]:
+        def hhmm(minutes: int) -> str:
+            return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+        return {
+            "timezone": self.timezone,
+            "weekly": {
+                WEEKDAYS[d]: [[hhmm(s), hhmm(e)] for s, e in self.weekly[d]]
+                for d in sorted(self.weekly)
+            },
+            "holidays": sorted(d.isoformat() for d in self.holidays),
+            "holiday_country": self.holiday_country,
+            "holiday_subdivision": self.holiday_subdivision,
+        }
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def standard_week_us(self) -> int:
+        return sum((e - s) * 60 * US for day in self.weekly.values() for s, e in day)
+
+    # --- the public contract ------------------------------------------------------------
+
+    def add_business_time(self, start: datetime, budget: timedelta) -> datetime:
+        """The moment ``budget`` of business time after ``start`` (see conventions)."""
+        if budget < timedelta(0):
+            raise ValueError("a budget cannot be negative")
+        return self.to_datetime(self.add_us(epoch_us(start), timedelta_us(budget)))
+
+    def business_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Business time in [start, end); negative when ``end`` is before ``start``."""
+        a, b = epoch_us(start), epoch_us(end)
+        if b < a:
+            return -timedelta(microseconds=self.between_us(b, a))
+        return timedelta(microseconds=self.between_us(a, b))
+
+    def is_business_time(self, moment: datetime) -> bool:
+        t = epoch_us(moment)
+        return any(s <= t < e for s, e in self._intervals(self._ordinal(t)))
+
+    # --- integer core -------------------------------------------------------------------
+
+    def add_us(self, t: int, remaining: int) -> int:
+        if not self.weekly or self.standard_week_us == 0:
+            raise NoBusinessHours("the calendar has no business hours")
+        day = self._ordinal(t)
+        for _ in range(MAX_SEARCH_DAYS):
+            for s, e in self._intervals(day):
+                if e <= t:
+                    continue
+                begin = max(s, t)
+                if e - begin >= remaining:
+                    return begin + remaining
+                remaining -= e - begin
+            # Later days' intervals all start after ``t``, so ``t`` needs no update.
+            day, skipped = self._skip_weeks(day + 1, remaining)
+            remaining -= skipped
+        raise NoBusinessHours("no business hours found within two years")
+
+    def between_us(self, a: int, b: int) -> int:
+        first, last = self._ordinal(a), self._ordinal(b)
+        if first == last:
+            return _overlap(self._intervals(first), a, b)
+        total = _overlap(self._intervals(first), a, b)
+        day = first + 1
+        weeks = (last - day) // 7
+        if weeks:
+            total += self._weeks_us(day, weeks)
+            day += 7 * weeks
+        while day < last:
+            total += sum(e - s for s, e in self._intervals(day))
+            day += 1
+        return total + _overlap(self._intervals(last), a, b)
+
+    # --- days and weeks ---------------------------------------------------------------
+
+    def _ordinal(self, t: int) -> int:
+        return datetime.fromtimestamp(t // US, self.zone).toordinal()
+
+    def _intervals(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        found = self._days.get(ordinal)
+        if found is None:
+            day = date.fromordinal(ordinal)
+            hours = () if self._is_holiday(day) else self.weekly.get(day.weekday(), ())
+            found = tuple(
+                (
+                    _wall_to_us(day, s, self.zone, is_end=False),
+                    _wall_to_us(day, e, self.zone, is_end=True),
+                )
+                for s, e in hours
+            )
+            self._days[ordinal] = found
+        return found
+
+    def _standard_us(self, ordinal: int) -> int:
+        return sum(
+            (e - s) * 60 * US for s, e in self.weekly.get(date.fromordinal(ordinal).weekday(), ())
+        )
+
+    def _irregular(self, year: int) -> tuple[list[int], list[int]]:
+        """Dates of ``year`` whose business time differs from their weekday's, with prefix sums."""
+        cached = self._years.get(year)
+        if cached is None:
+            candidates = {d for d in self._holiday_dates(year)} | _transition_dates(self.zone, year)
+            ordinals, sums, running = [], [0], 0
+            for day in sorted(candidates):
+                delta = sum(e - s for s, e in self._intervals(day.toordinal())) - self._standard_us(
+                    day.toordinal()
+                )
+                if delta:
+                    running += delta
+                    ordinals.append(day.toordinal())
+                    sums.append(running)
+            cached = (ordinals, sums)
+            self._years[year] = cached
+        return cached
+
+    def _deltas_us(self, first: int, last: int) -> int:
+        """Sum of irregular-date differences for ordinals in [first, last)."""
+        total = 0
+        for year in range(date.fromordinal(first).year, date.fromordinal(last - 1).year + 1):
+            ordinals, sums = self._irregular(year)
+            lo, hi = bisect.bisect_left(ordinals, first), bisect.bisect_left(ordinals, last)
+            total += sums[hi] - sums[lo]
+        return total
+
+    def _weeks_us(self, first: int, weeks: int) -> int:
+        return weeks * self.standard_week_us + self._deltas_us(first, first + 7 * weeks)
+
+    def _skip_weeks(self, day: int, remaining: int) -> tuple[int, int]:
+        """Jump whole weeks that the budget surely outlasts; returns (new day, time skipped)."""
+        week = self.standard_week_us
+        weeks = remaining // week
+        while weeks > 0:
+            skipped = self._weeks_us(day, weeks)
+            if skipped < remaining:
+                return day + 7 * weeks, skipped
+            weeks -= 1
+        return day, 0
+
+    # --- holidays -----------------------------------------------------------------------
+
+    def _is_holiday(self, day: date) -> bool:
+        return day in self.holidays or day in self._country_holidays(day.year)
+
+    def _country_holidays(self, year: int) -> frozenset[date]:
+        found = self._country.get(year)
+        if found is None:
+            found = frozenset()
+            if self.holiday_country:
+                found = frozenset(
+                    holiday_data.country_holidays(
+                        self.holiday_country, subdiv=self.holiday_subdivision, years=year
+                    )
+                )
+            self._country[year] = found
+        return found
+
+    def _holiday_dates(self, year: int) -> Iterable[date]:
+        yield from (d for d in self.holidays if d.year == year)
+        yield from self._country_holidays(year)
+
+    def to_datetime(self, t: int) -> datetime:
+        seconds, micros = divmod(t, US)
+        moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+        return moment.astimezone(self.zone)
+
+
+def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]]) -> None:
+    if country is None:
+        if subdivision is not None:
+            errors["holiday_subdivision"] = ["needs a holiday_country"]
+        return
+    if not isinstance(country, str):
+        errors["holiday_country"] = ["must be a country code such as NL"]
+        return
+    try:
+        holiday_data.country_holidays(country, subdiv=subdivision, years=2026)
+    except NotImplementedError:
+        field = "holiday_subdivision" if subdivision else "holiday_country"
+        errors[field] = [f"no holiday data for {country}{'-' + subdivision if subdivision else ''}"]
+
+
+def epoch_us(moment: datetime) -> int:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("business time needs timezone-aware datetimes")
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
+
+
+def timedelta_us(delta: timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _wall_to_us(day: date, minutes: int, zone: ZoneInfo, *, is_end: bool) -> int:
+    """A local wall time to an instant: gaps map to the gap's end; repeats per ``is_end``."""
+    if minutes == 1440:
+        day, minutes = day + timedelta(days=1), 0
+    wall = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
+    first, second = epoch_us(wall.replace(fold=0)), epoch_us(wall.replace(fold=1))
+    if first == second:
+        return first
+    if first > second:  # a gap: fold=0 reads the offset before the change
+        return _transition(zone, second, first)
+    return second if is_end else first
+
+
+def _transition(zone: ZoneInfo, lo: int, hi: int) -> int:
+    """The instant in (lo, hi] where the zone's offset changes (binary search on seconds)."""
+    before = datetime.fromtimestamp(lo // US, zone).utcoffset()
+    lo_s, hi_s = lo // US, hi // US
+    while hi_s - lo_s > 1:
+        mid = (lo_s + hi_s) // 2
+        if datetime.fromtimestamp(mid, zone).utcoffset() == before:
+            lo_s = mid
+        else:
+            hi_s = mid
+    return hi_s * US
+
+
+def _transition_dates(zone: ZoneInfo, year: int) -> set[date]:
+    """Local dates in ``year`` on which the zone's UTC offset changes."""
+    found = set()
+    day = date(year, 1, 1)
+    previous = datetime.combine(day, time(0), tzinfo=zone).utcoffset()
+    while day.year == year:
+        following = day + timedelta(days=1)
+        offset = datetime.combine(following, time(0), tzinfo=zone).utcoffset()
+        if offset != previous:
+            found.add(day)
+            previous = offset
+        day = following
+    return found
+
+
+def _overlap(intervals: Iterable[tuple[int, int]], a: int, b: int) -> int:
+    return sum(max(0, min(e, b) - max(s, a)) for s, e in intervals)
