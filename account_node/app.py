@@ -22,8 +22,24 @@ from account_node.node import Node, secret_key
 from account_node.settings import Settings, load_settings
 from account_node.tenancy import assert_isolation_holds
 from portal import portal_blueprint
+from services.catalog.api import services_api
+from services.cmdb.api import cis_api
+from services.offerings.api import offerings_api
+from services.requests.api import requests_api
+from services.sla.api import calendars_api, slas_api
 
-API_BLUEPRINTS = (me_api, users_api, teams_api, audit_api)
+API_BLUEPRINTS = (
+    me_api,
+    users_api,
+    teams_api,
+    audit_api,
+    calendars_api,
+    slas_api,
+    services_api,
+    cis_api,
+    offerings_api,
+    requests_api,
+)
 csrf = CSRFProtect()
 
 

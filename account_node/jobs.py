@@ -144,6 +144,12 @@ class InlineJobs:
         if not done:
             raise TimeoutError("jobs still running after drain timeout")
 
+    def discard_pending(self) -> int:
+        """Drop every job not yet started, as a crash would; returns how many."""
+        with self._cond:
+            dropped, self._heap = len(self._heap), []
+            return dropped
+
     def pending(self) -> int:
         with self._cond:
             return len(self._heap)

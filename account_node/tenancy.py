@@ -31,6 +31,7 @@ from sqlalchemy.orm import (
 )
 
 from account_node.errors import NotFound, ScopeViolation
+from account_node.pagination import Page, keyset, page_of
 
 SCOPE_KEY = "trustdesk.account_id"
 RLS_SETTING = "app.account_id"
@@ -180,6 +181,12 @@ class ScopedStore(Generic[ModelT]):
         if object_id is None:
             return None
         return self.session.scalars(select(self.model).where(self.model.id == object_id)).first()
+
+    def page(self, cursor: str | None, limit: int, *criteria: Any) -> Page[ModelT]:
+        """Oldest first, by cursor; ``criteria`` are extra WHERE clauses."""
+        query = select(self.model).where(*criteria)
+        rows = self.session.scalars(keyset(query, self.model, cursor, limit))
+        return page_of(list(rows), limit)
 
     def add(self, obj: ModelT) -> ModelT:
         obj.account_id = self.scope.account_id  # type: ignore[attr-defined]

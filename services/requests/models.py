@@ -100,6 +100,8 @@ class Request(AccountScoped, Base):
     # Bumped on every change that moves a clock; scheduled jobs carry it and a job whose
     # version is stale does nothing.
     clock_version: Mapped[int] = mapped_column(Integer, default=0)
+    # Timeline entries so far; each entry takes the next number, in the request's row lock.
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RequestPause(AccountScoped, Base):
@@ -123,11 +125,12 @@ class RequestEvent(AccountScoped, Base):
     __tablename__ = "request_events"
     __table_args__ = (
         ForeignKeyConstraint(["account_id", "request_id"], ["requests.account_id", "requests.id"]),
-        Index("ix_request_events_request", "account_id", "request_id", "at"),
+        UniqueConstraint("account_id", "request_id", "seq"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     request_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(20))
     public: Mapped[bool] = mapped_column(Boolean, default=True)

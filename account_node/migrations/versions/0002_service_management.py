@@ -263,6 +263,7 @@ def upgrade() -> None:
         sa.Column("response_state", sa.String(length=10), nullable=False),
         sa.Column("resolution_state", sa.String(length=10), nullable=False),
         sa.Column("clock_version", sa.Integer(), nullable=False),
+        sa.Column("event_count", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id", "assignee_id"],
@@ -323,6 +324,7 @@ def upgrade() -> None:
         "request_events",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("request_id", sa.String(length=32), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("at", account_node.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("public", sa.Boolean(), nullable=False),
@@ -344,13 +346,16 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_request_events")),
+        sa.UniqueConstraint(
+            "account_id",
+            "request_id",
+            "seq",
+            name=op.f("uq_request_events_account_id_request_id_seq"),
+        ),
     )
     with op.batch_alter_table("request_events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_request_events_account_id"), ["account_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_request_events_request", ["account_id", "request_id", "at"], unique=False
         )
 
     op.create_table(
@@ -395,7 +400,6 @@ def downgrade() -> None:
 
     op.drop_table("request_pauses")
     with op.batch_alter_table("request_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_request_events_request")
         batch_op.drop_index(batch_op.f("ix_request_events_account_id"))
 
     op.drop_table("request_events")

@@ -1,0 +1,102 @@
+"""Configuration items in a parent/child tree; a CI without an SLA inherits its parent's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from account_node.context import Work
+from account_node.errors import ValidationFailed
+from account_node.identity.store import PeopleStore
+from account_node.pagination import Page
+from services.cmdb.models import CI_STATUSES, ConfigurationItem
+from services.cmdb.store import CiStore
+from services.sla.service import Slas
+
+MAX_DEPTH = 64  # deeper trees are refused; it also bounds every walk up the tree
+
+
+def snapshot(ci: ConfigurationItem) -> dict[str, Any]:
+    return {
+        name: getattr(ci, name)
+        for name in ("type", "name", "owner_id", "status", "parent_id", "sla_id")
+    }
+
+
+class Cmdb:
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self.store = CiStore(work.session, work.scope)
+
+    def get(self, ci_id: str) -> ConfigurationItem:
+        return self.store.get(ci_id)
+
+    def page(self, cursor: str | None, limit: int, **filters: Any) -> Page[ConfigurationItem]:
+        return self.store.filtered(cursor, limit, **filters)
+
+    def effective_sla(self, ci: ConfigurationItem) -> tuple[str | None, ConfigurationItem | None]:
+        """The SLA of ``ci`` or of its nearest ancestor that has one, and that CI."""
+        current: ConfigurationItem | None = ci
+        for _ in range(MAX_DEPTH):
+            if current is None:
+                return None, None
+            if current.sla_id:
+                return current.sla_id, current
+            current = self.store.find(current.parent_id) if current.parent_id else None
+        return None, None
+
+    def create(self, **fields: Any) -> ConfigurationItem:
+        fields.setdefault("status", "active")
+        self._check(None, fields)
+        ci = ConfigurationItem(**fields, created_at=self.work.clock.now())
+        self.store.add(ci)
+        self.work.record("ci.create", "ci", ci.id, after=snapshot(ci))
+        return ci
+
+    def update(self, ci_id: str, **changes: Any) -> ConfigurationItem:
+        ci = self.store.get(ci_id)
+        before = snapshot(ci)
+        self._check(ci, changes)
+        for name, value in changes.items():
+            setattr(ci, name, value)
+        self.store.session.flush()
+        self.work.record("ci.update", "ci", ci.id, before, snapshot(ci))
+        return ci
+
+    def _check(self, ci: ConfigurationItem | None, fields: dict[str, Any]) -> None:
+        errors: dict[str, list[str]] = {}
+        if "name" in fields:
+            name = (fields["name"] or "").strip()
+            if not name:
+                errors["name"] = ["must not be empty"]
+            elif (ci is None or name != ci.name) and self.store.by_name(name):
+                errors["name"] = ["a configuration item with this name already exists"]
+        if fields.get("status") is not None and fields["status"] not in CI_STATUSES:
+            errors["status"] = [f"must be one of {', '.join(CI_STATUSES)}"]
+        if (
+            fields.get("owner_id")
+            and PeopleStore(self.work.session, self.work.scope).find(fields["owner_id"]) is None
+        ):
+            errors["owner_id"] = ["no such person in this account"]
+        if fields.get("sla_id") and Slas(self.work).find(fields["sla_id"]) is None:
+            errors["sla_id"] = ["no such SLA in this account"]
+        if fields.get("parent_id"):
+            problem = self._parent_problem(ci, fields["parent_id"])
+            if problem:
+                errors["parent_id"] = [problem]
+        if errors:
+            raise ValidationFailed(errors=errors)
+
+    def _parent_problem(self, ci: ConfigurationItem | None, parent_id: str) -> str | None:
+        parent = self.store.find(parent_id)
+        if parent is None:
+            return "no such configuration item in this account"
+        for _ in range(MAX_DEPTH):
+            if ci is not None and parent.id == ci.id:
+                return "would make the item its own ancestor"
+            if not parent.parent_id:
+                return None
+            found = self.store.find(parent.parent_id)
+            if found is None:
+                return None
+            parent = found
+        return f"the tree would be deeper than {MAX_DEPTH} levels"

@@ -1,0 +1,123 @@
+"""Offerings: a service offered with the customer's default SLA and a routing team.
+
+Expiring an offering stops new requests at once; requests already raised stay readable
+and workable until closed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from account_node.context import Work
+from account_node.errors import ValidationFailed
+from account_node.identity.store import TeamStore
+from account_node.pagination import Page
+from services.catalog.service import Catalog
+from services.offerings.errors import OfferingClosed
+from services.offerings.models import Offering
+from services.offerings.store import OfferingStore
+from services.sla.service import Slas
+
+
+def snapshot(offering: Offering) -> dict[str, Any]:
+    return {
+        "service_id": offering.service_id,
+        "name": offering.name,
+        "customer_sla_id": offering.customer_sla_id,
+        "team_id": offering.team_id,
+        "starts_at": offering.starts_at.isoformat(),
+        "ends_at": offering.ends_at.isoformat() if offering.ends_at else None,
+    }
+
+
+class Offerings:
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self.store = OfferingStore(work.session, work.scope)
+
+    def get(self, offering_id: str) -> Offering:
+        return self.store.get(offering_id)
+
+    def page(self, cursor: str | None, limit: int, *, open_only: bool = False) -> Page[Offering]:
+        now = self.work.clock.now()
+        criteria = (
+            [Offering.starts_at <= now, (Offering.ends_at.is_(None)) | (Offering.ends_at > now)]
+            if open_only
+            else []
+        )
+        return self.store.page(cursor, limit, *criteria)
+
+    def open_for_requests(self, offering_id: str) -> Offering:
+        offering = self.store.get(offering_id)
+        if not offering.is_open(self.work.clock.now()):
+            raise OfferingClosed(
+                f"offering {offering.name} is not open for new requests",
+                errors={"offering_id": ["the offering has ended or not yet started"]},
+            )
+        return offering
+
+    def create(
+        self,
+        service_id: str,
+        name: str,
+        team_id: str,
+        customer_sla_id: str | None = None,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> Offering:
+        now = self.work.clock.now()
+        offering = Offering(created_at=now, starts_at=starts_at or now, ends_at=ends_at)
+        self._apply(
+            offering,
+            service_id=service_id,
+            name=name,
+            team_id=team_id,
+            customer_sla_id=customer_sla_id,
+        )
+        self.store.add(offering)
+        self.work.record("offering.create", "offering", offering.id, after=snapshot(offering))
+        return offering
+
+    def update(self, offering_id: str, **changes: Any) -> Offering:
+        offering = self.store.get(offering_id)
+        before = snapshot(offering)
+        self._apply(offering, **changes)
+        self.store.session.flush()
+        self.work.record("offering.update", "offering", offering.id, before, snapshot(offering))
+        return offering
+
+    def expire(self, offering_id: str) -> Offering:
+        offering = self.store.get(offering_id)
+        now = self.work.clock.now()
+        if offering.ends_at is None or offering.ends_at > now:
+            before = snapshot(offering)
+            offering.ends_at = max(now, offering.starts_at)
+            self.store.session.flush()
+            self.work.record("offering.expire", "offering", offering.id, before, snapshot(offering))
+        return offering
+
+    def _apply(self, offering: Offering, **fields: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if "service_id" in fields and Catalog(self.work).find(fields["service_id"]) is None:
+            errors["service_id"] = ["no such service in this account"]
+        if (
+            "team_id" in fields
+            and TeamStore(self.work.session, self.work.scope).find(fields["team_id"]) is None
+        ):
+            errors["team_id"] = ["no such team in this account"]
+        if (
+            fields.get("customer_sla_id")
+            and Slas(self.work).find(fields["customer_sla_id"]) is None
+        ):
+            errors["customer_sla_id"] = ["no such SLA in this account"]
+        if "name" in fields and not (fields["name"] or "").strip():
+            errors["name"] = ["must not be empty"]
+        starts = fields.get("starts_at", offering.starts_at)
+        ends = fields.get("ends_at", offering.ends_at)
+        if starts and ends and ends <= starts:
+            errors["ends_at"] = ["must be after starts_at"]
+        if errors:
+            raise ValidationFailed(errors=errors)
+        for name, value in fields.items():
+            setattr(offering, name, value.strip() if name == "name" else value)

@@ -1,0 +1,54 @@
+"""SLA jobs: check a request's clocks at its at-risk and due moments; sweep periodically.
+
+Thin and idempotent (STYLE 9): they take ids, reload state and call the service. The
+work is done as the node's SLA monitor, named in the timeline and the audit log as such:
+a state change found by the clock is a fact the node observed, not a person's action.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from account_node.audit.service import Actor
+from account_node.context import Work
+from account_node.db import db
+from account_node.identity.accounts import Accounts
+from account_node.tenancy import AccountScope
+from services.requests.service import Requests
+
+SWEEP = "services.requests.jobs.sweep_clocks"
+SWEEP_EVERY = timedelta(minutes=1)
+BATCH = 500
+
+
+def monitor_work(node: Any, account_id: str) -> Work:
+    actor = Actor("node:sla-monitor", account_id, f"SLA monitor of node {node.settings.node_name}")
+    return Work(
+        db.session(),
+        AccountScope(account_id),
+        actor,
+        node.clock,
+        node.jobs,
+        node.settings,
+        roles=frozenset({"admin"}),
+    )
+
+
+def check_clocks(node: Any, account_id: str, request_id: str, version: int) -> None:
+    Requests(monitor_work(node, account_id)).refresh_clocks(request_id, version)
+
+
+def sweep_clocks(node: Any, reschedule: bool = True) -> int:
+    """Recompute every open request's states; repairs checks that were never run."""
+    changed = 0
+    accounts = Accounts(db.session(), node.clock, node.jobs, node.settings, node.passwords)
+    for account in accounts.all():
+        requests = Requests(monitor_work(node, account.id))
+        after = None
+        while batch := requests.store.open_requests(after, BATCH):
+            changed += sum(requests.refresh_clocks(r.id) for r in batch)
+            after = batch[-1].id
+    if reschedule:
+        node.jobs.enqueue("sla", SWEEP, at=node.clock.now() + SWEEP_EVERY, job_id="sla-sweep")
+    return changed

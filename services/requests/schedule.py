@@ -1,0 +1,39 @@
+"""Scheduling the SLA checks of a request: its at-risk and due moments, per clock.
+
+Each job carries the request's ``clock_version``; anything that moves a clock bumps it, so
+a job scheduled for an older version finds itself stale and does nothing. Jobs are
+enqueued after commit (``Work.enqueue``), and a periodic sweep repairs any that were lost.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from account_node.context import Work
+from services.requests.models import Request
+
+if TYPE_CHECKING:
+    from services.requests.service import RequestView
+
+CHECK = "services.requests.jobs.check_clocks"
+
+
+def schedule_clock_checks(work: Work, request: Request, view: RequestView) -> None:
+    if request.status in ("closed", "cancelled"):
+        return
+    now = work.clock.now()
+    moments = set()
+    for reading in (view.response, view.resolution):
+        if reading.stopped_at is not None or reading.paused:
+            continue
+        moments.update(m for m in (reading.at_risk_at, reading.due) if m > now)
+    for moment in sorted(moments):
+        work.enqueue(
+            "sla",
+            CHECK,
+            work.scope.account_id,
+            request.id,
+            request.clock_version,
+            at=moment,
+            job_id=f"sla-{request.id}-{request.clock_version}-{int(moment.timestamp())}",
+        )

@@ -1,0 +1,481 @@
+"""Requests: raising, reading, working and measuring them (DESIGN section 4).
+
+Who sees what: admins and auditors see every request of the account; specialists see the
+requests routed to their teams or assigned to them; end users see their own. A request
+outside that view answers 404, exactly like one that does not exist. Every change writes
+a timeline entry and an audit event, moves the clocks if it should, and schedules the
+SLA checks after commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from account_node.context import Work
+from account_node.errors import Forbidden, NotFound, ValidationFailed
+from account_node.identity.store import PeopleStore, TeamStore
+from account_node.pagination import Page
+from services.catalog.service import Catalog
+from services.cmdb.service import Cmdb
+from services.offerings.service import Offerings
+from services.requests import lifecycle
+from services.requests.clocks import ClockReading, read_clocks
+from services.requests.errors import IllegalTransition, InvalidRequest, RequestClosed
+from services.requests.models import Request, RequestEvent, RequestPause
+from services.requests.schedule import schedule_clock_checks
+from services.requests.signals import request_changed
+from services.requests.sla_policy import SlaInputs, decide_sla
+from services.requests.store import RequestFilter, RequestStore, Visibility
+from services.sla.models import PRIORITIES
+from services.sla.service import Calendars
+
+STAFF = frozenset({"admin", "specialist"})
+UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A request with what its pages show: pauses and live clock readings."""
+
+    request: Request
+    pauses: list[RequestPause]
+    response: ClockReading
+    resolution: ClockReading
+
+
+def snapshot(request: Request) -> dict[str, Any]:
+    return {
+        "number": request.number,
+        "subject": request.subject,
+        "status": request.status,
+        "priority": request.priority,
+        "team_id": request.team_id,
+        "assignee_id": request.assignee_id,
+        "ci_id": request.ci_id,
+        "sla_id": request.sla_id,
+        "sla_source": request.sla_source,
+    }
+
+
+class Requests:
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self.store = RequestStore(work.session, work.scope)
+        self.people = PeopleStore(work.session, work.scope)
+        self.teams = TeamStore(work.session, work.scope)
+
+    # --- who sees what -------------------------------------------------------------
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.work.roles & STAFF)
+
+    def visibility(self) -> Visibility:
+        roles, me = self.work.roles, self.work.actor.person_id
+        if roles & {"admin", "auditor"}:
+            return Visibility(everything=True)
+        if "specialist" in roles:
+            return Visibility(requester_id=me, team_ids=self.teams.teams_of(me), assignee_id=me)
+        return Visibility(requester_id=me)
+
+    def get(self, request_id: str) -> Request:
+        return self.store.visible(request_id, self.visibility())
+
+    def _for_change(self, request_id: str) -> Request:
+        request = self.get(request_id)
+        if "auditor" in self.work.roles and not self.work.roles & STAFF:
+            raise Forbidden("auditors read requests; they do not change them")
+        return request
+
+    def _require_staff(self) -> None:
+        if not self.is_staff:
+            raise Forbidden("only specialists and admins can do this")
+
+    # --- reading ---------------------------------------------------------------------
+
+    def view(self, request_id: str) -> RequestView:
+        request = self.get(request_id)
+        pauses = self.store.pauses(request.id)
+        return self._view(request, pauses)
+
+    def _view(self, request: Request, pauses: list[RequestPause]) -> RequestView:
+        response, resolution = read_clocks(
+            request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
+        )
+        return RequestView(request, pauses, response, resolution)
+
+    def page(self, filters: RequestFilter, cursor: str | None, limit: int) -> Page[RequestView]:
+        page = self.store.page(self.visibility(), filters, cursor, limit)
+        pauses = self.store.pauses_of(r.id for r in page.items)
+        views = [self._view(r, pauses[r.id]) for r in page.items]
+        return Page(views, page.next_cursor)
+
+    def timeline(self, request_id: str) -> list[RequestEvent]:
+        request = self.get(request_id)
+        internal = bool(self.work.roles & {"admin", "specialist", "auditor"})
+        return self.store.timeline(request.id, include_internal=internal)
+
+    # --- raising -----------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        subject: str,
+        description: str = "",
+        service_id: str | None = None,
+        offering_id: str | None = None,
+        requester_id: str | None = None,
+        ci_id: str | None = None,
+        priority: str = "p3",
+        idempotency_key: str | None = None,
+    ) -> tuple[Request, bool]:
+        """Raise a request; returns it and whether it was created (not an idempotent replay)."""
+        requester_id = requester_id or self.work.actor.person_id
+        if requester_id != self.work.actor.person_id:
+            self._require_staff()
+        if idempotency_key:
+            earlier = self.store.by_idempotency_key(requester_id, idempotency_key)
+            if earlier is not None:
+                return earlier, False
+        inputs = self._inputs(service_id, offering_id, requester_id, ci_id, priority)
+        decision = decide_sla(self.work, inputs)
+        calendar = Calendars(self.work).get(decision.sla.calendar_id)
+        now = self.work.clock.now()
+        request = Request(
+            number=self.store.next_number(),
+            subject=subject.strip(),
+            description=description,
+            service_id=inputs.service.id,
+            offering_id=inputs.offering.id if inputs.offering else None,
+            requester_id=requester_id,
+            ci_id=inputs.ci.id if inputs.ci else None,
+            priority=priority,
+            status="new",
+            team_id=inputs.offering.team_id if inputs.offering else None,
+            created_at=now,
+            updated_at=now,
+            idempotency_key=idempotency_key,
+            first_response_at=None,
+            resolved_at=None,
+            closed_at=None,
+            clock_version=0,
+            event_count=0,
+        )
+        _freeze_sla(request, decision.sla, decision.source, decision.reason, calendar)
+        self._refresh(request, [])
+        self.store.add(request)
+        schedule_clock_checks(self.work, request, self._view(request, []))
+        self._event(
+            request, "created", data={"sla": request.sla_reason, "team_id": request.team_id}
+        )
+        self.work.record("request.create", "request", request.id, after=snapshot(request))
+        self._changed(request, "created")
+        return request, True
+
+    def _inputs(
+        self,
+        service_id: str | None,
+        offering_id: str | None,
+        requester_id: str,
+        ci_id: str | None,
+        priority: str,
+    ) -> SlaInputs:
+        errors: dict[str, list[str]] = {}
+        offering = service = ci = None
+        if offering_id:
+            offering = _lookup(
+                errors, "offering_id", Offerings(self.work).open_for_requests, offering_id
+            )
+            if offering is not None:
+                service_id = service_id or offering.service_id
+                if service_id != offering.service_id:
+                    errors["service_id"] = ["is not the service of that offering"]
+        if service_id:
+            service = _lookup(errors, "service_id", Catalog(self.work).get, service_id)
+            if service is not None and not service.active:
+                errors["service_id"] = ["this service no longer takes requests"]
+        elif not offering_id:
+            errors["service_id"] = ["give a service_id or an offering_id"]
+        person = self.people.find(requester_id)
+        if person is None or not person.active:
+            errors["requester_id"] = ["no such active person in this account"]
+        if ci_id:
+            ci = _lookup(errors, "ci_id", Cmdb(self.work).get, ci_id)
+        if priority not in PRIORITIES:
+            errors["priority"] = [f"must be one of {', '.join(PRIORITIES)}"]
+        if errors or service is None:
+            raise InvalidRequest(errors=errors or {"service_id": ["unknown service"]})
+        return SlaInputs(service, requester_id, offering, ci)
+
+    # --- working -------------------------------------------------------------------------
+
+    def update(self, request_id: str, **changes: Any) -> Request:
+        request = self._for_change(request_id)
+        self._ensure_open(request)
+        if set(changes) - {"subject", "description"}:
+            self._require_staff()
+        before = snapshot(request)
+        if changes.get("ci_id"):
+            _lookup_or_raise("ci_id", Cmdb(self.work).get, changes["ci_id"])
+        for name in ("subject", "description", "ci_id"):
+            if name in changes:
+                setattr(request, name, changes[name])
+        if "priority" in changes and changes["priority"] != request.priority:
+            if changes["priority"] not in PRIORITIES:
+                raise InvalidRequest(
+                    errors={"priority": [f"must be one of {', '.join(PRIORITIES)}"]}
+                )
+            request.priority = changes["priority"]
+            self._event(
+                request, "priority", data={"from": before["priority"], "to": request.priority}
+            )
+            self._moved(request)
+        request.updated_at = self.work.clock.now()
+        self.store.session.flush()
+        self.work.record("request.update", "request", request.id, before, snapshot(request))
+        self._changed(request, "updated")
+        return request
+
+    def change_status(self, request_id: str, status: str, reason: str = "") -> Request:
+        request = self._for_change(request_id)
+        if status == request.status:
+            return request
+        staff = self.is_staff
+        if not lifecycle.can_move(request.status, status, staff=staff):
+            allowed = lifecycle.allowed_transitions(request.status, staff=staff)
+            raise IllegalTransition(
+                f"a request cannot go from {request.status} to {status}"
+                + (f"; allowed: {', '.join(allowed)}" if allowed else "; it is final"),
+                allowed=allowed,
+            )
+        before = snapshot(request)
+        self._apply_status(request, status, reason)
+        self.work.record("request.status", "request", request.id, before, snapshot(request))
+        self._changed(request, "status")
+        return request
+
+    def _apply_status(self, request: Request, status: str, reason: str = "") -> None:
+        now, old = self.work.clock.now(), request.status
+        pausing = set(request.sla_terms.get("pausing_statuses", []))
+        open_pause = self.store.open_pause(request.id)
+        if open_pause is not None and status not in pausing:
+            open_pause.ended_at = now
+        if status in pausing and open_pause is None:
+            self.store.session.add(
+                RequestPause(request_id=request.id, began_at=now, ended_at=None, status=status)
+            )
+        if status == "resolved":
+            request.resolved_at = now
+            request.first_response_at = request.first_response_at or now
+        if lifecycle.is_reopen(old, status) and request.resolved_at is not None:
+            # The resolution clock stood still while resolved and continues from there.
+            self.store.session.add(
+                RequestPause(
+                    request_id=request.id,
+                    began_at=request.resolved_at,
+                    ended_at=now,
+                    status="resolved",
+                )
+            )
+            request.resolved_at = None
+        if status in lifecycle.FINAL:
+            request.closed_at = now
+        request.status = status
+        request.updated_at = now
+        self.store.session.flush()
+        self._event(request, "status", body=reason, data={"from": old, "to": status})
+        self._moved(request)
+
+    def assign(self, request_id: str, *, team_id: Any = UNSET, assignee_id: Any = UNSET) -> Request:
+        self._require_staff()
+        request = self._for_change(request_id)
+        self._ensure_open(request)
+        before = snapshot(request)
+        if team_id is not UNSET:
+            if team_id is not None:
+                _lookup_or_raise("team_id", self.teams.get, team_id)
+            request.team_id = team_id
+        if assignee_id is not UNSET:
+            if assignee_id is not None:
+                self._check_assignee(request, assignee_id)
+            request.assignee_id = assignee_id
+        request.updated_at = self.work.clock.now()
+        self.store.session.flush()
+        self._event(
+            request,
+            "assignment",
+            data={"team_id": request.team_id, "assignee_id": request.assignee_id},
+        )
+        if request.assignee_id and request.status == "new":
+            self._apply_status(request, "assigned")
+        self.work.record("request.assign", "request", request.id, before, snapshot(request))
+        self._changed(request, "assignment")
+        return request
+
+    def _check_assignee(self, request: Request, assignee_id: str) -> None:
+        person = self.people.find(assignee_id)
+        if person is None or not person.active or not set(person.roles) & STAFF:
+            raise InvalidRequest(
+                errors={"assignee_id": ["must be an active specialist or admin of this account"]}
+            )
+        if request.team_id and self.teams.membership(request.team_id, assignee_id) is None:
+            raise InvalidRequest(errors={"assignee_id": ["is not a member of the request's team"]})
+
+    def add_note(self, request_id: str, body: str, *, public: bool = True) -> RequestEvent:
+        request = self._for_change(request_id)
+        self._ensure_open(request, allow_resolved=True)
+        if not body.strip():
+            raise InvalidRequest(errors={"body": ["must not be empty"]})
+        if not public and not self.is_staff:
+            raise InvalidRequest(
+                errors={"public": ["only specialists and admins write internal notes"]}
+            )
+        event = self._event(request, "note", body=body, public=public)
+        if self.is_staff and public and request.first_response_at is None:
+            request.first_response_at = event.at
+            self._moved(request)
+        is_requester = self.work.actor.person_id == request.requester_id
+        if is_requester and request.status == "waiting_for_customer":
+            self._apply_status(request, "in_progress", "the requester replied")
+        request.updated_at = event.at
+        self.store.session.flush()
+        self.work.record(
+            "request.note", "request", request.id, after={"note_id": event.id, "public": public}
+        )
+        self._changed(request, "note")
+        return event
+
+    # --- the SLA -------------------------------------------------------------------------
+
+    def override_sla(self, request_id: str, sla_id: str, reason: str) -> Request:
+        self._require_staff()
+        if len((reason or "").strip()) < 3:
+            raise ValidationFailed(errors={"reason": ["say why the SLA is overridden"]})
+        request = self._for_change(request_id)
+        request.override_sla_id, request.override_reason = sla_id, reason.strip()
+        return self._reevaluate(request, f"override: {reason.strip()}")
+
+    def reevaluate(self, request_id: str, reason: str) -> Request:
+        """Apply the hierarchy's current inputs; only ever on explicit request."""
+        self._require_staff()
+        if len((reason or "").strip()) < 3:
+            raise ValidationFailed(errors={"reason": ["say why the SLA is re-evaluated"]})
+        return self._reevaluate(self._for_change(request_id), reason.strip())
+
+    def _reevaluate(self, request: Request, reason: str) -> Request:
+        self._ensure_open(request, allow_resolved=True)
+        before = {**snapshot(request), "sla_reason": request.sla_reason}
+        inputs = SlaInputs(
+            service=Catalog(self.work).get(request.service_id),
+            requester_id=request.requester_id,
+            offering=Offerings(self.work).get(request.offering_id) if request.offering_id else None,
+            ci=Cmdb(self.work).get(request.ci_id) if request.ci_id else None,
+            override_sla_id=request.override_sla_id,
+            override_reason=request.override_reason,
+        )
+        try:
+            decision = decide_sla(self.work, inputs)
+        except NotFound as exc:
+            raise InvalidRequest(errors={"sla_id": [exc.detail]}) from exc
+        calendar = Calendars(self.work).get(decision.sla.calendar_id)
+        _freeze_sla(request, decision.sla, decision.source, decision.reason, calendar)
+        self._event(
+            request,
+            "sla",
+            body=reason,
+            data={"from": before["sla_reason"], "to": request.sla_reason},
+        )
+        self._moved(request)
+        after = {**snapshot(request), "sla_reason": request.sla_reason}
+        self.work.record("request.sla_reevaluate", "request", request.id, before, after)
+        self._changed(request, "sla")
+        return request
+
+    def refresh_clocks(self, request_id: str, version: int | None = None) -> bool:
+        """Recompute stored states (jobs and the sweep); a stale job does nothing."""
+        request = self.store.locked(request_id)
+        if request is None or (version is not None and version != request.clock_version):
+            return False
+        return self._refresh(request, self.store.pauses(request.id), record=True)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _moved(self, request: Request) -> None:
+        """Something that moves a clock happened: recompute and re-schedule the checks."""
+        request.clock_version += 1
+        pauses = self.store.pauses(request.id)
+        self._refresh(request, pauses, record=True)
+        schedule_clock_checks(self.work, request, self._view(request, pauses))
+
+    def _refresh(self, request: Request, pauses: list[RequestPause], record: bool = False) -> bool:
+        from services.requests.monitor import apply_readings
+
+        readings = read_clocks(
+            request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
+        )
+        return apply_readings(self, request, readings, record=record)
+
+    def _ensure_open(self, request: Request, allow_resolved: bool = False) -> None:
+        if request.status in lifecycle.FINAL or (
+            request.status == "resolved" and not allow_resolved
+        ):
+            raise RequestClosed(f"request {request.number} is {request.status}")
+
+    def _event(
+        self,
+        request: Request,
+        kind: str,
+        *,
+        body: str = "",
+        public: bool = True,
+        data: dict[str, Any] | None = None,
+    ) -> RequestEvent:
+        actor = self.work.actor
+        request.event_count = (request.event_count or 0) + 1
+        event = RequestEvent(
+            request_id=request.id,
+            seq=request.event_count,
+            at=self.work.clock.now(),
+            kind=kind,
+            public=public,
+            actor_id=actor.person_id,
+            actor_name=actor.name,
+            vouched_by=actor.vouched_by,
+            body=body,
+            data=data,
+        )
+        self.store.session.add(event)
+        self.store.session.flush()
+        return event
+
+    def _changed(self, request: Request, action: str) -> None:
+        request_changed.send(request, action=action, work=self.work)
+
+
+def _freeze_sla(request: Request, sla: Any, source: str, reason: str, calendar: Any) -> None:
+    request.sla_id, request.sla_name = sla.id, sla.name
+    request.sla_source, request.sla_reason = source, reason[:300]
+    request.sla_terms = {
+        "targets": sla.targets,
+        "pausing_statuses": list(sla.pausing_statuses),
+        "calendar": {"id": calendar.id, "name": calendar.name},
+    }
+    request.sla_calendar = calendar.definition
+
+
+def _lookup(errors: dict[str, list[str]], field: str, getter: Any, object_id: str) -> Any:
+    """Body references to missing or foreign objects are invalid fields, not 404s."""
+    try:
+        return getter(object_id)
+    except NotFound:
+        errors[field] = [f"no such {field.removesuffix('_id')} in this account"]
+        return None
+
+
+def _lookup_or_raise(field: str, getter: Any, object_id: str) -> Any:
+    errors: dict[str, list[str]] = {}
+    found = _lookup(errors, field, getter, object_id)
+    if errors:
+        raise InvalidRequest(errors=errors)
+    return found

@@ -1,0 +1,152 @@
+"""Queries for requests, their pauses and timelines, inside one account scope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
+
+from account_node.pagination import Page, keyset, page_of
+from account_node.tenancy import ScopedStore
+from services.requests.errors import RequestNotFound
+from services.requests.models import Request, RequestCounter, RequestEvent, RequestPause
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whose requests a caller may see: everything, or by requester / team / assignee."""
+
+    everything: bool = False
+    requester_id: str | None = None
+    team_ids: tuple[str, ...] = ()
+    assignee_id: str | None = None
+
+    def apply(self, query: Select) -> Select:  # type: ignore[type-arg]
+        if self.everything:
+            return query
+        clauses = []
+        if self.requester_id:
+            clauses.append(Request.requester_id == self.requester_id)
+        if self.team_ids:
+            clauses.append(Request.team_id.in_(self.team_ids))
+        if self.assignee_id:
+            clauses.append(Request.assignee_id == self.assignee_id)
+        return query.where(or_(*clauses)) if clauses else query.where(Request.id.is_(None))
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    statuses: tuple[str, ...] = ()
+    service_id: str | None = None
+    offering_id: str | None = None
+    team_id: str | None = None
+    assignee_id: str | None = None
+    requester_id: str | None = None
+    sla_state: str | None = None
+    breached: bool | None = None
+    text: str | None = None
+
+    def apply(self, query: Select) -> Select:  # type: ignore[type-arg]
+        if self.statuses:
+            query = query.where(Request.status.in_(self.statuses))
+        for column, value in (
+            (Request.service_id, self.service_id),
+            (Request.offering_id, self.offering_id),
+            (Request.team_id, self.team_id),
+            (Request.assignee_id, self.assignee_id),
+            (Request.requester_id, self.requester_id),
+            (Request.resolution_state, self.sla_state),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        breached = or_(Request.response_state == "breached", Request.resolution_state == "breached")
+        if self.breached is True:
+            query = query.where(breached)
+        elif self.breached is False:
+            query = query.where(~breached)
+        if self.text:
+            pattern = f"%{_escape_like(self.text.lower())}%"
+            query = query.where(
+                or_(
+                    func.lower(Request.subject).like(pattern, escape="\\"),
+                    func.lower(Request.description).like(pattern, escape="\\"),
+                )
+            )
+        return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class RequestStore(ScopedStore[Request]):
+    model = Request
+    not_found = RequestNotFound
+
+    def visible(self, request_id: str, visibility: Visibility) -> Request:
+        query = visibility.apply(select(Request).where(Request.id == request_id))
+        found = self.session.scalars(query).first()
+        if found is None:
+            raise RequestNotFound(f"request {request_id} not found")
+        return found
+
+    def page(
+        self, visibility: Visibility, filters: RequestFilter, cursor: str | None, limit: int
+    ) -> Page[Request]:
+        query = filters.apply(visibility.apply(select(Request)))
+        rows = self.session.scalars(keyset(query, Request, cursor, limit, newest_first=True))
+        return page_of(list(rows), limit)
+
+    def locked(self, request_id: str) -> Request | None:
+        """The request with its row locked until commit (PostgreSQL; SQLite locks on write)."""
+        query = select(Request).where(Request.id == request_id).with_for_update()
+        return self.session.scalars(query).first()
+
+    def next_number(self) -> int:
+        counter = self.session.scalars(select(RequestCounter).with_for_update()).first()
+        if counter is None:
+            counter = RequestCounter(account_id=self.scope.account_id, last=0)
+            self.session.add(counter)
+        counter.last += 1
+        self.session.flush()
+        return counter.last
+
+    def by_idempotency_key(self, requester_id: str, key: str) -> Request | None:
+        query = select(Request).where(
+            Request.requester_id == requester_id, Request.idempotency_key == key
+        )
+        return self.session.scalars(query).first()
+
+    def pauses(self, request_id: str) -> list[RequestPause]:
+        query = select(RequestPause).where(RequestPause.request_id == request_id)
+        return list(self.session.scalars(query.order_by(RequestPause.began_at)))
+
+    def pauses_of(self, request_ids: Iterable[str]) -> dict[str, list[RequestPause]]:
+        """Pauses of many requests in one query (lists and sweeps must not query per row)."""
+        ids = list(request_ids)
+        found: dict[str, list[RequestPause]] = {request_id: [] for request_id in ids}
+        if not ids:
+            return found
+        query = select(RequestPause).where(RequestPause.request_id.in_(ids))
+        for pause in self.session.scalars(query.order_by(RequestPause.began_at)):
+            found[pause.request_id].append(pause)
+        return found
+
+    def open_pause(self, request_id: str) -> RequestPause | None:
+        query = select(RequestPause).where(
+            RequestPause.request_id == request_id, RequestPause.ended_at.is_(None)
+        )
+        return self.session.scalars(query).first()
+
+    def timeline(self, request_id: str, *, include_internal: bool) -> list[RequestEvent]:
+        query = select(RequestEvent).where(RequestEvent.request_id == request_id)
+        if not include_internal:
+            query = query.where(RequestEvent.public.is_(True))
+        return list(self.session.scalars(query.order_by(RequestEvent.seq)))
+
+    def open_requests(self, after_id: str | None, batch: int) -> list[Request]:
+        query = select(Request).where(Request.status.notin_(("closed", "cancelled")))
+        if after_id:
+            query = query.where(Request.id > after_id)
+        return list(self.session.scalars(query.order_by(Request.id).limit(batch)))

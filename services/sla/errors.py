@@ -1,0 +1,21 @@
+"""Typed errors of the SLA slice."""
+
+from __future__ import annotations
+
+from account_node.errors import Conflict, NotFound
+
+
+class CalendarNotFound(NotFound):
+    code = "calendar_not_found"
+
+
+class SlaNotFound(NotFound):
+    code = "sla_not_found"
+
+
+class RequesterSlaNotFound(NotFound):
+    code = "requester_sla_not_found"
+
+
+class CalendarInUse(Conflict):
+    code = "calendar_in_use"

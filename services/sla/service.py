@@ -1,0 +1,292 @@
+"""Calendars, SLA terms and requester-level overrides: validated, audited configuration.
+
+Changing any of these never rewrites running requests: each request froze the terms and
+calendar that applied when it was raised (see services/requests).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from account_node.context import Work
+from account_node.errors import ValidationFailed
+from account_node.identity.store import PeopleStore
+from account_node.pagination import Page
+from services.sla.calendar import Calendar, CalendarError
+from services.sla.clock import due_at, elapsed
+from services.sla.errors import CalendarInUse
+from services.sla.models import DEFAULT_PAUSING, PRIORITIES, BusinessCalendar, RequesterSla, Sla
+from services.sla.store import CalendarStore, RequesterSlaStore, SlaStore
+
+# Open statuses a clock may stand still in (final ones stop it anyway, `new` never pauses).
+PAUSABLE = ("assigned", "in_progress", "waiting_for_customer")
+
+
+def parse_calendar(definition: Any, prefix: str = "definition") -> Calendar:
+    try:
+        return Calendar.from_dict(definition)
+    except CalendarError as exc:
+        raise ValidationFailed(
+            "The calendar is invalid",
+            errors={f"{prefix}.{field}": msgs for field, msgs in exc.errors.items()},
+        ) from exc
+
+
+def _name(name: str, field: str = "name") -> str:
+    if not (name or "").strip():
+        raise ValidationFailed(errors={field: ["must not be empty"]})
+    return name.strip()
+
+
+class Calendars:
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self.store = CalendarStore(work.session, work.scope)
+
+    def get(self, calendar_id: str) -> BusinessCalendar:
+        return self.store.get(calendar_id)
+
+    def page(self, cursor: str | None, limit: int) -> Page[BusinessCalendar]:
+        return self.store.page(cursor, limit)
+
+    def create(self, name: str, definition: dict[str, Any]) -> BusinessCalendar:
+        name = self._unique(_name(name))
+        calendar = BusinessCalendar(
+            name=name,
+            definition=parse_calendar(definition).to_dict(),
+            created_at=self.work.clock.now(),
+        )
+        self.store.add(calendar)
+        self.work.record(
+            "calendar.create", "calendar", calendar.id, after={"name": name, **calendar.definition}
+        )
+        return calendar
+
+    def update(self, calendar_id: str, **changes: Any) -> BusinessCalendar:
+        calendar = self.store.get(calendar_id)
+        before = {"name": calendar.name, **calendar.definition}
+        if "name" in changes and changes["name"] != calendar.name:
+            calendar.name = self._unique(_name(changes["name"]))
+        if "definition" in changes:
+            calendar.definition = parse_calendar(changes["definition"]).to_dict()
+        self.store.session.flush()
+        after = {"name": calendar.name, **calendar.definition}
+        self.work.record("calendar.update", "calendar", calendar.id, before, after)
+        return calendar
+
+    def delete(self, calendar_id: str) -> None:
+        calendar = self.store.get(calendar_id)
+        if self.store.slas_using(calendar.id):
+            raise CalendarInUse(f"calendar {calendar.name} is used by an SLA")
+        self.store.session.delete(calendar)
+        self.store.session.flush()
+        self.work.record("calendar.delete", "calendar", calendar_id, before={"name": calendar.name})
+
+    def _unique(self, name: str) -> str:
+        if self.store.by_name(name):
+            raise ValidationFailed(errors={"name": ["a calendar with this name already exists"]})
+        return name
+
+
+def preview(
+    definition: dict[str, Any],
+    start: datetime,
+    pauses: list[tuple[datetime, datetime]],
+    seconds: int | None = None,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    """Try a calendar without saving it: a due moment, or the business time in a span."""
+    calendar = parse_calendar(definition, prefix="calendar")
+    if (seconds is None) == (end is None):
+        raise ValidationFailed(errors={"seconds": ["give either seconds or end"]})
+    if seconds is not None:
+        if seconds < 0:
+            raise ValidationFailed(errors={"seconds": ["must not be negative"]})
+        return {"due": due_at(calendar, start, timedelta(seconds=seconds), pauses)}
+    assert end is not None
+    return {"business_seconds": int(elapsed(calendar, start, end, pauses).total_seconds())}
+
+
+def check_targets(targets: Any) -> dict[str, dict[str, int]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(targets, dict):
+        raise ValidationFailed(errors={"targets": ["must map p1..p4 to response and resolution"]})
+    for priority in PRIORITIES:
+        terms = targets.get(priority)
+        where = f"targets.{priority}"
+        if not isinstance(terms, dict) or set(terms) != {"response", "resolution"}:
+            errors[where] = ["needs exactly response and resolution, in business minutes"]
+            continue
+        values = [terms["response"], terms["resolution"]]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+            errors[where] = ["targets are positive whole minutes"]
+        elif values[0] > values[1]:
+            errors[where] = ["the response target cannot be longer than the resolution target"]
+    extra = sorted(set(targets) - set(PRIORITIES))
+    if extra:
+        errors["targets"] = [f"unknown priorities {', '.join(extra)}"]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    return {
+        p: {"response": targets[p]["response"], "resolution": targets[p]["resolution"]}
+        for p in PRIORITIES
+    }
+
+
+def sla_snapshot(sla: Sla) -> dict[str, Any]:
+    return {
+        "name": sla.name,
+        "calendar_id": sla.calendar_id,
+        "targets": sla.targets,
+        "pausing_statuses": sla.pausing_statuses,
+    }
+
+
+class Slas:
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self.store = SlaStore(work.session, work.scope)
+
+    def get(self, sla_id: str) -> Sla:
+        return self.store.get(sla_id)
+
+    def find(self, sla_id: str | None) -> Sla | None:
+        return self.store.find(sla_id)
+
+    def page(self, cursor: str | None, limit: int) -> Page[Sla]:
+        return self.store.page(cursor, limit)
+
+    def create(
+        self,
+        name: str,
+        calendar_id: str,
+        targets: dict[str, Any],
+        pausing_statuses: list[str] | None = None,
+    ) -> Sla:
+        name = _name(name)
+        if self.store.by_name(name):
+            raise ValidationFailed(errors={"name": ["an SLA with this name already exists"]})
+        sla = Sla(
+            name=name,
+            calendar_id=self._calendar(calendar_id),
+            targets=check_targets(targets),
+            pausing_statuses=_pausing(
+                DEFAULT_PAUSING if pausing_statuses is None else pausing_statuses
+            ),
+            created_at=self.work.clock.now(),
+        )
+        self.store.add(sla)
+        self.work.record("sla.create", "sla", sla.id, after=sla_snapshot(sla))
+        return sla
+
+    def update(self, sla_id: str, **changes: Any) -> Sla:
+        sla = self.store.get(sla_id)
+        before = sla_snapshot(sla)
+        if "name" in changes and changes["name"] != sla.name:
+            name = _name(changes["name"])
+            if self.store.by_name(name):
+                raise ValidationFailed(errors={"name": ["an SLA with this name already exists"]})
+            sla.name = name
+        if "calendar_id" in changes:
+            sla.calendar_id = self._calendar(changes["calendar_id"])
+        if "targets" in changes:
+            sla.targets = check_targets(changes["targets"])
+        if "pausing_statuses" in changes:
+            sla.pausing_statuses = _pausing(changes["pausing_statuses"])
+        self.store.session.flush()
+        self.work.record("sla.update", "sla", sla.id, before, sla_snapshot(sla))
+        return sla
+
+    def _calendar(self, calendar_id: str) -> str:
+        if CalendarStore(self.work.session, self.work.scope).find(calendar_id) is None:
+            raise ValidationFailed(errors={"calendar_id": ["no such calendar in this account"]})
+        return calendar_id
+
+
+def _pausing(statuses: list[str]) -> list[str]:
+    wrong = sorted(set(statuses) - set(PAUSABLE))
+    if wrong:
+        raise ValidationFailed(
+            errors={
+                "pausing_statuses": [
+                    f"cannot pause in {', '.join(wrong)}; choose from {', '.join(PAUSABLE)}"
+                ]
+            }
+        )
+    return sorted(set(statuses))
+
+
+class RequesterSlas:
+    """User-level overrides. A person in several groups gets the first group by label
+    (alphabetically), so the choice is deterministic and can be explained."""
+
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self.store = RequesterSlaStore(work.session, work.scope)
+
+    def get(self, group_id: str) -> RequesterSla:
+        return self.store.get(group_id)
+
+    def page(self, cursor: str | None, limit: int) -> Page[RequesterSla]:
+        return self.store.page(cursor, limit)
+
+    def for_person(self, person_id: str) -> RequesterSla | None:
+        return next((g for g in self.store.all_by_label() if person_id in g.person_ids), None)
+
+    def create(self, label: str, sla_id: str, person_ids: list[str]) -> RequesterSla:
+        label = _name(label, "label")
+        if self.store.by_label(label):
+            raise ValidationFailed(errors={"label": ["an override with this label already exists"]})
+        group = RequesterSla(
+            label=label,
+            sla_id=self._sla(sla_id),
+            person_ids=self._people(person_ids),
+            created_at=self.work.clock.now(),
+        )
+        self.store.add(group)
+        self.work.record("requester_sla.create", "requester_sla", group.id, after=_group(group))
+        return group
+
+    def update(self, group_id: str, **changes: Any) -> RequesterSla:
+        group = self.store.get(group_id)
+        before = _group(group)
+        if "label" in changes and changes["label"] != group.label:
+            label = _name(changes["label"], "label")
+            if self.store.by_label(label):
+                raise ValidationFailed(
+                    errors={"label": ["an override with this label already exists"]}
+                )
+            group.label = label
+        if "sla_id" in changes:
+            group.sla_id = self._sla(changes["sla_id"])
+        if "person_ids" in changes:
+            group.person_ids = self._people(changes["person_ids"])
+        self.store.session.flush()
+        self.work.record("requester_sla.update", "requester_sla", group.id, before, _group(group))
+        return group
+
+    def delete(self, group_id: str) -> None:
+        group = self.store.get(group_id)
+        before = _group(group)
+        self.store.session.delete(group)
+        self.store.session.flush()
+        self.work.record("requester_sla.delete", "requester_sla", group_id, before=before)
+
+    def _sla(self, sla_id: str) -> str:
+        if SlaStore(self.work.session, self.work.scope).find(sla_id) is None:
+            raise ValidationFailed(errors={"sla_id": ["no such SLA in this account"]})
+        return sla_id
+
+    def _people(self, person_ids: list[str]) -> list[str]:
+        people = PeopleStore(self.work.session, self.work.scope)
+        unknown = [p for p in person_ids if people.find(p) is None]
+        if unknown:
+            raise ValidationFailed(
+                errors={"person_ids": [f"not people of this account: {', '.join(unknown)}"]}
+            )
+        return sorted(set(person_ids))
+
+
+def _group(group: RequesterSla) -> dict[str, Any]:
+    return {"label": group.label, "sla_id": group.sla_id, "person_ids": group.person_ids}

@@ -1,0 +1,88 @@
+"""The SLA hierarchy: request > requester > CI > offering > service, each explained."""
+
+from __future__ import annotations
+
+
+def test_level_5_the_service_default_applies_without_anything_more_specific(desk):
+    body = desk.raise_request(service_id=desk.service)
+    assert body["sla"]["source"] == "service"
+    assert body["sla"]["id"] == desk.standard
+    assert body["sla"]["reason"] == "service default of Printing: Standard"
+
+
+def test_level_4_the_customer_default_on_the_offering_beats_the_service(desk):
+    body = desk.raise_request()
+    assert (body["sla"]["source"], body["sla"]["id"]) == ("offering", desk.customer)
+
+
+def test_level_3_the_ci_beats_the_offering_and_is_inherited_from_its_parent(desk):
+    own = desk.raise_request(ci_id=desk.parent_ci)
+    assert (own["sla"]["source"], own["sla"]["id"]) == ("ci", desk.ci_sla)
+    assert own["sla"]["reason"] == "configuration item: HQ floor 3, CI"
+    inherited = desk.raise_request(ci_id=desk.child_ci)
+    assert inherited["sla"]["id"] == desk.ci_sla
+    assert inherited["sla"]["reason"] == (
+        "configuration item: PRN-301 (inherited from HQ floor 3), CI"
+    )
+
+
+def _premium_for_end_user(desk):
+    desk.created(
+        "/api/v1/slas/requester-overrides",
+        {"label": "Finance executives", "sla_id": desk.premium,
+         "person_ids": [desk.account.end_user.id]},
+    )  # fmt: skip
+
+
+def test_level_2_a_user_override_beats_the_ci(desk):
+    _premium_for_end_user(desk)
+    body = desk.raise_request(ci_id=desk.child_ci)
+    assert (body["sla"]["source"], body["sla"]["id"]) == ("requester", desk.premium)
+    assert body["sla"]["reason"] == "user override: Finance executives, Premium"
+
+
+def test_level_1_a_request_override_beats_everything_and_needs_a_reason(desk):
+    _premium_for_end_user(desk)
+    body = desk.raise_request(ci_id=desk.child_ci)
+    path = f"/api/v1/requests/{body['id']}/sla-override"
+    assert desk.post(path, {"sla_id": desk.urgent}, "specialist").status_code == 422
+    overridden = desk.post(path, {"sla_id": desk.urgent, "reason": "CEO's printer"}, "specialist")
+    assert overridden.status_code == 200, overridden.get_data(as_text=True)
+    sla = overridden.get_json()["sla"]
+    assert (sla["source"], sla["id"]) == ("request", desk.urgent)
+    assert sla["reason"] == "request override: Urgent (CEO's printer)"
+    audit = desk.get("/api/v1/audit", who="auditor", action="request.sla_reevaluate").get_json()
+    assert audit["items"][0]["target_id"] == body["id"]
+
+
+def test_end_users_cannot_override_the_sla(desk):
+    body = desk.raise_request()
+    path = f"/api/v1/requests/{body['id']}/sla-override"
+    assert (
+        desk.post(path, {"sla_id": desk.urgent, "reason": "please"}, "end_user").status_code == 403
+    )
+
+
+def test_changing_an_input_never_rewrites_a_running_request_until_reevaluated(desk):
+    body = desk.raise_request()
+    assert (
+        desk.patch(
+            f"/api/v1/offerings/{desk.offering}", {"customer_sla_id": desk.premium}
+        ).status_code
+        == 200
+    )
+    unchanged = desk.get(f"/api/v1/requests/{body['id']}").get_json()
+    assert unchanged["sla"]["id"] == desk.customer
+    path = f"/api/v1/requests/{body['id']}/reevaluate"
+    reevaluated = desk.post(path, {"reason": "contract upgraded"}, "specialist").get_json()
+    assert reevaluated["sla"]["id"] == desk.premium
+    timeline = desk.get(f"/api/v1/requests/{body['id']}/timeline").get_json()
+    assert timeline[-1]["kind"] == "sla" and timeline[-1]["body"] == "contract upgraded"
+
+
+def test_the_frozen_terms_survive_a_change_to_the_sla_itself(desk):
+    body = desk.raise_request()
+    faster = {"targets": {p: {"response": 1, "resolution": 2} for p in ("p1", "p2", "p3", "p4")}}
+    assert desk.patch(f"/api/v1/slas/{desk.customer}", faster).status_code == 200
+    again = desk.get(f"/api/v1/requests/{body['id']}").get_json()
+    assert again["sla"]["response"]["due"] == body["sla"]["response"]["due"]

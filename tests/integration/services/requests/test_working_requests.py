@@ -1,0 +1,158 @@
+"""Working a request: assignment, notes, the status machine and who sees what."""
+
+from __future__ import annotations
+
+
+def _path(body, tail=""):
+    return f"/api/v1/requests/{body['id']}{tail}"
+
+
+def test_assigning_a_team_member_moves_a_new_request_to_assigned(desk):
+    body = desk.raise_request()
+    response = desk.patch(_path(body), {"assignee_id": desk.account.specialist.id}, "specialist")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "assigned"
+    kinds = [e["kind"] for e in desk.get(_path(body, "/timeline")).get_json()]
+    assert kinds == ["created", "assignment", "status"]
+
+
+def test_only_staff_of_the_requests_team_can_be_assignees(desk):
+    body = desk.raise_request()
+    response = desk.patch(_path(body), {"assignee_id": desk.account.end_user.id})
+    assert response.status_code == 422
+    assert "assignee_id" in response.get_json()["errors"]
+    response = desk.patch(_path(body), {"assignee_id": desk.account.admin.id})
+    assert response.get_json()["errors"] == {
+        "assignee_id": ["is not a member of the request's team"]
+    }
+
+
+def test_an_illegal_transition_is_a_409_listing_the_allowed_ones(desk):
+    body = desk.raise_request()
+    response = desk.patch(_path(body), {"status": "closed"}, "specialist")
+    assert response.status_code == 409
+    problem = response.get_json()
+    assert problem["code"] == "illegal_transition"
+    assert problem["allowed"] == [
+        "assigned",
+        "cancelled",
+        "in_progress",
+        "resolved",
+        "waiting_for_customer",
+    ]
+
+
+def test_a_requester_may_cancel_but_not_work_their_request(desk):
+    body = desk.raise_request()
+    assert desk.patch(_path(body), {"status": "in_progress"}, "end_user").status_code == 409
+    cancelled = desk.patch(_path(body), {"status": "cancelled"}, "end_user")
+    assert cancelled.get_json()["status"] == "cancelled"
+    assert desk.post(_path(body, "/notes"), {"body": "hello?"}, "end_user").status_code == 409
+
+
+def test_a_first_public_specialist_note_stops_the_response_clock(desk, clock):
+    body = desk.raise_request()
+    internal = desk.post(_path(body, "/notes"), {"body": "looking", "public": False}, "specialist")
+    assert internal.status_code == 201
+    assert desk.get(_path(body)).get_json()["first_response_at"] is None
+    desk.post(_path(body, "/notes"), {"body": "On my way"}, "specialist")
+    after = desk.get(_path(body)).get_json()
+    assert after["first_response_at"] is not None
+    assert after["sla"]["response"]["state"] == "met"
+
+
+def test_end_users_see_public_notes_only_and_cannot_write_internal_ones(desk):
+    body = desk.raise_request()
+    desk.post(_path(body, "/notes"), {"body": "internal musing", "public": False}, "specialist")
+    desk.post(_path(body, "/notes"), {"body": "We're on it"}, "specialist")
+    notes = desk.get(_path(body, "/notes"), who="end_user").get_json()
+    assert [n["body"] for n in notes] == ["We're on it"]
+    refused = desk.post(_path(body, "/notes"), {"body": "psst", "public": False}, "end_user")
+    assert refused.status_code == 422
+
+
+def test_waiting_for_the_customer_pauses_the_clocks_and_a_reply_resumes(desk, clock):
+    from datetime import datetime, timedelta
+
+    body = desk.raise_request()
+    due = datetime.fromisoformat(body["sla"]["resolution"]["due"])
+    desk.patch(_path(body), {"status": "waiting_for_customer"}, "specialist")
+    clock.advance(timedelta(hours=3))
+    paused = desk.get(_path(body)).get_json()
+    assert paused["sla"]["resolution"]["paused"] is True
+    reply = desk.post(_path(body, "/notes"), {"body": "Here is the info"}, "end_user")
+    assert reply.status_code == 201
+    resumed = desk.get(_path(body)).get_json()
+    assert resumed["status"] == "in_progress"
+    assert datetime.fromisoformat(resumed["sla"]["resolution"]["due"]) == due + timedelta(hours=3)
+    [pause] = resumed["sla"]["pauses"]
+    assert pause["status"] == "waiting_for_customer" and pause["ended_at"] is not None
+
+
+def test_resolving_stops_the_clock_and_a_reopen_continues_it(desk, clock):
+    from datetime import datetime, timedelta
+
+    body = desk.raise_request()
+    clock.advance(timedelta(hours=1))
+    resolved = desk.patch(_path(body), {"status": "resolved"}, "specialist").get_json()
+    assert resolved["sla"]["resolution"]["state"] == "met"
+    assert resolved["sla"]["resolution"]["used_seconds"] == 3600
+    clock.advance(timedelta(hours=5))
+    reopened = desk.patch(_path(body), {"status": "in_progress"}, "end_user").get_json()
+    assert reopened["status"] == "in_progress"
+    assert reopened["sla"]["resolution"]["used_seconds"] == 3600
+    due = datetime.fromisoformat(reopened["sla"]["resolution"]["due"])
+    assert due == datetime.fromisoformat(body["sla"]["resolution"]["due"]) + timedelta(hours=5)
+
+
+def test_each_role_sees_its_own_share_of_the_requests(desk):
+    mine = desk.raise_request()
+    desk.raise_request(who="admin", service_id=desk.service)  # not routed to the team
+    ids = {
+        role: {r["id"] for r in desk.get("/api/v1/requests", who=role).get_json()["items"]}
+        for role in ("admin", "auditor", "specialist", "end_user")
+    }
+    assert len(ids["admin"]) == len(ids["auditor"]) == 2
+    assert ids["specialist"] == {mine["id"]}
+    assert ids["end_user"] == {mine["id"]}
+
+
+def test_a_request_outside_ones_view_is_a_404(desk):
+    other = desk.raise_request(who="admin", service_id=desk.service)
+    assert desk.get(_path(other), who="end_user").status_code == 404
+    assert desk.get(_path(other), who="specialist").status_code == 404
+
+
+def test_filters_and_cursor_pages(desk, clock):
+    from datetime import timedelta
+
+    created = []
+    for i in range(5):
+        created.append(desk.raise_request(subject=f"Laptop {i}"))
+        clock.advance(timedelta(seconds=1))
+    desk.patch(_path(created[0]), {"status": "resolved"}, "specialist")
+    first = desk.get("/api/v1/requests", limit=2, q="laptop").get_json()
+    second = desk.get(
+        "/api/v1/requests", limit=2, q="laptop", cursor=first["next_cursor"]
+    ).get_json()
+    third = desk.get(
+        "/api/v1/requests", limit=2, q="laptop", cursor=second["next_cursor"]
+    ).get_json()
+    seen = [r["id"] for r in first["items"] + second["items"] + third["items"]]
+    assert seen == [r["id"] for r in reversed(created)]
+    assert third["next_cursor"] is None
+    resolved = desk.get("/api/v1/requests", status="resolved").get_json()["items"]
+    assert [r["id"] for r in resolved] == [created[0]["id"]]
+    mine = desk.get("/api/v1/requests", assignee_id="me", who="specialist").get_json()["items"]
+    assert mine == []
+
+
+def test_a_priority_change_uses_the_frozen_terms(desk):
+    from datetime import datetime, timedelta
+
+    body = desk.raise_request(priority="p3")
+    urgent = desk.patch(_path(body), {"priority": "p1"}, "specialist").get_json()
+    created = datetime.fromisoformat(body["created_at"])
+    assert datetime.fromisoformat(urgent["sla"]["resolution"]["due"]) - created == timedelta(
+        hours=2
+    )
