@@ -81,7 +81,8 @@ class RequestList(MethodView):
         if key is not None and not 1 <= len(key) <= 100:
             raise ValidationFailed(errors={"Idempotency-Key": ["must be 1 to 100 characters"]})
         created, is_new = requests.create(**body, idempotency_key=key)
-        return render(requests.view(created.id), requests.is_staff), 201 if is_new else 200
+        view = requests.view_of(created) if is_new else requests.view(created.id)
+        return render(view, requests.is_staff), 201 if is_new else 200
 
 
 @requests_api.route("/<request_id>")

@@ -7,6 +7,7 @@ enqueued after commit (``Work.enqueue``), and a periodic sweep repairs any that 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from account_node.context import Work
@@ -22,7 +23,7 @@ def schedule_clock_checks(work: Work, request: Request, view: RequestView) -> No
     if request.status in ("closed", "cancelled"):
         return
     now = work.clock.now()
-    moments = set()
+    moments: set[datetime] = set()
     for reading in (view.response, view.resolution):
         if reading.stopped_at is not None or reading.paused:
             continue

@@ -98,6 +98,10 @@ class Requests:
         pauses = self.store.pauses(request.id)
         return self._view(request, pauses)
 
+    def view_of(self, created: Request) -> RequestView:
+        """The view of a request this unit of work just raised (no pauses yet, no re-read)."""
+        return self._view(created, [])
+
     def _view(self, request: Request, pauses: list[RequestPause]) -> RequestView:
         response, resolution = read_clocks(
             request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
@@ -105,7 +109,7 @@ class Requests:
         return RequestView(request, pauses, response, resolution)
 
     def page(self, filters: RequestFilter, cursor: str | None, limit: int) -> Page[RequestView]:
-        page = self.store.page(self.visibility(), filters, cursor, limit)
+        page = self.store.visible_page(self.visibility(), filters, cursor, limit)
         pauses = self.store.pauses_of(r.id for r in page.items)
         views = [self._view(r, pauses[r.id]) for r in page.items]
         return Page(views, page.next_cursor)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore
@@ -91,7 +92,7 @@ class RequestStore(ScopedStore[Request]):
             raise RequestNotFound(f"request {request_id} not found")
         return found
 
-    def page(
+    def visible_page(
         self, visibility: Visibility, filters: RequestFilter, cursor: str | None, limit: int
     ) -> Page[Request]:
         query = filters.apply(visibility.apply(select(Request)))
@@ -106,8 +107,14 @@ class RequestStore(ScopedStore[Request]):
     def next_number(self) -> int:
         counter = self.session.scalars(select(RequestCounter).with_for_update()).first()
         if counter is None:
-            counter = RequestCounter(account_id=self.scope.account_id, last=0)
-            self.session.add(counter)
+            # The account's first request: two may race to create the counter; the loser's
+            # savepoint rolls back and it takes the winner's row, locked.
+            try:
+                with self.session.begin_nested():
+                    self.session.add(RequestCounter(account_id=self.scope.account_id, last=0))
+            except IntegrityError:
+                pass
+            counter = self.session.scalars(select(RequestCounter).with_for_update()).one()
         counter.last += 1
         self.session.flush()
         return counter.last

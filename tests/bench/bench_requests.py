@@ -1,0 +1,117 @@
+"""Requests through the API under gunicorn (2 workers) on PostgreSQL, 4 client processes.
+
+Issue 3 goals: creating requests (SLA, routing and audit included) at >= 400/s, and a
+page of 25 with p95 <= 50 ms that stays flat (within 1.2x) from 500 to 50,000 requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from services.requests.models import Request
+from tests.bench.bench_api import Get, seed_admin
+from tests.bench.harness import BenchNode, load, postgres_node, print_table
+
+OFFICE = {
+    "timezone": "Europe/Amsterdam",
+    "weekly": {
+        d: [["08:00", "12:00"], ["13:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")
+    },
+    "holiday_country": "NL",
+}
+TARGETS = {
+    p: {"response": 60 * m, "resolution": 240 * m}
+    for p, m in (("p1", 1), ("p2", 2), ("p3", 4), ("p4", 8))
+}
+
+
+@dataclass
+class CreateRequest:
+    offering_id: str
+
+    def __call__(self, client: int, i: int) -> tuple[str, str, Any]:
+        body = {"subject": f"Bench {client}-{i}", "offering_id": self.offering_id, "priority": "p3"}
+        return "POST", "/api/v1/requests", body
+
+
+def setup_desk(node: BenchNode, headers: dict[str, str]) -> str:
+    with httpx.Client(base_url=node.url, headers=headers, timeout=10) as http:
+
+        def made(path: str, body: dict[str, Any]) -> str:
+            response = http.post(path, json=body)
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+        calendar = made("/api/v1/calendars", {"name": "Office", "definition": OFFICE})
+        sla = made(
+            "/api/v1/slas", {"name": "Standard", "calendar_id": calendar, "targets": TARGETS}
+        )
+        service = made("/api/v1/services", {"name": "Workplace", "default_sla_id": sla})
+        team = made("/api/v1/teams", {"name": "Service Desk"})
+        return made(
+            "/api/v1/offerings", {"service_id": service, "name": "Workplace", "team_id": team}
+        )
+
+
+def grow_to(node: BenchNode, count: int) -> int:
+    """Copy one real request until the account holds ``count`` (a fixture, bypassing the API)."""
+    engine = create_engine(node.owner_url)
+    columns = [c.name for c in Request.__table__.columns]
+    overrides = {
+        "id": "md5(r.id || g::text)",
+        "number": "r.number + g",
+        "subject": "'Seeded request ' || g",
+        "created_at": "r.created_at - make_interval(secs => g)",
+        "updated_at": "r.created_at - make_interval(secs => g)",
+        "idempotency_key": "NULL",
+    }
+    select_list = ", ".join(overrides.get(c, f"r.{c}") for c in columns)
+    with engine.begin() as connection:
+        have = connection.scalar(text("SELECT count(*) FROM requests"))
+        missing = count - have
+        if missing > 0:
+            template = connection.scalar(text("SELECT id FROM requests ORDER BY number LIMIT 1"))
+            connection.execute(
+                text(
+                    f"INSERT INTO requests ({', '.join(columns)}) SELECT {select_list} "  # noqa: S608
+                    "FROM requests r, generate_series(:first, :first + :n - 1) g WHERE r.id = :t"
+                ),
+                {"first": 1_000_000 + have, "n": missing, "t": template},
+            )
+        connection.execute(text("ANALYZE requests"))
+        total = connection.scalar(text("SELECT count(*) FROM requests"))
+    engine.dispose()
+    return int(total)
+
+
+def main(seconds: float = 6.0) -> dict[str, Any]:
+    rows = []
+    with postgres_node(workers=2) as node:
+        headers = {"Authorization": f"Bearer {seed_admin(node)}"}
+        offering = setup_desk(node, headers)
+        created = load(node.url, headers, CreateRequest(offering), seconds=seconds)
+        rows.append(created.row("POST /api/v1/requests"))
+        listing = {}
+        for size in (500, 50_000):
+            total = grow_to(node, size)
+            result = load(node.url, headers, Get("/api/v1/requests?limit=25"), seconds=seconds)
+            listing[size] = result
+            rows.append(result.row(f"GET /api/v1/requests?limit=25 ({total} in account)"))
+    flat = listing[50_000].p95_ms / listing[500].p95_ms
+    return {
+        "rows": rows,
+        "create_per_s": round(created.per_second, 1),
+        "list_p95_ms_500": round(listing[500].p95_ms, 2),
+        "list_p95_ms_50000": round(listing[50_000].p95_ms, 2),
+        "list_flatness": round(flat, 2),
+    }
+
+
+if __name__ == "__main__":
+    result = main()
+    print_table("requests API: gunicorn 2 workers, PostgreSQL, 4 clients", result.pop("rows"))
+    print_table("summary", result)
