@@ -93,7 +93,8 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
     if settings.is_postgresql:
-        return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+        # No pre-ping: it costs a round trip per request; recycling bounds stale sockets.
+        return {"pool_recycle": 1800, "pool_size": 10, "max_overflow": 10}
     return {"connect_args": {"timeout": 15, "check_same_thread": False}}
 
 

@@ -106,7 +106,11 @@ def db_upgrade(ctx: click.Context) -> None:
         from pathlib import Path
 
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    upgrade(settings.effective_migration_url, settings.database_app_role)
+    upgrade(
+        settings.effective_migration_url,
+        settings.database_app_role,
+        app_password=settings.database_app_password,
+    )
     click.echo("database is up to date")
 
 

@@ -159,7 +159,7 @@ class _Validator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> _TokenHolder:
         services = node()
         authenticator = Authenticator(
-            db.session, services.clock, services.passwords, services.settings
+            db.session(), services.clock, services.passwords, services.settings
         )
         return _TokenHolder(authenticator.bearer(token_string))
 
@@ -196,7 +196,7 @@ def work(*roles: str) -> Work:
     who = require(*roles)
     services = node()
     return Work(
-        db.session,
+        db.session(),
         who.scope,
         who.actor,
         services.clock,

@@ -35,6 +35,8 @@ class Settings:
     migration_database_url: str = ""
     # PostgreSQL role the node connects as; migrations grant it what it needs.
     database_app_role: str = "trustdesk_app"
+    # Its password, set by `db upgrade` (empty: none, for trust or peer authentication).
+    database_app_password: str = ""
     # Empty means jobs run in-process (the embedded default).
     redis_url: str = ""
     # Empty means a random key persisted in <data_dir>/secret_key.

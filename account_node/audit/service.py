@@ -49,7 +49,7 @@ class AuditStore(ScopedStore[AuditEvent]):
     def head(self) -> AuditHead | None:
         return self.session.scalars(select(AuditHead)).first()
 
-    def page(self, after_seq: int | None, limit: int, action: str | None) -> list[AuditEvent]:
+    def newest(self, after_seq: int | None, limit: int, action: str | None) -> list[AuditEvent]:
         query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
         if after_seq is not None:
             query = query.where(AuditEvent.seq < after_seq)
@@ -115,7 +115,7 @@ class AuditLog:
     def page(
         self, after_seq: int | None = None, limit: int = 50, action: str | None = None
     ) -> list[AuditEvent]:
-        return self.store.page(after_seq, limit, action)
+        return self.store.newest(after_seq, limit, action)
 
     def verify(self) -> ChainReport:
         head = self.store.head()

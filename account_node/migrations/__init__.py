@@ -25,7 +25,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, app_role: str | None = None, revision: str = "head") -> None:
+def upgrade(
+    url: str, app_role: str | None = None, revision: str = "head", app_password: str = ""
+) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
@@ -33,12 +35,12 @@ def upgrade(url: str, app_role: str | None = None, revision: str = "head") -> No
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
         if engine.dialect.name == "postgresql" and app_role:
-            grant_runtime_role(engine, app_role)
+            grant_runtime_role(engine, app_role, app_password)
     finally:
         engine.dispose()
 
 
-def grant_runtime_role(engine: Engine, role: str) -> None:
+def grant_runtime_role(engine: Engine, role: str, password: str = "") -> None:
     """Create the runtime role if missing and give it row access, nothing more."""
     if not role.replace("_", "").isalnum():
         raise ValueError(f"role name {role!r} must be letters, digits and underscores")
@@ -46,6 +48,9 @@ def grant_runtime_role(engine: Engine, role: str) -> None:
         exists = connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
         if not exists:
             connection.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS'))
+        if password:
+            quoted = password.replace("'", "''")
+            connection.exec_driver_sql(f"ALTER ROLE \"{role}\" PASSWORD '{quoted}'")
         database = connection.scalar(text("SELECT current_database()"))
         for statement in (
             f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"',

@@ -1,0 +1,92 @@
+"""docker-compose.yml and the Dockerfile name only commands, settings and files that exist.
+
+There is no Docker engine on these machines, so the deployment description is checked
+against the code instead: a renamed CLI option or setting breaks this test, not a deploy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+
+import click
+import yaml
+
+from account_node.cli import main as cli
+from account_node.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def _environment(service: dict) -> dict[str, str]:
+    return dict(service.get("environment") or {})
+
+
+def test_the_deployment_has_its_parts():
+    assert set(SERVICES) == {"postgres", "redis", "migrate", "node", "worker"}
+
+
+def test_the_node_and_worker_start_only_after_migrations_succeeded():
+    for name in ("node", "worker"):
+        depends = SERVICES[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["redis"]["condition"] == "service_healthy"
+    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_every_trustdesk_setting_named_exists():
+    for name, service in SERVICES.items():
+        for variable in _environment(service):
+            if variable.startswith("TRUSTDESK_"):
+                assert variable.removeprefix("TRUSTDESK_").lower() in FIELDS, (name, variable)
+
+
+def test_every_trustdesk_command_named_exists():
+    for name, service in SERVICES.items():
+        command = service.get("command") or []
+        if command[:1] != ["trustdesk"]:
+            continue
+        group: click.Command = cli
+        for word in command[1:]:
+            if word.startswith("-"):
+                options = {o for p in group.params for o in p.opts}
+                assert word.split("=")[0] in options, (name, word)
+                continue
+            assert isinstance(group, click.Group) and word in group.commands, (name, word)
+            group = group.commands[word]
+
+
+def test_the_node_runs_the_wsgi_app_with_the_gunicorn_config():
+    command = SERVICES["node"]["command"]
+    config = command[command.index("-c") + 1]
+    assert (ROOT / config).is_file()
+    module, attribute = command[-1].split(":")
+    assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+    assert f"{attribute} = create_app()" in (ROOT / (module.replace(".", "/") + ".py")).read_text()
+
+
+def test_the_node_runs_as_the_runtime_role_and_migrations_as_the_owner():
+    migrate = _environment(SERVICES["migrate"])
+    node = _environment(SERVICES["node"])
+    assert "trustdesk_app:" in node["TRUSTDESK_DATABASE_URL"]
+    assert "trustdesk_owner:" in migrate["TRUSTDESK_MIGRATION_DATABASE_URL"]
+    assert migrate["TRUSTDESK_DATABASE_APP_ROLE"] == "trustdesk_app"
+
+
+def test_every_file_the_dockerfile_copies_exists():
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        match = re.match(r"COPY\s+(.+)\s+\S+$", line)
+        if match:
+            for source in match.group(1).split():
+                assert (ROOT / source).exists(), source
+
+
+def test_the_example_config_documents_every_setting_with_its_default():
+    example = tomllib.loads((ROOT / "config" / "node.example.toml").read_text())["node"]
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    assert example == defaults
