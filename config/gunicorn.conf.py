@@ -1,4 +1,5 @@
-# gunicorn settings for a node in production: `gunicorn -c config/gunicorn.conf.py account_node.wsgi:app`
+# gunicorn settings for a node in production:
+#   gunicorn -c config/gunicorn.conf.py account_node.wsgi:app
 import os
 
 bind = os.environ.get("TRUSTDESK_BIND", "0.0.0.0:8000")
