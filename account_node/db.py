@@ -62,7 +62,13 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 def after_commit(session: Session, action: Callable[[], Any]) -> None:
-    """Run ``action`` once the session's current transaction has committed."""
+    """Run ``action`` once the session's current transaction has committed.
+
+    A transaction is begun if none is, so that a rollback before any SQL ran still
+    discards the action instead of leaving it for the next commit.
+    """
+    if not session.in_transaction():
+        session.begin()
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 

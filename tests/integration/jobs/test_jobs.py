@@ -1,0 +1,101 @@
+"""Jobs run after commit, never after rollback: in-process by default, on rq with Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rq import Queue, SimpleWorker
+
+from account_node.app import create_app
+from account_node.clock import FakeClock
+from account_node.db import db
+from account_node.jobs import InlineJobs, RqJobs, enqueue_after_commit, install_worker_executor
+from tests.conftest import node_settings
+from tests.factories.accounts import make_account
+
+SWEEP = "services.requests.jobs.sweep_clocks"
+
+
+def test_unknown_queues_and_undotted_names_are_refused():
+    jobs = InlineJobs(lambda func, args: None, FakeClock())
+    try:
+        with pytest.raises(ValueError, match="unknown queue"):
+            jobs.enqueue("mystery", "a.b")
+        with pytest.raises(ValueError, match="dotted path"):
+            jobs.enqueue("sla", "nodots")
+    finally:
+        jobs.close()
+
+
+def test_inline_jobs_run_in_order_and_delayed_ones_wait_for_their_moment():
+    ran: list[tuple] = []
+    clock = FakeClock()
+    jobs = InlineJobs(lambda func, args: ran.append((func, args)), clock)
+    try:
+        jobs.enqueue("sla", "x.later", 2, at=clock.now() + timedelta(hours=1))
+        jobs.enqueue("sla", "x.now", 1)
+        jobs.drain()
+        assert ran == [("x.now", (1,))]
+        clock.advance(timedelta(hours=1))
+        jobs.drain()
+        assert ran == [("x.now", (1,)), ("x.later", (2,))]
+    finally:
+        jobs.close()
+
+
+def test_a_job_is_enqueued_only_when_its_transaction_commits(sqlite_app):
+    ran: list[tuple] = []
+    jobs = InlineJobs(lambda func, args: ran.append(args), FakeClock())
+    try:
+        with sqlite_app.app_context():
+            enqueue_after_commit(db.session(), jobs, "sla", "x.rolled_back", "no")
+            db.session.rollback()
+            enqueue_after_commit(db.session(), jobs, "sla", "x.committed", "yes")
+            db.session.commit()
+        jobs.drain()
+        assert ran == [("yes",)]
+    finally:
+        jobs.close()
+
+
+def test_a_failing_job_is_logged_and_the_runner_goes_on(caplog):
+    ran: list[str] = []
+
+    def execute(func, args):
+        if func == "x.boom":
+            raise RuntimeError("boom")
+        ran.append(func)
+
+    jobs = InlineJobs(execute, FakeClock())
+    try:
+        jobs.enqueue("sla", "x.boom")
+        jobs.enqueue("sla", "x.after")
+        jobs.drain()
+        assert ran == ["x.after"]
+        assert "job x.boom failed" in caplog.text
+    finally:
+        jobs.close()
+
+
+def test_with_redis_jobs_go_to_named_rq_queues_and_the_worker_runs_them(
+    redis_url, sqlite_dir, clock
+):
+    settings = node_settings(data_dir=str(sqlite_dir), redis_url=redis_url)
+    app = create_app(settings, clock=clock)
+    node = app.extensions["trustdesk"]
+    try:
+        assert isinstance(node.jobs, RqJobs)
+        node.jobs.queues["sla"].empty()
+        make_account(app)
+        node.jobs.enqueue("sla", SWEEP, False)
+        queue = Queue("sla", connection=node.jobs.connection)
+        assert queue.count == 1
+        install_worker_executor(node.run_job)
+        worker = SimpleWorker([queue], connection=node.jobs.connection)
+        assert worker.work(burst=True)
+        assert queue.count == 0
+        assert len(queue.finished_job_registry) >= 1
+        assert len(queue.failed_job_registry) == 0
+    finally:
+        node.close()

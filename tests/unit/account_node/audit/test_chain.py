@@ -1,0 +1,81 @@
+"""The audit hash chain: any change, gap, reordering or truncation is found and located."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from account_node.audit.chain import event_hash, verify_chain
+from account_node.audit.models import GENESIS
+
+
+def _chain(length: int) -> list[dict]:
+    events, previous = [], GENESIS
+    for seq in range(1, length + 1):
+        event = {
+            "account_id": "acme",
+            "seq": seq,
+            "at": datetime(2026, 1, 5, 9, seq, tzinfo=UTC),
+            "actor_id": "p1",
+            "actor_account_id": "acme",
+            "actor_name": "Ada <ada@acme.test>",
+            "vouched_by": None,
+            "action": "team.create",
+            "target_type": "team",
+            "target_id": f"t{seq}",
+            "before": None,
+            "after": {"name": f"Team {seq}"},
+            "prev_hash": previous,
+        }
+        event["hash"] = previous = event_hash(event)
+        events.append(event)
+    return events
+
+
+def test_an_intact_chain_verifies_up_to_its_head():
+    events = _chain(5)
+    report = verify_chain(events, (5, events[-1]["hash"]))
+    assert report.ok and report.events == 5 and report.first_broken_seq is None
+
+
+def test_the_hash_does_not_depend_on_key_order_or_offset():
+    event = _chain(1)[0]
+    shuffled = dict(reversed(list(event.items())))
+    shuffled["at"] = event["at"].astimezone()
+    assert event_hash(shuffled) == event["hash"]
+
+
+def test_a_changed_event_is_the_first_broken_link():
+    events = _chain(5)
+    events[2]["after"] = {"name": "Mallory's team"}
+    report = verify_chain(events, (5, events[-1]["hash"]))
+    assert (report.ok, report.first_broken_seq) == (False, 3)
+    assert "content" in report.reason
+
+
+def test_a_rehashed_change_breaks_the_next_link():
+    events = _chain(5)
+    events[2]["actor_name"] = "Mallory"
+    events[2]["hash"] = event_hash(events[2])
+    report = verify_chain(events, (5, events[-1]["hash"]))
+    assert report.first_broken_seq == 4
+    assert "previous-hash" in report.reason
+
+
+def test_a_removed_event_is_a_gap():
+    events = _chain(5)
+    del events[1]
+    assert verify_chain(events, (5, events[-1]["hash"])).first_broken_seq == 2
+
+
+def test_reordered_events_are_found():
+    events = _chain(4)
+    events[1], events[2] = events[2], events[1]
+    assert verify_chain(events).first_broken_seq == 2
+
+
+def test_a_truncated_tail_is_found_through_the_recorded_head():
+    events = _chain(5)
+    head = (5, events[-1]["hash"])
+    report = verify_chain(events[:3], head)
+    assert (report.ok, report.first_broken_seq) == (False, 4)
+    assert verify_chain(events[:3]).ok  # without the head, a shorter chain looks whole
