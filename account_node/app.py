@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         _tune_sqlite(db.engine)
         with db.engine.connect() as connection:
             assert_isolation_holds(connection)
+    if not settings.redis_url:
+        node.start_periodic_jobs()  # with Redis, `trustdesk worker` starts them
     return app
 
 

@@ -7,6 +7,7 @@ nodes can run in one process (tests start a whole federation that way).
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from account_node.db import db
 from account_node.identity.passwords import Passwords
 from account_node.jobs import InlineJobs, JobQueue, RqJobs, resolve
 from account_node.settings import Settings
+
+SLA_SWEEP = "services.requests.jobs.sweep_clocks"
 
 
 class Node:
@@ -30,6 +33,12 @@ class Node:
             if settings.redis_url
             else InlineJobs(self.run_job, self.clock)
         )
+
+    def start_periodic_jobs(self) -> None:
+        """Start the self-rescheduling sweeps (one chain per node: a fixed job id)."""
+        if self.settings.sla_sweep_seconds > 0:
+            due = self.clock.now() + timedelta(seconds=self.settings.sla_sweep_seconds)
+            self.jobs.enqueue("sla", SLA_SWEEP, at=due, job_id="sla-sweep")
 
     def run_job(self, func: str, args: tuple[Any, ...]) -> None:
         """Run one job in an application context; commit on success, roll back on error."""

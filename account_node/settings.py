@@ -50,6 +50,8 @@ class Settings:
     password_memory_kib: int = 65_536
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # How often the SLA sweep re-checks every open request; 0 turns it off.
+    sla_sweep_seconds: int = 60
     page_size_default: int = 25
     page_size_max: int = 200
     log_level: str = "INFO"

@@ -25,6 +25,7 @@ def run_worker(settings: Settings, queues: list[str], burst: bool = False) -> bo
     app = create_app(settings)
     node = app.extensions["trustdesk"]
     install_worker_executor(node.run_job)
+    node.start_periodic_jobs()
     jobs = node.jobs
     assert isinstance(jobs, RqJobs)
     # SimpleWorker runs jobs in this process: a forked work horse would inherit the

@@ -44,6 +44,7 @@ def node_settings(**overrides: object) -> Settings:
         password_memory_kib=1024,
         secret_key="test-secret-key",
         node_name="test",
+        sla_sweep_seconds=0,  # tests run the sweep themselves
     )
     return base.replace(**overrides)
 

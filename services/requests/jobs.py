@@ -18,7 +18,6 @@ from account_node.tenancy import AccountScope
 from services.requests.service import Requests
 
 SWEEP = "services.requests.jobs.sweep_clocks"
-SWEEP_EVERY = timedelta(minutes=1)
 BATCH = 500
 
 
@@ -49,6 +48,8 @@ def sweep_clocks(node: Any, reschedule: bool = True) -> int:
         while batch := requests.store.open_requests(after, BATCH):
             changed += sum(requests.refresh_clocks(r.id) for r in batch)
             after = batch[-1].id
-    if reschedule:
-        node.jobs.enqueue("sla", SWEEP, at=node.clock.now() + SWEEP_EVERY, job_id="sla-sweep")
+    every = node.settings.sla_sweep_seconds
+    if reschedule and every > 0:
+        due = node.clock.now() + timedelta(seconds=every)
+        node.jobs.enqueue("sla", SWEEP, at=due, job_id="sla-sweep")
     return changed

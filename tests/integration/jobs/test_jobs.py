@@ -99,3 +99,16 @@ def test_with_redis_jobs_go_to_named_rq_queues_and_the_worker_runs_them(
         assert len(queue.failed_job_registry) == 0
     finally:
         node.close()
+
+
+def test_the_embedded_node_runs_the_sla_sweep_every_interval(sqlite_dir):
+    clock = FakeClock()
+    app = create_app(node_settings(data_dir=str(sqlite_dir), sla_sweep_seconds=60), clock=clock)
+    jobs = app.extensions["trustdesk"].jobs
+    try:
+        assert jobs.pending() == 1
+        clock.advance(timedelta(seconds=61))
+        jobs.drain()
+        assert jobs.pending() == 1  # it ran, and put itself back for the next minute
+    finally:
+        app.extensions["trustdesk"].close()
