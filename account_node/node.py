@@ -38,7 +38,7 @@ class Node:
         """Start the self-rescheduling sweeps (one chain per node: a fixed job id)."""
         if self.settings.sla_sweep_seconds > 0:
             due = self.clock.now() + timedelta(seconds=self.settings.sla_sweep_seconds)
-            self.jobs.enqueue("sla", SLA_SWEEP, at=due, job_id="sla-sweep")
+            self.jobs.enqueue("sla", SLA_SWEEP, at=due, job_id=f"sla-sweep-{int(due.timestamp())}")
 
     def run_job(self, func: str, args: tuple[Any, ...]) -> None:
         """Run one job in an application context; commit on success, roll back on error."""

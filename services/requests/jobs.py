@@ -51,5 +51,5 @@ def sweep_clocks(node: Any, reschedule: bool = True) -> int:
     every = node.settings.sla_sweep_seconds
     if reschedule and every > 0:
         due = node.clock.now() + timedelta(seconds=every)
-        node.jobs.enqueue("sla", SWEEP, at=due, job_id="sla-sweep")
+        node.jobs.enqueue("sla", SWEEP, at=due, job_id=f"sla-sweep-{int(due.timestamp())}")
     return changed
