@@ -93,8 +93,11 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
                 People(work, node.passwords).create(email, name, roles, PASSWORD)
                 for email, name, roles in spec["people"]
             ]
-            for team_name, members in spec["teams"]:
+            teams = [
                 Teams(work).create(team_name, member_ids=[people[1 + i].id for i in members])
+                for team_name, members in spec["teams"]
+            ] or [Teams(work).create(f"{spec['name']} IT", member_ids=[admin.id])]
+            seed_service_desk(work, teams[0].id, requester=people[-1].id)
             for person in people:
                 _, secret = Tokens(work).issue(person.id, "demo", 30)
                 # Tokens are issued by the admin seeding the demo, for each person.
@@ -117,6 +120,42 @@ def seed(settings: Settings, url: str) -> dict[str, Any]:
         "people": people_out,
         "trusts": [],
     }
+
+
+OFFICE_NL = {
+    "timezone": "Europe/Amsterdam",
+    "weekly": {
+        d: [["08:30", "12:30"], ["13:00", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")
+    },
+    "holiday_country": "NL",
+}
+
+
+def _targets(factor: int) -> dict[str, dict[str, int]]:
+    return {
+        p: {"response": 30 * m * factor, "resolution": 240 * m * factor}
+        for p, m in (("p1", 1), ("p2", 2), ("p3", 4), ("p4", 8))
+    }
+
+
+def seed_service_desk(work: Work, team_id: str, requester: str) -> None:
+    """A calendar, SLAs, a service offered to a team, CIs and a few requests."""
+    from services.catalog.service import Catalog
+    from services.cmdb.service import Cmdb
+    from services.offerings.service import Offerings
+    from services.requests.service import Requests
+    from services.sla.service import Calendars, Slas
+
+    calendar = Calendars(work).create("Office hours NL", OFFICE_NL)
+    standard = Slas(work).create("Standard", calendar.id, _targets(2))
+    premium = Slas(work).create("Premium", calendar.id, _targets(1))
+    service = Catalog(work).create("Workplace support", standard.id, "Laptops, printers, accounts")
+    offering = Offerings(work).create(service.id, "Workplace support", team_id, premium.id)
+    office = Cmdb(work).create(type="site", name="Head office", sla_id=premium.id)
+    printer = Cmdb(work).create(type="printer", name="PRN-001", parent_id=office.id)
+    raising = Requests(work)
+    for subject, ci in (("Printer jams on every page", printer.id), ("New starter laptop", None)):
+        raising.create(subject=subject, offering_id=offering.id, requester_id=requester, ci_id=ci)
 
 
 def _print(summary: dict[str, Any], demo_file: Path) -> None:
