@@ -15,7 +15,12 @@ from account_node.audit.api import audit_api
 from account_node.clock import Clock
 from account_node.db import db
 from account_node.health import health
-from account_node.http import NodeApi, install_error_handlers, install_unit_of_work
+from account_node.http import (
+    NodeApi,
+    NodeJSONProvider,
+    install_error_handlers,
+    install_unit_of_work,
+)
 from account_node.identity.api import me_api, teams_api, users_api
 from account_node.models import import_all_models
 from account_node.node import Node, secret_key
@@ -48,6 +53,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     logging.basicConfig(level=settings.log_level)
     import_all_models()
     app = Flask("account_node", static_folder=None)
+    app.json = NodeJSONProvider(app)
     app.config.update(_flask_config(settings))
     db.init_app(app)
     node = Node(settings, clock)

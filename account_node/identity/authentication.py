@@ -59,17 +59,21 @@ class Authenticator:
 
     def bearer(self, value: str) -> Principal:
         parsed = parse_token(value)
-        if parsed is None or not self._account_active(parsed.account_id):
+        if parsed is None:
             raise InvalidToken()
-        tokens = TokenStore(self.session, AccountScope(parsed.account_id))
-        token = tokens.find(parsed.token_id)
+        # One query for the token, its person and their account: this runs on every call.
+        found = TokenStore(self.session, AccountScope(parsed.account_id)).with_holder(
+            parsed.token_id
+        )
+        if found is None:
+            raise InvalidToken()
+        token, person, account_active = found
         now = self.clock.now()
-        if token is None or not secret_matches(token, parsed.secret) or token.revoked_at:
+        if not secret_matches(token, parsed.secret) or token.revoked_at or not account_active:
             raise InvalidToken()
         if token.expires_at is not None and token.expires_at <= now:
             raise InvalidToken("the access token has expired")
-        person = PeopleStore(self.session, tokens.scope).find(token.person_id)
-        if person is None or not person.active:
+        if not person.active:
             raise InvalidToken()
         if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
             # Coarse on purpose: a write per request would serialise busy clients.

@@ -6,7 +6,7 @@ from sqlalchemy import String, cast, delete, func, select
 from sqlalchemy.orm import selectinload
 
 from account_node.errors import NotFound
-from account_node.identity.models import ApiToken, Person, Team, TeamMember
+from account_node.identity.models import Account, ApiToken, Person, Team, TeamMember
 from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore
 
@@ -73,6 +73,20 @@ class TeamStore(ScopedStore[Team]):
 class TokenStore(ScopedStore[ApiToken]):
     model = ApiToken
     not_found = TokenNotFound
+
+    def with_holder(self, token_id: str) -> tuple[ApiToken, Person, bool] | None:
+        """The token, the person it belongs to, and whether their account is active."""
+        query = (
+            select(ApiToken, Person, Account.active)
+            .join(
+                Person,
+                (Person.id == ApiToken.person_id) & (Person.account_id == ApiToken.account_id),
+            )
+            .join(Account, Account.id == ApiToken.account_id)
+            .where(ApiToken.id == token_id)
+        )
+        row = self.session.execute(query).first()
+        return (row[0], row[1], bool(row[2])) if row is not None else None
 
     def for_person(self, person_id: str) -> list[ApiToken]:
         query = (

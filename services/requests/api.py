@@ -8,7 +8,7 @@ from flask import request as http_request
 from flask.views import MethodView
 
 from account_node.errors import ValidationFailed
-from account_node.http import NodeBlueprint, page_body, work
+from account_node.http import NodeBlueprint, json_response, page_body, work
 from services.requests import lifecycle, schemas
 from services.requests.service import UNSET, Requests, RequestView
 from services.requests.store import RequestFilter
@@ -38,7 +38,10 @@ def render(view: RequestView, staff: bool) -> dict[str, Any]:
             "terms": {k: v for k, v in r.sla_terms.items() if k != "calendar"},
             "response": view.response.as_dict(),
             "resolution": view.resolution.as_dict(),
-            "pauses": view.pauses,
+            "pauses": [
+                {"began_at": p.began_at, "ended_at": p.ended_at, "status": p.status}
+                for p in view.pauses
+            ],
         },
     }
 
@@ -70,7 +73,8 @@ class RequestList(MethodView):
             text=args.get("q"),
         )
         page = requests.page(filters, args.get("cursor"), args["limit"])
-        return page_body([render(v, requests.is_staff) for v in page.items], page.next_cursor)
+        items = [render(v, requests.is_staff) for v in page.items]
+        return json_response(page_body(items, page.next_cursor))
 
     @requests_api.arguments(schemas.RequestCreate)
     @requests_api.response(201, schemas.RequestOut)
@@ -82,15 +86,15 @@ class RequestList(MethodView):
             raise ValidationFailed(errors={"Idempotency-Key": ["must be 1 to 100 characters"]})
         created, is_new = requests.create(**body, idempotency_key=key)
         view = requests.view_of(created) if is_new else requests.view(created.id)
-        return render(view, requests.is_staff), 201 if is_new else 200
+        return json_response(render(view, requests.is_staff), 201 if is_new else 200)
 
 
 @requests_api.route("/<request_id>")
 class RequestItem(MethodView):
     @requests_api.response(200, schemas.RequestOut)
-    def get(self, request_id: str) -> dict[str, Any]:
+    def get(self, request_id: str) -> Any:
         requests = _requests()
-        return render(requests.view(request_id), requests.is_staff)
+        return json_response(render(requests.view(request_id), requests.is_staff))
 
     @requests_api.arguments(schemas.RequestUpdate)
     @requests_api.response(200, schemas.RequestOut)

@@ -62,14 +62,28 @@ def target_of(request: Request, clock: str) -> timedelta:
 
 
 def read_clock(
-    request: Request, clock: str, pauses: Sequence[Pause], now: datetime
+    request: Request,
+    clock: str,
+    pauses: Sequence[Pause],
+    now: datetime,
+    *,
+    fresh: bool = False,
 ) -> ClockReading:
+    """Read one clock. Unless ``fresh``, a clock that is not paused uses the due and
+    at-risk moments stored at the last change (they only move when something that
+    moves a clock happens, and each such change refreshes them); only ``used`` is live.
+    """
     calendar = calendar_of(request)
     target = target_of(request, clock)
     stopped_at = request.first_response_at if clock == "response" else request.resolved_at
+    paused = any(end is None for _, end in pauses)
     closed = [(begin, end if end is not None else max(now, begin)) for begin, end in pauses]
-    due = due_at(calendar, request.created_at, target, closed)
-    at_risk_at = due_at(calendar, request.created_at, target * AT_RISK, closed)
+    stored = (getattr(request, f"{clock}_due_at"), getattr(request, f"{clock}_at_risk_at"))
+    if fresh or paused or None in stored:
+        due = due_at(calendar, request.created_at, target, closed)
+        at_risk_at = due_at(calendar, request.created_at, target * AT_RISK, closed)
+    else:
+        due, at_risk_at = stored
     end = stopped_at or now
     used = elapsed(calendar, request.created_at, max(end, request.created_at), closed)
     return ClockReading(
@@ -80,7 +94,7 @@ def read_clock(
         used=used,
         state=_state(used, target, stopped=stopped_at is not None),
         stopped_at=stopped_at,
-        paused=any(end is None for _, end in pauses),
+        paused=paused,
     )
 
 
@@ -95,9 +109,9 @@ def _state(used: timedelta, target: timedelta, *, stopped: bool) -> str:
 
 
 def read_clocks(
-    request: Request, pauses: Sequence[Pause], now: datetime
+    request: Request, pauses: Sequence[Pause], now: datetime, *, fresh: bool = False
 ) -> tuple[ClockReading, ClockReading]:
     return (
-        read_clock(request, "response", pauses, now),
-        read_clock(request, "resolution", pauses, now),
+        read_clock(request, "response", pauses, now, fresh=fresh),
+        read_clock(request, "resolution", pauses, now, fresh=fresh),
     )

@@ -92,6 +92,8 @@ class Request(AccountScoped, Base):
     # Clocks: due moments (moved when pauses end), stops, states.
     response_due_at: Mapped[datetime]
     resolution_due_at: Mapped[datetime]
+    response_at_risk_at: Mapped[datetime]
+    resolution_at_risk_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]

@@ -26,8 +26,8 @@ def apply_readings(
     record: bool,
 ) -> bool:
     response, resolution = readings
-    request.response_due_at = response.due
-    request.resolution_due_at = resolution.due
+    request.response_due_at, request.response_at_risk_at = response.due, response.at_risk_at
+    request.resolution_due_at, request.resolution_at_risk_at = resolution.due, resolution.at_risk_at
     changes = []
     for reading, attribute in ((response, "response_state"), (resolution, "resolution_state")):
         old = getattr(request, attribute)

@@ -23,6 +23,7 @@ from services.requests import lifecycle
 from services.requests.clocks import ClockReading, read_clocks
 from services.requests.errors import IllegalTransition, InvalidRequest, RequestClosed
 from services.requests.models import Request, RequestEvent, RequestPause
+from services.requests.monitor import apply_readings
 from services.requests.schedule import schedule_clock_checks
 from services.requests.signals import request_changed
 from services.requests.sla_policy import SlaInputs, decide_sla
@@ -412,11 +413,8 @@ class Requests:
         schedule_clock_checks(self.work, request, self._view(request, pauses))
 
     def _refresh(self, request: Request, pauses: list[RequestPause], record: bool = False) -> bool:
-        from services.requests.monitor import apply_readings
-
-        readings = read_clocks(
-            request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
-        )
+        spans = [(p.began_at, p.ended_at) for p in pauses]
+        readings = read_clocks(request, spans, self.work.clock.now(), fresh=True)
         return apply_readings(self, request, readings, record=record)
 
     def _ensure_open(self, request: Request, allow_resolved: bool = False) -> None:

@@ -257,6 +257,12 @@ def upgrade() -> None:
         sa.Column("override_reason", sa.String(length=500), nullable=True),
         sa.Column("response_due_at", account_node.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("resolution_due_at", account_node.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "response_at_risk_at", account_node.db.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "resolution_at_risk_at", account_node.db.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("first_response_at", account_node.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", account_node.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("closed_at", account_node.db.UTCDateTime(timezone=True), nullable=True),
