@@ -57,7 +57,7 @@ _PLAIN = (
 class RequestList(MethodView):
     @requests_api.arguments(schemas.RequestListArgs, location="query")
     @requests_api.response(200, schemas.RequestPage)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Any:
         """Requests the caller may see, newest first, with filters and a cursor."""
         requests = _requests()
         assignee = args.get("assignee_id")
