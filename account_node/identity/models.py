@@ -58,6 +58,8 @@ class Team(AccountScoped, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(String(1000), default="")
+    # Members who are end users see each other's requests (a department's shared queue).
+    shares_requests: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
 
     members: Mapped[list[Person]] = relationship(

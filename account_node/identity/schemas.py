@@ -85,6 +85,7 @@ class TeamOut(Schema):
     id = fields.String()
     name = fields.String()
     description = fields.String()
+    shares_requests = fields.Boolean()
     created_at = fields.DateTime()
     members = fields.List(fields.Nested(PersonRef))
 
@@ -97,12 +98,14 @@ class TeamPage(Schema):
 class TeamCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=1000))
+    shares_requests = fields.Boolean(load_default=False)
     member_ids = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
 
 
 class TeamUpdate(Schema):
     name = fields.String(validate=validate.Length(min=1, max=120))
     description = fields.String(validate=validate.Length(max=1000))
+    shares_requests = fields.Boolean()
 
 
 class MemberAdd(Schema):

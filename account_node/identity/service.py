@@ -130,7 +130,11 @@ class People:
 
 
 def team_snapshot(team: Team) -> dict[str, Any]:
-    return {"name": team.name, "description": team.description}
+    return {
+        "name": team.name,
+        "description": team.description,
+        "shares_requests": team.shares_requests,
+    }
 
 
 class Teams:
@@ -145,9 +149,20 @@ class Teams:
     def page(self, cursor: str | None, limit: int) -> Page[Team]:
         return self.store.page(cursor, limit)
 
-    def create(self, name: str, description: str = "", member_ids: list[str] | None = None) -> Team:
+    def create(
+        self,
+        name: str,
+        description: str = "",
+        member_ids: list[str] | None = None,
+        shares_requests: bool = False,
+    ) -> Team:
         self._check_name(name)
-        team = Team(name=name.strip(), description=description, created_at=self.work.clock.now())
+        team = Team(
+            name=name.strip(),
+            description=description,
+            shares_requests=shares_requests,
+            created_at=self.work.clock.now(),
+        )
         self.store.add(team)
         self.work.record("team.create", "team", team.id, after=team_snapshot(team))
         for person_id in member_ids or []:
@@ -163,6 +178,8 @@ class Teams:
             team.name = changes["name"].strip()
         if "description" in changes:
             team.description = changes["description"]
+        if "shares_requests" in changes:
+            team.shares_requests = bool(changes["shares_requests"])
         self.store.session.flush()
         self.work.record("team.update", "team", team.id, before=before, after=team_snapshot(team))
         return team

@@ -66,6 +66,13 @@ class TeamStore(ScopedStore[Team]):
         query = select(TeamMember.team_id).where(TeamMember.person_id == person_id)
         return tuple(self.session.scalars(query))
 
+    def request_sharers(self, person_id: str) -> tuple[str, ...]:
+        """Everyone who shares a request-sharing team with ``person_id`` (themselves too)."""
+        mine = select(TeamMember.team_id).where(TeamMember.person_id == person_id)
+        sharing = select(Team.id).where(Team.shares_requests.is_(True), Team.id.in_(mine))
+        query = select(TeamMember.person_id).where(TeamMember.team_id.in_(sharing)).distinct()
+        return tuple(self.session.scalars(query))
+
     def remove_members(self, team_id: str) -> None:
         self.session.execute(delete(TeamMember).where(TeamMember.team_id == team_id))
 

@@ -78,7 +78,7 @@ class Requests:
             return Visibility(everything=True)
         if "specialist" in roles:
             return Visibility(requester_id=me, team_ids=self.teams.teams_of(me), assignee_id=me)
-        return Visibility(requester_id=me)
+        return Visibility(requester_id=me, colleague_ids=self.teams.request_sharers(me))
 
     def get(self, request_id: str) -> Request:
         return self.store.visible(request_id, self.visibility())
@@ -86,7 +86,10 @@ class Requests:
     def _for_change(self, request_id: str) -> Request:
         if not self.work.roles & {"admin", "specialist", "end_user"}:
             raise Forbidden("auditors read requests; they do not change them")
-        return self.get(request_id)
+        request = self.get(request_id)
+        if not self.is_staff and request.requester_id != self.work.actor.person_id:
+            raise Forbidden("only the requester or staff can change a request")
+        return request
 
     def _require_staff(self) -> None:
         if not self.is_staff:

@@ -20,6 +20,8 @@ class Visibility:
 
     everything: bool = False
     requester_id: str | None = None
+    # Colleagues in a request-sharing team, whose requests this person may also see.
+    colleague_ids: tuple[str, ...] = ()
     team_ids: tuple[str, ...] = ()
     assignee_id: str | None = None
 
@@ -29,6 +31,8 @@ class Visibility:
         clauses = []
         if self.requester_id:
             clauses.append(Request.requester_id == self.requester_id)
+        if self.colleague_ids:
+            clauses.append(Request.requester_id.in_(self.colleague_ids))
         if self.team_ids:
             clauses.append(Request.team_id.in_(self.team_ids))
         if self.assignee_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 _name = validate.Length(min=1, max=120)
+MAX_SECONDS = 10 * 366 * 86_400  # budgets beyond ten years are a typo, not a contract
 _ref = validate.Length(min=1, max=64)
 
 
@@ -33,7 +34,7 @@ class CalendarUpdate(Schema):
 class CalendarPreview(Schema):
     calendar = fields.Dict(required=True)
     start = fields.AwareDateTime(required=True)
-    seconds = fields.Integer(strict=True)
+    seconds = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_SECONDS))
     end = fields.AwareDateTime()
     pauses = fields.List(
         fields.Tuple((fields.AwareDateTime(), fields.AwareDateTime())), load_default=list

@@ -13,7 +13,7 @@ from account_node.context import Work
 from account_node.errors import ValidationFailed
 from account_node.identity.store import PeopleStore
 from account_node.pagination import Page
-from services.sla.calendar import Calendar, CalendarError
+from services.sla.calendar import Calendar, CalendarError, NoBusinessHours
 from services.sla.clock import due_at, elapsed
 from services.sla.errors import CalendarInUse
 from services.sla.models import DEFAULT_PAUSING, PRIORITIES, BusinessCalendar, RequesterSla, Sla
@@ -21,16 +21,21 @@ from services.sla.store import CalendarStore, RequesterSlaStore, SlaStore
 
 # Open statuses a clock may stand still in (final ones stop it anyway, `new` never pauses).
 PAUSABLE = ("assigned", "in_progress", "waiting_for_customer")
+MAX_TARGET_MINUTES = 366 * 24 * 60
+PREVIEW_SPAN = timedelta(days=3660)
 
 
 def parse_calendar(definition: Any, prefix: str = "definition") -> Calendar:
     try:
-        return Calendar.from_dict(definition)
+        calendar = Calendar.from_dict(definition)
     except CalendarError as exc:
         raise ValidationFailed(
             "The calendar is invalid",
             errors={f"{prefix}.{field}": msgs for field, msgs in exc.errors.items()},
         ) from exc
+    if calendar.standard_week_us == 0:
+        raise ValidationFailed(errors={f"{prefix}.weekly": ["a calendar needs business hours"]})
+    return calendar
 
 
 def _name(name: str, field: str = "name") -> str:
@@ -100,10 +105,15 @@ def preview(
     calendar = parse_calendar(definition, prefix="calendar")
     if (seconds is None) == (end is None):
         raise ValidationFailed(errors={"seconds": ["give either seconds or end"]})
+    if end is not None and abs(end - start) > PREVIEW_SPAN:
+        raise ValidationFailed(errors={"end": ["a preview spans at most ten years"]})
     if seconds is not None:
         if seconds < 0:
             raise ValidationFailed(errors={"seconds": ["must not be negative"]})
-        return {"due": due_at(calendar, start, timedelta(seconds=seconds), pauses)}
+        try:
+            return {"due": due_at(calendar, start, timedelta(seconds=seconds), pauses)}
+        except (NoBusinessHours, OverflowError) as exc:
+            raise ValidationFailed(errors={"seconds": [f"no due moment: {exc}"]}) from exc
     assert end is not None
     return {"business_seconds": int(elapsed(calendar, start, end, pauses).total_seconds())}
 
@@ -121,6 +131,8 @@ def check_targets(targets: Any) -> dict[str, dict[str, int]]:
         values = [terms["response"], terms["resolution"]]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
             errors[where] = ["targets are positive whole minutes"]
+        elif max(values) > MAX_TARGET_MINUTES:
+            errors[where] = [f"targets are at most {MAX_TARGET_MINUTES} minutes (a year)"]
         elif values[0] > values[1]:
             errors[where] = ["the response target cannot be longer than the resolution target"]
     extra = sorted(set(targets) - set(PRIORITIES))

@@ -118,6 +118,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("description", sa.String(length=1000), nullable=False),
+        sa.Column("shares_requests", sa.Boolean(), nullable=False),
         sa.Column("created_at", account_node.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("account_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(

@@ -23,7 +23,7 @@ def test_a_change_is_audited_with_the_person_who_made_it(app, client):
     latest = _events(client, account, limit=1)["items"][0]
     assert latest["action"] == "team.create"
     assert latest["target_id"] == team.get_json()["id"]
-    assert latest["after"] == {"name": "NOC", "description": ""}
+    assert latest["after"] == {"name": "NOC", "description": "", "shares_requests": False}
     assert latest["actor"]["id"] == account.admin.id
     assert latest["actor"]["account"] == account.id
 

@@ -111,3 +111,24 @@ def test_invalid_fields_are_named(desk):
     )
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {"subject", "priority", "colour"}
+
+
+def test_a_calendar_without_business_hours_is_refused(desk):
+    response = desk.post("/api/v1/calendars", {"name": "Never", "definition": {"timezone": "UTC"}})
+    assert response.status_code == 422
+    assert "definition.weekly" in response.get_json()["errors"]
+
+
+def test_absurd_numbers_are_refused_not_crashed_on(desk):
+    huge = {p: {"response": 10**12, "resolution": 10**12} for p in ("p1", "p2", "p3", "p4")}
+    response = desk.post(
+        "/api/v1/slas", {"name": "Forever", "calendar_id": desk.calendar, "targets": huge}
+    )
+    assert response.status_code == 422
+    assert desk.get("/api/v1/audit", who="auditor", before_seq=2**70).status_code == 422
+    preview = desk.post(
+        "/api/v1/calendars/preview",
+        {"calendar": {"timezone": "UTC", "weekly": {"mon": [["09:00", "10:00"]]}},
+         "start": "2026-01-05T09:00:00Z", "end": "9999-01-01T00:00:00Z"},
+    )  # fmt: skip
+    assert preview.status_code == 422

@@ -156,3 +156,24 @@ def test_a_priority_change_uses_the_frozen_terms(desk):
     assert datetime.fromisoformat(urgent["sla"]["resolution"]["due"]) - created == timedelta(
         hours=2
     )
+
+
+def test_end_users_in_a_request_sharing_team_see_each_others_requests(desk):
+    colleague = desk.created(
+        "/api/v1/users",
+        {"email": f"colleague@{desk.account.id}.test", "name": "Cole", "roles": ["end_user"],
+         "password": "long-enough-pass"},
+    )  # fmt: skip
+    team = desk.created(
+        "/api/v1/teams",
+        {"name": "Finance", "member_ids": [desk.account.end_user.id, colleague["id"]]},
+    )
+    theirs = desk.raise_request(who="admin", service_id=desk.service, requester_id=colleague["id"])
+    assert desk.get(_path(theirs), who="end_user").status_code == 404
+    desk.patch(f"/api/v1/teams/{team['id']}", {"shares_requests": True})
+    assert desk.get(_path(theirs), who="end_user").status_code == 200
+    listed = desk.get("/api/v1/requests", who="end_user").get_json()["items"]
+    assert theirs["id"] in {r["id"] for r in listed}
+    # Seeing a colleague's request is not working on it.
+    assert desk.patch(_path(theirs), {"status": "cancelled"}, "end_user").status_code == 403
+    assert desk.post(_path(theirs, "/notes"), {"body": "me too"}, "end_user").status_code == 403
