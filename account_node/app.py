@@ -32,6 +32,7 @@ from services.cmdb.api import cis_api
 from services.offerings.api import offerings_api
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
+from trust.api import well_known
 
 API_BLUEPRINTS = (
     me_api,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(health)
+    app.register_blueprint(well_known)
     csrf.init_app(app)
     app.register_blueprint(portal_blueprint)
     install_error_handlers(app)

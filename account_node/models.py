@@ -7,6 +7,7 @@ import importlib
 MODEL_MODULES = (
     "account_node.identity.models",
     "account_node.audit.models",
+    "trust.models",
     "services.sla.models",
     "services.catalog.models",
     "services.offerings.models",

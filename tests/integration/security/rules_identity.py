@@ -87,6 +87,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("/api/v1/audit/verify", "GET"): Rule(AUDIT, 200),
     ("/api/v1/openapi.json", "GET"): Rule(EVERYONE, 200, anonymous_status=200, **PUBLIC),
     ("/healthz", "GET"): Rule(EVERYONE, 200, anonymous_status=200, **PUBLIC),
+    ("/.well-known/trustdesk-node", "GET"): Rule(EVERYONE, 200, anonymous_status=200, **PUBLIC),
     ("/readyz", "GET"): Rule(EVERYONE, 200, anonymous_status=200, **PUBLIC),
     # The portal authenticates with its session cookie, not tokens: anonymous visitors go
     # to the login page, and its forms need a CSRF token (tests/integration/portal).

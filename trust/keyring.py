@@ -1,0 +1,106 @@
+"""Peer keys an account trusts: pinned from a countersigned agreement or a rotation.
+
+There is no trust on first use: a key enters the keyring only through ``pin`` (called by
+the handshake, after the admins compared fingerprints) or through a rotation notice
+signed by a key already pinned and by the new key. A key verifies only inside its
+validity window and never after revocation, so a rotated-out key keeps verifying what
+it signed while it was current but nothing newer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from account_node.clock import Clock
+from account_node.tenancy import AccountScope, ScopedStore
+from trust.crypto.documents import verify_document
+from trust.crypto.errors import SignatureError
+from trust.crypto.keys import KeyRef, VerifyKey
+from trust.keystore import ROTATION
+from trust.models import PinnedKey
+
+
+class PinnedKeyStore(ScopedStore[PinnedKey]):
+    model = PinnedKey
+
+    def by_ref(self, ref: KeyRef) -> PinnedKey | None:
+        query = select(PinnedKey).where(
+            PinnedKey.peer_account == ref.account, PinnedKey.key_id == ref.key_id
+        )
+        return self.session.scalars(query).first()
+
+    def of_peer(self, peer_account: str) -> list[PinnedKey]:
+        query = select(PinnedKey).where(PinnedKey.peer_account == peer_account)
+        return list(self.session.scalars(query.order_by(PinnedKey.valid_from)))
+
+
+class Keyring:
+    def __init__(self, session: Any, scope: AccountScope, clock: Clock) -> None:
+        self.store = PinnedKeyStore(session, scope)
+        self.clock = clock
+
+    def pin(self, ref: KeyRef, key: VerifyKey, peer_node: str, source: str) -> PinnedKey:
+        existing = self.store.by_ref(ref)
+        if existing is not None:
+            if existing.public_key != key.to_b64url():
+                raise SignatureError("key_conflict", f"{ref} is already pinned to another key")
+            return existing
+        now = self.clock.now()
+        row = PinnedKey(
+            peer_account=ref.account,
+            peer_node=peer_node,
+            key_id=ref.key_id,
+            public_key=key.to_b64url(),
+            valid_from=now,
+            valid_until=None,
+            revoked_at=None,
+            source=source,
+            pinned_at=now,
+        )
+        return self.store.add(row)
+
+    def resolve(self, keyid: str, at: datetime | None = None) -> VerifyKey | None:
+        """The pinned key for ``<account>#<key id>`` if it is valid at ``at`` (default now)."""
+        try:
+            ref = KeyRef.parse(keyid)
+        except ValueError:
+            return None
+        row = self.store.by_ref(ref)
+        moment = at or self.clock.now()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.valid_until is not None and moment >= row.valid_until:
+            return None
+        return VerifyKey.from_b64url(row.public_key)
+
+    def accept_rotation(self, notice: dict[str, Any]) -> PinnedKey:
+        """Pin the new key of a rotation signed by a pinned old key and by the new key."""
+        document = notice.get("document") if isinstance(notice, dict) else None
+        if not isinstance(document, dict):
+            raise SignatureError("signature_malformed", "not a rotation notice")
+        try:
+            old, new = KeyRef.parse(document["old"]), KeyRef.parse(document["new"])
+            new_key = VerifyKey.from_b64url(document["new_public_key"])
+        except (KeyError, ValueError) as exc:
+            raise SignatureError(
+                "signature_malformed", "the rotation notice is incomplete"
+            ) from exc
+        if old.account != new.account or document.get("account") != old.account:
+            raise SignatureError("signature_invalid", "a rotation stays within one account")
+        old_key = self.resolve(str(old))
+        if old_key is None:
+            raise SignatureError("key_unknown", f"{old} is not a pinned, valid key")
+        verify_document(notice, ROTATION, {str(old): old_key, str(new): new_key})
+        old_row = self.store.by_ref(old)
+        assert old_row is not None
+        old_row.valid_until = self.clock.now()
+        return self.pin(new, new_key, old_row.peer_node, "rotation")
+
+    def revoke(self, keyid: str) -> None:
+        row = self.store.by_ref(KeyRef.parse(keyid))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = self.clock.now()
+            self.store.session.flush()

@@ -1,0 +1,114 @@
+"""An account's own signing keys: created on first use, rotated with a signed notice.
+
+Private keys are stored as Fernet tokens under a key derived (HKDF-SHA256) from the
+node's secret, so a database dump alone does not give away an account's identity. A
+routine rotation produces a document signed by both the old and the new key (DESIGN
+section 5), which peers accept automatically; the old key stays listed as "previous",
+with the time it stopped being valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+
+from account_node.clock import Clock
+from account_node.tenancy import AccountScope, ScopedStore
+from trust.crypto.documents import countersign, sign_document
+from trust.crypto.keys import KeyRef, SigningKey, VerifyKey
+from trust.models import AccountKey
+
+ROTATION = "key-rotation"
+
+
+def sealing_key(node_secret: str) -> Fernet:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"trustdesk account keys v1"
+    ).derive(node_secret.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+@dataclass(frozen=True)
+class OwnKey:
+    ref: KeyRef
+    signing: SigningKey
+
+
+class AccountKeyStore(ScopedStore[AccountKey]):
+    model = AccountKey
+
+    def with_status(self, *statuses: str) -> list[AccountKey]:
+        query = select(AccountKey).where(AccountKey.status.in_(statuses))
+        return list(self.session.scalars(query.order_by(AccountKey.created_at)))
+
+
+class AccountKeys:
+    def __init__(self, session: Any, scope: AccountScope, clock: Clock, node_secret: str) -> None:
+        self.store = AccountKeyStore(session, scope)
+        self.scope = scope
+        self.clock = clock
+        self.fernet = sealing_key(node_secret)
+
+    def current(self) -> OwnKey:
+        """The account's signing key, created the first time it is needed."""
+        found = self.store.with_status("current")
+        if found:
+            return self._own(found[0])
+        return self._own(self._create())
+
+    def listed(self) -> list[AccountKey]:
+        """Current and previous keys, as the node descriptor publishes them."""
+        return self.store.with_status("current", "previous")
+
+    def rotate(self) -> dict[str, Any]:
+        """Make a new current key; returns the rotation notice signed by old and new."""
+        old = self.current()
+        old_row = self.store.with_status("current")[0]
+        now = self.clock.now()
+        old_row.status, old_row.retired_at = "previous", now
+        new = self._own(self._create())
+        notice = {
+            "account": self.scope.account_id,
+            "old": str(old.ref),
+            "new": str(new.ref),
+            "new_public_key": new.signing.verify_key.to_b64url(),
+            "at": now.isoformat(),
+        }
+        signed = sign_document(notice, old.signing, str(old.ref), ROTATION)
+        return countersign(signed, new.signing, str(new.ref), ROTATION)
+
+    def _create(self) -> AccountKey:
+        signing = SigningKey.generate()
+        now = self.clock.now()
+        row = AccountKey(
+            key_id=f"k{now.strftime('%Y%m%d')}-{secrets.token_hex(3)}",
+            public_key=signing.verify_key.to_b64url(),
+            private_key=self.fernet.encrypt(signing.to_pem()).decode(),
+            status="current",
+            created_at=now,
+            retired_at=None,
+        )
+        return self.store.add(row)
+
+    def _own(self, row: AccountKey) -> OwnKey:
+        signing = SigningKey.from_pem(self.fernet.decrypt(row.private_key.encode()))
+        return OwnKey(KeyRef(self.scope.account_id, row.key_id), signing)
+
+
+def key_listing(row: AccountKey) -> dict[str, Any]:
+    public = VerifyKey.from_b64url(row.public_key)
+    return {
+        "key_id": row.key_id,
+        "public_key": row.public_key,
+        "fingerprint": public.fingerprint,
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+    }
