@@ -32,7 +32,7 @@ from services.cmdb.api import cis_api
 from services.offerings.api import offerings_api
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
-from trust.api import well_known
+from trust.api import federation, trusts_api, well_known
 
 API_BLUEPRINTS = (
     me_api,
@@ -45,6 +45,7 @@ API_BLUEPRINTS = (
     cis_api,
     offerings_api,
     requests_api,
+    trusts_api,
 )
 csrf = CSRFProtect()
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         api.register_blueprint(blueprint)
     app.register_blueprint(health)
     app.register_blueprint(well_known)
+    app.register_blueprint(federation)
     csrf.init_app(app)
     app.register_blueprint(portal_blueprint)
     install_error_handlers(app)

@@ -50,6 +50,11 @@ class Settings:
     password_memory_kib: int = 65_536
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Outbound federation calls: http only when allowed (development on loopback), and
+    # private, loopback or link-local peer addresses only when allowed.
+    federation_allow_http: bool = False
+    federation_allow_private: bool = False
+    federation_timeout_seconds: int = 5
     # How often the SLA sweep re-checks every open request; 0 turns it off.
     sla_sweep_seconds: int = 60
     page_size_default: int = 25

@@ -1,33 +1,193 @@
-"""Thin HTTP endpoints of the trust layer: the signed node descriptor."""
+"""Thin HTTP endpoints of the trust layer: the node descriptor, trusts, /federation/v1."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
+from flask.views import MethodView
 
+from account_node.audit.service import Actor, AuditLog
+from account_node.context import Work
 from account_node.db import db
-from account_node.http import json_response, node
+from account_node.http import NodeBlueprint, PageArgs, json_response, node, page_body, work
 from account_node.identity.accounts import Accounts
+from account_node.tenancy import AccountScope
+from trust import schemas
+from trust.client import PeerClient
 from trust.descriptor import build_descriptor
+from trust.errors import FederationRefused
+from trust.guard import OutboundPolicy
+from trust.handshake import Handshake
+from trust.inbox import incoming_parts
 
+log = logging.getLogger(__name__)
 well_known = Blueprint("well_known", __name__)
+trusts_api = NodeBlueprint("trusts", __name__, url_prefix="/api/v1/trusts", description="Trusts")
+federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
+READERS = ("admin", "auditor")
+
+
+def _accounts() -> Accounts:
+    services = node()
+    return Accounts(
+        db.session(), services.clock, services.jobs, services.settings, services.passwords
+    )
+
+
+def _handshake(current: Work) -> Handshake:
+    settings = node().settings
+    peers = PeerClient(
+        OutboundPolicy(settings.federation_allow_http, settings.federation_allow_private),
+        settings.federation_timeout_seconds,
+    )
+    return Handshake(
+        current, settings.public_url.rstrip("/"), current_app.config["SECRET_KEY"], peers
+    )
 
 
 @well_known.get("/.well-known/trustdesk-node")
 def descriptor() -> Any:
     """Public: the node, its accounts and their keys, signed by those accounts."""
     services = node()
-    accounts = Accounts(
-        db.session(), services.clock, services.jobs, services.settings, services.passwords
-    ).all()
+    accounts = [a for a in _accounts().all() if a.active]
     signed = build_descriptor(
         db.session(),
         services.clock,
         services.settings.public_url,
         current_app.config["SECRET_KEY"],
-        [a for a in accounts if a.active],
+        accounts,
     )
     response = json_response(signed)
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
+
+
+# --- the admin's side -----------------------------------------------------------------
+
+
+@trusts_api.route("")
+class TrustList(MethodView):
+    @trusts_api.arguments(PageArgs, location="query")
+    @trusts_api.response(200, schemas.TrustPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        page = _handshake(work(*READERS)).trusts.page(args.get("cursor"), args["limit"])
+        return page_body(page.items, page.next_cursor)
+
+    @trusts_api.arguments(schemas.ProposalIn)
+    @trusts_api.response(201, schemas.TrustOut)
+    def post(self, invitation: dict[str, Any]) -> Any:
+        """Propose a trust to the account that invited us (we become the trusting side)."""
+        return _handshake(work("admin")).propose(invitation)
+
+
+@trusts_api.route("/invitations")
+class TrustInvitations(MethodView):
+    @trusts_api.response(201, schemas.InvitationOut)
+    def post(self) -> dict[str, Any]:
+        """Invite a customer to trust this account; hand the answer over out of band."""
+        return _handshake(work("admin")).invite()
+
+
+@trusts_api.route("/<trust_id>")
+class TrustItem(MethodView):
+    @trusts_api.response(200, schemas.TrustOut)
+    def get(self, trust_id: str) -> Any:
+        return _handshake(work(*READERS)).trusts.get(trust_id)
+
+
+@trusts_api.route("/<trust_id>/accept")
+class TrustAccept(MethodView):
+    @trusts_api.response(200, schemas.TrustOut)
+    def post(self, trust_id: str) -> Any:
+        """Countersign a proposal; the trust becomes active on both nodes."""
+        return _handshake(work("admin")).accept(trust_id)
+
+
+@trusts_api.route("/<trust_id>/deactivate")
+class TrustDeactivate(MethodView):
+    @trusts_api.response(200, schemas.TrustOut)
+    def post(self, trust_id: str) -> Any:
+        """End the trust, finally, at once; the peer is told."""
+        return _handshake(work("admin")).deactivate(trust_id)
+
+
+# --- the peer's side (/federation/v1) ---------------------------------------------------
+
+
+def _peer_work(account_id: str, actor_id: str, peer: str) -> Work:
+    """Work done for a peer's person; only committed if the call authenticates."""
+    services = node()
+    _accounts().get(account_id)
+    actor = Actor(actor_id or "unknown", peer, f"person {actor_id} of {peer}", vouched_by=peer)
+    return Work(
+        db.session(),
+        AccountScope(account_id),
+        actor,
+        services.clock,
+        services.jobs,
+        services.settings,
+    )
+
+
+def _parts() -> Any:
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+    return incoming_parts(
+        node().settings.public_url, request.method, raw, request.headers, request.get_data()
+    )
+
+
+def _refused(account_id: str, error: FederationRefused) -> Any:
+    """Record the refusal in its own transaction (the call's own work rolls back)."""
+    db.session.rollback()
+    services = node()
+    actor = Actor(
+        "node:federation-inbox", account_id, f"federation inbox of {services.settings.node_name}"
+    )
+    reason = error.extensions.get("reason", error.code)
+    AuditLog(db.session(), AccountScope(account_id), services.clock).record(
+        actor, "federation.refused", "call", request.path[:64], after={"reason": reason}
+    )
+    db.session.commit()
+    log.warning("refused federation call %s %s: %s", request.method, request.path, reason)
+    raise error
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@federation.post("/<account_id>/trusts/proposals")
+def receive_proposal(account_id: str) -> Any:
+    body = _json_body()
+    proposer = ((body.get("agreement") or {}).get("document") or {}).get("trusting") or {}
+    current = _peer_work(
+        account_id, request.headers.get("TrustDesk-Actor", ""), str(proposer.get("account"))
+    )
+    try:
+        trust = _handshake(current).receive_proposal(_parts(), body)
+    except FederationRefused as error:
+        return _refused(account_id, error)
+    return json_response({"trust": trust.id, "status": trust.status}, 202)
+
+
+@federation.post("/<account_id>/trusts/<trust_id>/countersignature")
+def receive_countersignature(account_id: str, trust_id: str) -> Any:
+    current = _peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "trusted peer")
+    try:
+        trust = _handshake(current).receive_countersignature(trust_id, _parts(), _json_body())
+    except FederationRefused as error:
+        return _refused(account_id, error)
+    return json_response({"trust": trust.id, "status": trust.status}, 200)
+
+
+@federation.post("/<account_id>/trusts/<trust_id>/deactivation")
+def receive_deactivation(account_id: str, trust_id: str) -> Any:
+    current = _peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
+    try:
+        trust = _handshake(current).receive_deactivation(trust_id, _parts())
+    except FederationRefused as error:
+        return _refused(account_id, error)
+    return json_response({"trust": trust.id, "status": trust.status}, 202)

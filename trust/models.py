@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import JSON, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from account_node.db import Base, new_id
@@ -47,3 +47,54 @@ class PinnedKey(AccountScoped, Base):
     revoked_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(20))
     pinned_at: Mapped[datetime]
+
+
+TRUST_STATUSES = ("proposed", "active", "deactivated")
+ROLES = ("trusting", "trusted")
+
+
+class Trust(AccountScoped, Base):
+    """This account's side of a trust. ``agreement`` is the signed document as it stands:
+    signed by the trusting account when proposed, by both once active."""
+
+    __tablename__ = "trusts"
+    __table_args__ = (UniqueConstraint("account_id", "id"),)
+
+    # Both sides keep the agreement's id; on a node hosting both accounts that is two
+    # rows with one id, so the primary key is a row id of its own.
+    row_id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    id: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(10))
+    peer_account: Mapped[str] = mapped_column(String(64))
+    peer_node: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(12))
+    agreement: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    created_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+    deactivated_at: Mapped[datetime | None]
+    deactivated_by: Mapped[str | None] = mapped_column(String(300))
+
+
+class Invitation(AccountScoped, Base):
+    """A one-time code the trusted account's admin hands to a customer out of band."""
+
+    __tablename__ = "trust_invitations"
+    __table_args__ = (UniqueConstraint("account_id", "code_hash"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    trust_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class SeenNonce(Base):
+    """Nonces of accepted federation calls, kept until their signatures expire."""
+
+    __tablename__ = "seen_nonces"
+
+    keyid: Mapped[str] = mapped_column(String(140), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(100), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,124 @@
+"""The trust handshake between two real nodes: invite, propose, countersign, deactivate."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def _invite(federation) -> dict:
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        response = msp.post("/api/v1/trusts/invitations")
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _propose(federation, invitation: dict) -> httpx.Response:
+    with federation.customer.client(federation.customer_account.admin) as customer:
+        return customer.post(
+            "/api/v1/trusts",
+            json={k: invitation[k] for k in ("node_url", "account", "fingerprint", "code")},
+        )
+
+
+def _trusts(node, member) -> list[dict]:
+    with node.client(member) as client:
+        return client.get("/api/v1/trusts").json()["items"]
+
+
+def _establish(federation) -> str:
+    proposed = _propose(federation, _invite(federation))
+    assert proposed.status_code == 201, proposed.text
+    trust_id = proposed.json()["id"]
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        accepted = msp.post(f"/api/v1/trusts/{trust_id}/accept")
+    assert accepted.status_code == 200, accepted.text
+    return trust_id
+
+
+def test_a_trust_is_proposed_countersigned_and_active_on_both_nodes(federation):
+    invitation = _invite(federation)
+    assert invitation["account"] == federation.msp_account.id
+    assert invitation["fingerprint"].startswith("SHA256:")
+    proposed = _propose(federation, invitation)
+    assert proposed.status_code == 201, proposed.text
+    trust = proposed.json()
+    assert (trust["role"], trust["status"]) == ("trusting", "proposed")
+    [waiting] = _trusts(federation.msp, federation.msp_account.admin)
+    assert (waiting["id"], waiting["role"], waiting["status"]) == (
+        trust["id"],
+        "trusted",
+        "proposed",
+    )
+
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        accepted = msp.post(f"/api/v1/trusts/{trust['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    [theirs] = _trusts(federation.customer, federation.customer_account.admin)
+    [ours] = _trusts(federation.msp, federation.msp_account.admin)
+    assert theirs["status"] == ours["status"] == "active"
+    assert theirs["agreement"] == ours["agreement"]
+    assert len(ours["agreement"]["signatures"]) == 2
+
+
+def test_a_wrong_fingerprint_stops_the_proposal_before_anything_is_sent(federation):
+    invitation = {**_invite(federation), "fingerprint": "SHA256:" + "A" * 43}
+    response = _propose(federation, invitation)
+    assert response.status_code == 422
+    assert "fingerprint" in response.json()["errors"]
+    assert _trusts(federation.msp, federation.msp_account.admin) == []
+
+
+def test_an_invitation_code_works_once(federation):
+    invitation = _invite(federation)
+    assert _propose(federation, invitation).status_code == 201
+    again = _propose(federation, invitation)
+    assert again.status_code == 502
+    assert again.json()["code"] == "peer_declined"
+    with federation.msp.client(federation.msp_account.auditor) as msp:
+        refused = msp.get("/api/v1/audit", params={"action": "federation.refused"}).json()["items"]
+    assert refused[0]["after"] == {"reason": "invitation_invalid"}
+
+
+def test_deactivation_ends_the_trust_on_both_sides(federation):
+    trust_id = _establish(federation)
+    with federation.customer.client(federation.customer_account.admin) as customer:
+        response = customer.post(f"/api/v1/trusts/{trust_id}/deactivate")
+    assert response.json()["status"] == "deactivated"
+    [ours] = _trusts(federation.msp, federation.msp_account.admin)
+    assert ours["status"] == "deactivated"
+    assert ours["deactivated_by"].endswith("(peer notice)")
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        assert msp.post(f"/api/v1/trusts/{trust_id}/accept").status_code == 409
+
+
+def test_deactivation_holds_even_when_the_notice_is_lost(federation):
+    trust_id = _establish(federation)
+    federation.msp.server.shutdown()  # the MSP node is down: the notice cannot arrive
+    with federation.customer.client(federation.customer_account.admin) as customer:
+        response = customer.post(f"/api/v1/trusts/{trust_id}/deactivate")
+        assert response.json()["status"] == "deactivated"
+        audit = customer.get("/api/v1/audit", params={"action": "trust.notice_undelivered"})
+    assert audit.json()["items"][0]["target_id"] == trust_id
+
+
+def test_a_replayed_federation_call_is_refused(federation):
+    trust_id = _establish(federation)
+    captured = {}
+    import trust.client as client_module
+
+    original = client_module.PeerClient._send
+
+    def capture(self, request):
+        captured["request"] = request
+        return original(self, request)
+
+    client_module.PeerClient._send = capture
+    try:
+        with federation.customer.client(federation.customer_account.admin) as customer:
+            customer.post(f"/api/v1/trusts/{trust_id}/deactivate")
+    finally:
+        client_module.PeerClient._send = original
+    replay = captured["request"]
+    response = httpx.post(str(replay.url), headers=dict(replay.headers), content=replay.content)
+    assert response.status_code == 401
+    assert response.json()["reason"] == "nonce_replayed"

@@ -1,0 +1,45 @@
+"""Federation failures as node errors with stable codes (rendered as problem+json)."""
+
+from __future__ import annotations
+
+from account_node.errors import Conflict, Forbidden, NodeError, NotAuthenticated, NotFound
+
+
+class PeerUnavailable(NodeError):
+    """The peer was down, slow, or answered garbage. Its own text is never shown."""
+
+    status = 502
+    code = "peer_unavailable"
+    title = "The peer node could not be reached or did not answer properly"
+
+
+class PeerDeclined(NodeError):
+    status = 502
+    code = "peer_declined"
+    title = "The peer node refused the call"
+
+
+class PeerNotAllowed(NodeError):
+    status = 422
+    code = "peer_not_allowed"
+    title = "That peer URL may not be called"
+
+
+class FederationRefused(NotAuthenticated):
+    """An incoming federation call failed authentication; ``code`` says why."""
+
+    code = "federation_refused"
+    title = "The federation call was refused"
+
+
+class TrustNotFound(NotFound):
+    code = "trust_not_found"
+
+
+class TrustInactive(Forbidden):
+    code = "trust_inactive"
+    title = "The trust is not active"
+
+
+class TrustConflict(Conflict):
+    code = "trust_conflict"

@@ -1,0 +1,55 @@
+"""Authenticating incoming federation calls (DESIGN section 5).
+
+Order of checks: a pinned key of the named account, the signature, the time window, the
+nonce never seen before, the digest; the caller then checks the trust and offering in its
+own records. The target URI is rebuilt from the configured public base URL and the raw
+request target, because a decoded URL (``%2F`` → ``/``) would not match what was signed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from trust.crypto.errors import SignatureError
+from trust.crypto.httpsig import HttpRequestParts, VerifiedSignature, verify_request
+from trust.crypto.keys import VerifyKey
+from trust.errors import FederationRefused
+from trust.models import SeenNonce
+
+
+def incoming_parts(
+    public_url: str, method: str, raw_target: str, headers: Any, body: bytes
+) -> HttpRequestParts:
+    return HttpRequestParts(method, public_url.rstrip("/") + raw_target, dict(headers), body)
+
+
+def authenticate(
+    session: Any,
+    parts: HttpRequestParts,
+    resolve_key: Callable[[str], VerifyKey | None],
+    now: datetime,
+) -> VerifiedSignature:
+    try:
+        verified = verify_request(parts, resolve_key, now=int(now.timestamp()))
+    except SignatureError as exc:
+        raise FederationRefused(exc.detail, reason=exc.code) from exc
+    remember_nonce(session, verified, now)
+    return verified
+
+
+def remember_nonce(session: Any, verified: VerifiedSignature, now: datetime) -> None:
+    """Refuse a nonce seen before; forget nonces whose signatures can no longer verify."""
+    expires = datetime.fromtimestamp(verified.expires, UTC) + timedelta(minutes=5)
+    session.execute(delete(SeenNonce).where(SeenNonce.expires_at < now))
+    try:
+        with session.begin_nested():
+            session.add(SeenNonce(keyid=verified.keyid, nonce=verified.nonce, expires_at=expires))
+    except IntegrityError as exc:
+        raise FederationRefused(
+            "this signed call was already received", reason="nonce_replayed"
+        ) from exc

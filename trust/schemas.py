@@ -1,0 +1,40 @@
+"""Bodies for trusts and invitations."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class InvitationOut(Schema):
+    node_url = fields.String()
+    account = fields.String()
+    fingerprint = fields.String()
+    code = fields.String(metadata={"description": "One-time; hand it over out of band."})
+    expires_at = fields.DateTime()
+
+
+class ProposalIn(Schema):
+    """An invitation as the trusted account's admin handed it over."""
+
+    node_url = fields.String(required=True, validate=validate.Length(min=8, max=300))
+    account = fields.String(required=True, validate=validate.Length(min=2, max=64))
+    fingerprint = fields.String(required=True, validate=validate.Length(min=10, max=80))
+    code = fields.String(required=True, validate=validate.Length(min=10, max=100))
+
+
+class TrustOut(Schema):
+    id = fields.String()
+    role = fields.String()
+    peer_account = fields.String()
+    peer_node = fields.String()
+    status = fields.String()
+    agreement = fields.Dict()
+    created_at = fields.DateTime()
+    activated_at = fields.DateTime(allow_none=True)
+    deactivated_at = fields.DateTime(allow_none=True)
+    deactivated_by = fields.String(allow_none=True)
+
+
+class TrustPage(Schema):
+    items = fields.List(fields.Nested(TrustOut))
+    next_cursor = fields.String(allow_none=True)
