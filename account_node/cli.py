@@ -291,6 +291,94 @@ def token_revoke(ctx: click.Context, account_id: str, as_email: str, token_id: s
         click.echo(f"token {token_id} revoked")
 
 
+# --- trusts ------------------------------------------------------------------------------
+
+
+@main.group()
+def trust() -> None:
+    """Trusts with other accounts (the handshake of DESIGN section 5)."""
+
+
+def _handshake(app: Flask, work: Work) -> Any:
+    from trust.client import PeerClient
+    from trust.guard import OutboundPolicy
+    from trust.handshake import Handshake
+
+    settings = app.extensions["trustdesk"].settings
+    policy = OutboundPolicy(settings.federation_allow_http, settings.federation_allow_private)
+    peers = PeerClient(policy, settings.federation_timeout_seconds)
+    return Handshake(work, settings.public_url.rstrip("/"), app.config["SECRET_KEY"], peers)
+
+
+def _trust_row(t: Any) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "role": t.role,
+        "peer": t.peer_account,
+        "node": t.peer_node,
+        "status": t.status,
+    }
+
+
+@trust.command("invite")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.pass_context
+def trust_invite(ctx: click.Context, account_id: str, as_email: str) -> None:
+    """Print an invitation (JSON) to hand to a customer's admin out of band."""
+    with _node_context(ctx) as app:
+        invitation = _handshake(app, _work_as(app, account_id, as_email, "admin")).invite()
+        click.echo(json.dumps(invitation, default=str, indent=2))
+
+
+@trust.command("propose")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.argument("invitation_file", type=click.File())
+@click.pass_context
+def trust_propose(ctx: click.Context, account_id: str, as_email: str, invitation_file: Any) -> None:
+    """Propose a trust to the account whose invitation (JSON) is given."""
+    invitation = json.load(invitation_file)
+    with _node_context(ctx) as app:
+        proposed = _handshake(app, _work_as(app, account_id, as_email, "admin")).propose(invitation)
+        click.echo(f"trust {proposed.id} proposed to {proposed.peer_account}")
+
+
+@trust.command("accept")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.argument("trust_id")
+@click.pass_context
+def trust_accept(ctx: click.Context, account_id: str, as_email: str, trust_id: str) -> None:
+    with _node_context(ctx) as app:
+        accepted = _handshake(app, _work_as(app, account_id, as_email, "admin")).accept(trust_id)
+        click.echo(f"trust {accepted.id} is {accepted.status}")
+
+
+@trust.command("deactivate")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.argument("trust_id")
+@click.pass_context
+def trust_deactivate(ctx: click.Context, account_id: str, as_email: str, trust_id: str) -> None:
+    """End a trust, finally; the peer is told."""
+    with _node_context(ctx) as app:
+        ended = _handshake(app, _work_as(app, account_id, as_email, "admin")).deactivate(trust_id)
+        click.echo(f"trust {ended.id} is {ended.status}")
+
+
+@trust.command("list")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def trust_list(ctx: click.Context, account_id: str, as_email: str, as_json: bool) -> None:
+    with _node_context(ctx) as app:
+        handshake = _handshake(app, _work_as(app, account_id, as_email, "admin", "auditor"))
+        rows = [_trust_row(t) for t in handshake.trusts.page(None, 200).items]
+        _emit(rows, as_json, lambda r: "\n".join("\t".join(str(v) for v in t.values()) for t in r))
+
+
 # --- audit ----------------------------------------------------------------------------
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from account_node.app import create_app
 from account_node.migrations import upgrade
-from tests.conftest import node_settings
+from tests.conftest import APP_ROLE, PG_ADMIN_URL, node_settings, service_missing
 from tests.factories.accounts import AccountFixture, make_account
 
 
@@ -34,9 +36,13 @@ class RunningNode:
         self.app.extensions["trustdesk"].close()
 
 
-def start_node(name: str, directory: Path) -> RunningNode:
+def start_node(name: str, directory: Path, database: tuple[str, str] | None = None) -> RunningNode:
+    """Start a node; ``database`` is (owner URL, runtime URL) on PostgreSQL, else SQLite."""
     directory.mkdir(parents=True, exist_ok=True)
-    upgrade(f"sqlite:///{directory / 'node.db'}")
+    if database is None:
+        upgrade(f"sqlite:///{directory / 'node.db'}")
+    else:
+        upgrade(database[0], APP_ROLE)
     server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     settings = node_settings(
@@ -47,6 +53,7 @@ def start_node(name: str, directory: Path) -> RunningNode:
         federation_allow_http=True,
         federation_allow_private=True,
         federation_timeout_seconds=3,
+        database_url=database[1] if database else "",
     )
     app = create_app(settings)
     server.app = app
@@ -62,10 +69,38 @@ class Federation:
     customer_account: AccountFixture
 
 
-@pytest.fixture
-def federation(tmp_path) -> Iterator[Federation]:
-    msp = start_node("msp", tmp_path / "msp")
-    customer = start_node("customer", tmp_path / "customer")
+def _postgres_database(name: str) -> tuple[str, str]:
+    """A fresh database of its own for one node: (owner URL, runtime-role URL)."""
+    admin = make_url(PG_ADMIN_URL)
+    database = f"td_fed_{name}_{secrets.token_hex(3)}"
+    try:
+        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        engine.dispose()
+    except Exception as exc:
+        service_missing("PostgreSQL", exc)
+    owner = admin.set(database=database).render_as_string(hide_password=False)
+    runtime = admin.set(database=database, username=APP_ROLE, password=None)
+    return owner, runtime.render_as_string(hide_password=False)
+
+
+def _drop(owner_url: str) -> None:
+    engine = create_engine(make_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        name = make_url(owner_url).database
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def federation(request, tmp_path) -> Iterator[Federation]:
+    """An MSP node and a customer node, each with its own database of the given kind."""
+    databases = {}
+    if request.param == "postgresql":
+        databases = {name: _postgres_database(name) for name in ("msp", "customer")}
+    msp = start_node("msp", tmp_path / "msp", databases.get("msp"))
+    customer = start_node("customer", tmp_path / "customer", databases.get("customer"))
     try:
         yield Federation(
             msp,
@@ -76,3 +111,5 @@ def federation(tmp_path) -> Iterator[Federation]:
     finally:
         msp.stop()
         customer.stop()
+        for owner, _ in databases.values():
+            _drop(owner)

@@ -122,3 +122,46 @@ def test_a_replayed_federation_call_is_refused(federation):
     response = httpx.post(str(replay.url), headers=dict(replay.headers), content=replay.content)
     assert response.status_code == 401
     assert response.json()["reason"] == "nonce_replayed"
+
+
+def test_operators_can_do_the_handshake_from_the_cli(federation, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from account_node.cli import main as cli
+
+    def env_of(node):
+        settings = node.app.extensions["trustdesk"].settings
+        return {
+            "TRUSTDESK_DATABASE_URL": settings.database_url,
+            "TRUSTDESK_DATA_DIR": settings.data_dir,
+            "TRUSTDESK_SECRET_KEY": settings.secret_key,
+            "TRUSTDESK_PUBLIC_URL": settings.public_url,
+            "TRUSTDESK_FEDERATION_ALLOW_HTTP": "true",
+            "TRUSTDESK_FEDERATION_ALLOW_PRIVATE": "true",
+            "TRUSTDESK_SLA_SWEEP_SECONDS": "0",
+        }
+
+    runner = CliRunner()
+    msp_admin = ["--account", federation.msp_account.id, "--as", federation.msp_account.admin.email]
+    customer = federation.customer_account
+    customer_admin = ["--account", customer.id, "--as", customer.admin.email]
+    invited = runner.invoke(cli, ["trust", "invite", *msp_admin], env=env_of(federation.msp))
+    assert invited.exit_code == 0, invited.output
+    (tmp_path / "invitation.json").write_text(invited.output)
+    proposed = runner.invoke(
+        cli,
+        ["trust", "propose", *customer_admin, str(tmp_path / "invitation.json")],
+        env=env_of(federation.customer),
+    )
+    assert proposed.exit_code == 0, proposed.output
+    trust_id = proposed.output.split()[1]
+    accepted = runner.invoke(
+        cli, ["trust", "accept", *msp_admin, trust_id], env=env_of(federation.msp)
+    )
+    assert accepted.output.strip() == f"trust {trust_id} is active"
+    listed = runner.invoke(
+        cli, ["trust", "list", *customer_admin, "--json"], env=env_of(federation.customer)
+    )
+    assert json.loads(listed.output)[0]["status"] == "active"
