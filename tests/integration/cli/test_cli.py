@@ -28,44 +28,32 @@ def run(env, *args: str, code: int = 0) -> str:
     return result.output
 
 
-def test_an_operator_sets_up_an_account_and_its_people(env, tmp_path):
+ACME = ["--account", "acme", "--as", "root@acme.test"]
+
+
+def create_acme(env) -> None:
     run(env, "db", "upgrade")
     run(
-        env,
-        "account",
-        "create",
-        "acme",
-        "--name",
-        "Acme",
-        "--admin-email",
-        "root@acme.test",
-        "--admin-name",
-        "Root",
-        "--admin-password",
-        "long-enough-password",
-    )
-    run(
-        env,
-        "user",
-        "create",
-        "--account",
-        "acme",
-        "--as",
-        "root@acme.test",
-        "--email",
-        "spec@acme.test",
-        "--name",
-        "Spec",
-        "--role",
-        "specialist",
-    )
-    people = json.loads(
-        run(env, "user", "list", "--account", "acme", "--as", "root@acme.test", "--json")
-    )
+        env, "account", "create", "acme", "--name", "Acme", "--admin-email", "root@acme.test",
+        "--admin-name", "Root", "--admin-password", "long-enough-password",
+    )  # fmt: skip
+
+
+def add_person(env, email: str, role: str, *acting: str, code: int = 0) -> str:
+    name = email.split("@")[0].title()
+    return run(
+        env, "user", "create", *(acting or ACME), "--email", email, "--name", name, "--role", role,
+        code=code,
+    )  # fmt: skip
+
+
+def test_an_operator_sets_up_an_account_and_its_people(env, tmp_path):
+    create_acme(env)
+    add_person(env, "spec@acme.test", "specialist")
+    people = json.loads(run(env, "user", "list", *ACME, "--json"))
     assert {p["email"] for p in people} == {"root@acme.test", "spec@acme.test"}
-    token = run(
-        env, "token", "issue", "--account", "acme", "--email", "spec@acme.test", "--name", "cli"
-    ).strip()
+    issue = ["token", "issue", "--account", "acme", "--email", "spec@acme.test", "--name", "cli"]
+    token = run(env, *issue).strip()
 
     app = create_app(node_settings(data_dir=str(tmp_path), secret_key="k"))
     response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -75,56 +63,15 @@ def test_an_operator_sets_up_an_account_and_its_people(env, tmp_path):
         run(env, "token", "list", "--account", "acme", "--email", "spec@acme.test", "--json")
     )
     assert [t["name"] for t in listed] == ["cli"]
-    run(env, "token", "revoke", "--account", "acme", "--as", "root@acme.test", listed[0]["id"])
+    run(env, "token", "revoke", *ACME, listed[0]["id"])
     assert "acme: ok" in run(env, "audit", "verify")
 
 
 def test_a_person_who_is_not_admin_cannot_add_people(env):
-    run(env, "db", "upgrade")
-    run(
-        env,
-        "account",
-        "create",
-        "acme",
-        "--name",
-        "Acme",
-        "--admin-email",
-        "root@acme.test",
-        "--admin-name",
-        "Root",
-        "--admin-password",
-        "long-enough-password",
-    )
-    run(
-        env,
-        "user",
-        "create",
-        "--account",
-        "acme",
-        "--as",
-        "root@acme.test",
-        "--email",
-        "eve@acme.test",
-        "--name",
-        "Eve",
-        "--role",
-        "end_user",
-    )
-    output = run(
-        env,
-        "user",
-        "create",
-        "--account",
-        "acme",
-        "--as",
-        "eve@acme.test",
-        "--email",
-        "x@acme.test",
-        "--name",
-        "X",
-        "--role",
-        "admin",
-        code=1,
+    create_acme(env)
+    add_person(env, "eve@acme.test", "end_user")
+    output = add_person(
+        env, "x@acme.test", "admin", "--account", "acme", "--as", "eve@acme.test", code=1
     )
     assert "needs one of the roles admin" in output
 
