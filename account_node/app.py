@@ -32,7 +32,7 @@ from services.cmdb.api import cis_api
 from services.offerings.api import offerings_api
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
-from trust.api import federation, trusts_api, well_known
+from trust.api import federation, keys_api, trusts_api, well_known
 
 API_BLUEPRINTS = (
     me_api,
@@ -46,6 +46,7 @@ API_BLUEPRINTS = (
     offerings_api,
     requests_api,
     trusts_api,
+    keys_api,
 )
 csrf = CSRFProtect()
 

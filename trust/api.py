@@ -21,11 +21,14 @@ from trust.errors import FederationRefused
 from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
 from trust.inbox import incoming_parts
+from trust.keystore import key_listing
+from trust.rotation import receive_rotation, rotate_and_announce
 
 log = logging.getLogger(__name__)
 well_known = Blueprint("well_known", __name__)
 trusts_api = NodeBlueprint("trusts", __name__, url_prefix="/api/v1/trusts", description="Trusts")
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
+keys_api = NodeBlueprint("keys", __name__, url_prefix="/api/v1/keys", description="Account keys")
 READERS = ("admin", "auditor")
 
 
@@ -157,6 +160,34 @@ def _refused(account_id: str, error: FederationRefused) -> Any:
 def _json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
+
+
+@keys_api.route("")
+class KeyList(MethodView):
+    @keys_api.response(200, schemas.KeyOut(many=True))
+    def get(self) -> Any:
+        """This account's signing keys: current and previous (never the private part)."""
+        handshake = _handshake(work(*READERS))
+        handshake.keys.current()
+        return [key_listing(row) for row in handshake.keys.listed()]
+
+
+@keys_api.route("/rotate")
+class KeyRotate(MethodView):
+    @keys_api.response(200, schemas.RotationOut)
+    def post(self) -> Any:
+        """Rotate this account's key and announce it to every peer of an active trust."""
+        return rotate_and_announce(_handshake(work("admin")))
+
+
+@federation.post("/<account_id>/keys/rotation")
+def receive_key_rotation(account_id: str) -> Any:
+    current = _peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
+    try:
+        new = receive_rotation(_handshake(current), _parts(), _json_body())
+    except FederationRefused as error:
+        return _refused(account_id, error)
+    return json_response({"pinned": new}, 202)
 
 
 @federation.post("/<account_id>/trusts/proposals")

@@ -38,3 +38,19 @@ class TrustOut(Schema):
 class TrustPage(Schema):
     items = fields.List(fields.Nested(TrustOut))
     next_cursor = fields.String(allow_none=True)
+
+
+class KeyOut(Schema):
+    key_id = fields.String()
+    public_key = fields.String()
+    fingerprint = fields.String()
+    status = fields.String()
+    created_at = fields.String()
+    retired_at = fields.String(allow_none=True)
+
+
+class RotationOut(Schema):
+    old = fields.String()
+    new = fields.String()
+    delivered = fields.List(fields.String())
+    undelivered = fields.List(fields.String())

@@ -165,3 +165,19 @@ def test_operators_can_do_the_handshake_from_the_cli(federation, tmp_path):
         cli, ["trust", "list", *customer_admin, "--json"], env=env_of(federation.customer)
     )
     assert json.loads(listed.output)[0]["status"] == "active"
+
+
+def test_a_key_rotation_keeps_the_trust_working(federation):
+    trust_id = _establish(federation)
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        before = {k["key_id"] for k in msp.get("/api/v1/keys").json()}
+        rotated = msp.post("/api/v1/keys/rotate").json()
+        assert rotated["delivered"] == [federation.customer_account.id]
+        assert rotated["undelivered"] == []
+        keys = {k["key_id"]: k["status"] for k in msp.get("/api/v1/keys").json()}
+        assert {k for k, s in keys.items() if s == "previous"} == before
+        # The next signed call comes from the new key, and the customer accepts it.
+        assert msp.post(f"/api/v1/trusts/{trust_id}/deactivate").status_code == 200
+    [theirs] = _trusts(federation.customer, federation.customer_account.admin)
+    assert theirs["status"] == "deactivated"
+    assert theirs["deactivated_by"].endswith("(peer notice)")

@@ -73,6 +73,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("/api/v1/trusts/<trust_id>", "GET"): Rule(AUDIT, 200, by_id=True),
     ("/api/v1/trusts/<trust_id>/accept", "POST"): Rule(ADMIN, 422, by_id=True),
     ("/api/v1/trusts/<trust_id>/deactivate", "POST"): Rule(ADMIN, 200, by_id=True),
+    ("/api/v1/keys", "GET"): Rule(AUDIT, 200),
+    ("/api/v1/keys/rotate", "POST"): Rule(ADMIN, 200),
+    ("/federation/v1/<account_id>/keys/rotation", "POST"): Rule(EVERYONE, 401, **SIGNED),
     ("/federation/v1/<account_id>/trusts/proposals", "POST"): Rule(EVERYONE, 401, **SIGNED),
     ("/federation/v1/<account_id>/trusts/<trust_id>/countersignature", "POST"): Rule(
         EVERYONE, 401, **SIGNED
