@@ -69,20 +69,36 @@ def after_commit(session: Session, action: Callable[[], Any]) -> None:
     """
     if not session.in_transaction():
         session.begin()
-    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+    transaction = session.get_transaction(), session.get_nested_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((transaction[1] or transaction[0], action))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    actions = session.info.pop(_AFTER_COMMIT, [])
-    for action in actions:
+    for _, action in session.info.pop(_AFTER_COMMIT, []):
         action()
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_after_commit(session: Session, previous_transaction: Any) -> None:
+    """Drop what the rolled-back transaction (or savepoint, and those inside it) asked for."""
+    pending = session.info.get(_AFTER_COMMIT)
+    if not pending:
+        return
     if not session.in_transaction():
         session.info.pop(_AFTER_COMMIT, None)
+        return
+    session.info[_AFTER_COMMIT] = [
+        (owner, action) for owner, action in pending if not _within(owner, previous_transaction)
+    ]
+
+
+def _within(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def new_id() -> str:

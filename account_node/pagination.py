@@ -38,7 +38,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if moment.tzinfo is None or not isinstance(row_id, str):
             raise ValueError(cursor)
         return moment, row_id
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ValidationFailed(
             "the cursor is not one this server issued", errors={"cursor": ["invalid cursor"]}
         ) from exc

@@ -23,6 +23,20 @@ class SettingsError(ValueError):
     """A setting could not be read or has an impossible value."""
 
 
+# Numbers no node could run with at zero or below.
+_POSITIVE = (
+    "session_lifetime_minutes",
+    "token_default_days",
+    "password_time_cost",
+    "password_memory_kib",
+    "login_max_failures",
+    "login_lockout_minutes",
+    "page_size_default",
+    "page_size_max",
+    "federation_timeout_seconds",
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     node_name: str = "trustdesk"
@@ -60,6 +74,14 @@ class Settings:
     page_size_default: int = 25
     page_size_max: int = 200
     log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        for name in _POSITIVE:
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("sla_sweep_seconds", "max_content_length"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be 0 or more, not {getattr(self, name)}")
 
     @property
     def effective_database_url(self) -> str:

@@ -74,18 +74,23 @@ def verify_chain(
     off is otherwise indistinguishable from a shorter, intact one.
     """
     expected_prev, expected_seq, count = GENESIS, 1, 0
+    head_seq = head[0] if head is not None else None
     for event in events:
         count += 1
         seq = event["seq"]
+        if head_seq is not None and seq > head_seq:
+            return _broken(count, expected_prev, head_seq + 1, "events beyond the recorded head")
         if seq != expected_seq:
             return _broken(count, expected_prev, expected_seq, f"event {expected_seq} is missing")
         if event["prev_hash"] != expected_prev:
             return _broken(count, expected_prev, seq, "previous-hash link does not match")
         if event_hash(event) != event["hash"]:
             return _broken(count, expected_prev, seq, "event content does not match its hash")
+        if head is not None and seq == head_seq and event["hash"] != head[1]:
+            return _broken(count, expected_prev, seq, "the event does not match the recorded head")
         expected_prev, expected_seq = event["hash"], seq + 1
     last_seq = expected_seq - 1
-    if head is not None and (head[0], head[1]) != (last_seq, expected_prev):
+    if head_seq is not None and last_seq < head_seq:
         return _broken(count, expected_prev, last_seq + 1, "chain ends before its recorded head")
     return ChainReport(True, count, last_seq, expected_prev)
 

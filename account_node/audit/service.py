@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from account_node.audit.chain import HASHED_FIELDS, ChainReport, event_hash, verify_chain
@@ -39,6 +39,10 @@ class AuditStore(ScopedStore[AuditEvent]):
     model = AuditEvent
 
     def lock_head(self) -> AuditHead:
+        # Write first, read second: the no-op UPDATE takes the row lock on PostgreSQL and
+        # the database write lock on SQLite (where FOR UPDATE does nothing), so concurrent
+        # writers of one account queue up instead of reading the same head.
+        self.session.execute(update(AuditHead).values(seq=AuditHead.seq))
         head = self.session.scalars(select(AuditHead).with_for_update()).first()
         if head is None:
             head = AuditHead(account_id=self.scope.account_id, seq=0, hash=GENESIS)
@@ -57,17 +61,13 @@ class AuditStore(ScopedStore[AuditEvent]):
             query = query.where(AuditEvent.action == action)
         return list(self.session.scalars(query))
 
-    def in_order(self, batch: int = 1000) -> Iterator[AuditEvent]:
+    def in_order(self, up_to: int | None = None, batch: int = 1000) -> Iterator[AuditEvent]:
         last = 0
         while True:
-            rows = list(
-                self.session.scalars(
-                    select(AuditEvent)
-                    .where(AuditEvent.seq > last)
-                    .order_by(AuditEvent.seq)
-                    .limit(batch)
-                )
-            )
+            query = select(AuditEvent).where(AuditEvent.seq > last)
+            if up_to is not None:
+                query = query.where(AuditEvent.seq <= up_to)
+            rows = list(self.session.scalars(query.order_by(AuditEvent.seq).limit(batch)))
             yield from rows
             if len(rows) < batch:
                 return
@@ -121,6 +121,8 @@ class AuditLog:
         head = self.store.head()
         recorded = (head.seq, head.hash) if head else (0, GENESIS)
         events = (
-            {f: getattr(e, f) for f in (*HASHED_FIELDS, "hash")} for e in self.store.in_order()
+            {f: getattr(e, f) for f in (*HASHED_FIELDS, "hash")}
+            # Only up to the head read above: events committed meanwhile are not a break.
+            for e in self.store.in_order(up_to=recorded[0])
         )
         return verify_chain(events, recorded)

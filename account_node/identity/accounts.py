@@ -69,7 +69,9 @@ class Accounts:
     ) -> tuple[Account, Person]:
         errors: dict[str, list[str]] = {}
         if not ACCOUNT_ID_RE.match(account_id or ""):
-            errors["id"] = ["2-40 lowercase letters, digits or hyphens, not starting with a hyphen"]
+            errors["id"] = [
+                "1-40 lowercase letters, digits or hyphens, not starting or ending with a hyphen"
+            ]
         elif self.session.get(Account, account_id) is not None:
             errors["id"] = ["an account with this id already exists on this node"]
         if not (name or "").strip():

@@ -39,7 +39,7 @@ def issue_token_secret(account_id: str, person_id: str) -> tuple[ApiToken, str]:
 
 
 def parse_token(value: str) -> ParsedToken | None:
-    match = _TOKEN_RE.match(value or "")
+    match = _TOKEN_RE.fullmatch(value or "")
     if not match:
         return None
     return ParsedToken(*match.groups())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from account_node.pagination import Page, keyset, page_of
@@ -109,6 +109,8 @@ class RequestStore(ScopedStore[Request]):
         return self.session.scalars(query).first()
 
     def next_number(self) -> int:
+        # A no-op write first, for the same reason as the audit head (see AuditStore).
+        self.session.execute(update(RequestCounter).values(last=RequestCounter.last))
         counter = self.session.scalars(select(RequestCounter).with_for_update()).first()
         if counter is None:
             # The account's first request: two may race to create the counter; the loser's

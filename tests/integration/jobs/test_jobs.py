@@ -112,3 +112,21 @@ def test_the_embedded_node_runs_the_sla_sweep_every_interval(sqlite_dir):
         assert jobs.pending() == 1  # it ran, and put itself back for the next minute
     finally:
         app.extensions["trustdesk"].close()
+
+
+def test_a_job_asked_for_in_a_rolled_back_savepoint_never_runs(sqlite_app):
+    ran: list[tuple] = []
+    jobs = InlineJobs(lambda func, args: ran.append((func, args)), FakeClock())
+    try:
+        with sqlite_app.app_context():
+            session = db.session()
+            session.begin()
+            savepoint = session.begin_nested()
+            enqueue_after_commit(session, jobs, "sla", "x.inside_savepoint")
+            savepoint.rollback()
+            enqueue_after_commit(session, jobs, "sla", "x.outside_savepoint")
+            session.commit()
+        jobs.drain()
+        assert ran == [("x.outside_savepoint", ())]
+    finally:
+        jobs.close()
