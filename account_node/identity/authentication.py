@@ -100,6 +100,15 @@ class Authenticator:
             person.password_hash = self.passwords.hash(password)
         return principal_of(person, "session")
 
+    def session_person(self, account_id: str, person_id: str) -> Principal | None:
+        """The person a portal session names, if they and their account are still active."""
+        if not self._account_active(account_id):
+            return None
+        person = PeopleStore(self.session, AccountScope(account_id)).find(person_id)
+        if person is None or not person.active:
+            return None
+        return principal_of(person, "session")
+
     def _count_failure(self, person: Person, now: datetime) -> None:
         person.failed_logins += 1
         if person.failed_logins >= self.settings.login_max_failures:

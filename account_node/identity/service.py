@@ -79,9 +79,9 @@ class People:
         time_zone: str = "UTC",
         person_id: str | None = None,
     ) -> Person:
+        email = (email or "").strip().lower()
         fields = {"email": email, "name": name, "roles": roles, "password": password}
         errors = check_person_fields({**fields, "time_zone": time_zone})
-        email = email.strip().lower()
         if not errors and self.store.by_email(email):
             errors["email"] = ["a person with this e-mail already exists in this account"]
         if errors:

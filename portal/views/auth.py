@@ -13,10 +13,8 @@ from wtforms.validators import ValidationError as CSRFError
 from account_node.db import db
 from account_node.errors import NotAuthenticated
 from account_node.http import node
-from account_node.identity.authentication import Authenticator, principal_of
-from account_node.identity.models import Account
-from account_node.identity.store import PeopleStore
-from account_node.tenancy import AccountScope
+from account_node.identity.accounts import Accounts
+from account_node.identity.authentication import Authenticator
 
 portal_blueprint = Blueprint(
     "portal",
@@ -36,11 +34,10 @@ def _signed_in() -> Any:
     person_id, account_id = session.get("person_id"), session.get("account_id")
     if not person_id or not account_id:
         return None
-    person = PeopleStore(db.session, AccountScope(account_id)).find(person_id)
-    if person is None or not person.active:
+    who = _authenticator().session_person(account_id, person_id)
+    if who is None:
         session.clear()
-        return None
-    return principal_of(person, "session")
+    return who
 
 
 def _safe_next(target: str | None) -> str:
@@ -58,7 +55,10 @@ def home() -> Any:
     who = _signed_in()
     if who is None:
         return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
-    account = db.session.get(Account, who.account_id)
+    services = node()
+    account = Accounts(
+        db.session(), services.clock, services.jobs, services.settings, services.passwords
+    ).get(who.account_id)
     return render_template("auth/home.html", who=who, account=account)
 
 
@@ -86,10 +86,13 @@ def login() -> Any:
     return render_template("auth/login.html", form=form, error=error), status
 
 
-def _authenticate(form: dict[str, str], password: str) -> Any:
+def _authenticator() -> Authenticator:
     services = node()
-    authenticator = Authenticator(db.session, services.clock, services.passwords, services.settings)
-    return authenticator.password(form["account"], form["email"], password)
+    return Authenticator(db.session(), services.clock, services.passwords, services.settings)
+
+
+def _authenticate(form: dict[str, str], password: str) -> Any:
+    return _authenticator().password(form["account"], form["email"], password)
 
 
 @portal_blueprint.post("/logout")
