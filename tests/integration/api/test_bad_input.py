@@ -140,4 +140,3 @@ def test_the_last_admin_cannot_be_demoted(client, account):
         json={"roles": ["auditor"]},
     )
     _assert_problem(response, 409, "conflict")
-
