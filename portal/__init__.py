@@ -1,7 +1,32 @@
-"""The server-rendered portal: login and a home page for now (the portal issue grows it)."""
+"""The server-rendered portal: self-service, the specialists' inbox, administration.
+
+Importing the view modules registers their routes on the one portal blueprint.
+"""
 
 from __future__ import annotations
 
-from portal.views.auth import portal_blueprint
+from portal.views import (
+    admin_catalog,
+    admin_people,
+    admin_sla,
+    audit,
+    auth,
+    catalog,
+    inbox,
+    request_actions,
+)
+from portal.views import requests as request_pages
+from portal.views.web import portal_blueprint
 
 __all__ = ["portal_blueprint"]
+_VIEWS = (
+    admin_catalog,
+    admin_people,
+    admin_sla,
+    audit,
+    auth,
+    catalog,
+    inbox,
+    request_actions,
+    request_pages,
+)

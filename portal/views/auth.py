@@ -3,77 +3,52 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
-from wtforms.validators import ValidationError as CSRFError
 
 from account_node.db import db
 from account_node.errors import NotAuthenticated
-from account_node.http import node
-from account_node.identity.accounts import Accounts
-from account_node.identity.authentication import Authenticator
-
-portal_blueprint = Blueprint(
-    "portal",
-    __name__,
-    template_folder="../templates",
-    static_folder="../static",
-    static_url_path="/static/portal",
+from portal.views.forms import Form
+from portal.views.web import (
+    FormExpired,
+    authenticator,
+    check_csrf,
+    portal_blueprint,
+    portal_work,
+    safe_next,
+    signed_in,
+    viewer,
 )
-
-
-@portal_blueprint.app_context_processor
-def _csrf() -> dict[str, Any]:
-    return {"csrf_token": generate_csrf}
-
-
-def _signed_in() -> Any:
-    person_id, account_id = session.get("person_id"), session.get("account_id")
-    if not person_id or not account_id:
-        return None
-    who = _authenticator().session_person(account_id, person_id)
-    if who is None:
-        session.clear()
-    return who
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a login link must not bounce people to another site."""
-    if not target:
-        return url_for("portal.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("portal.home")
-    return target
+from services.requests.service import Requests
+from services.requests.store import RequestFilter
 
 
 @portal_blueprint.get("/")
+@signed_in()
 def home() -> Any:
-    who = _signed_in()
-    if who is None:
-        return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
-    services = node()
-    account = Accounts(
-        db.session(), services.clock, services.jobs, services.settings, services.passwords
-    ).get(who.account_id)
-    return render_template("auth/home.html", who=who, account=account)
+    """A start page per role; end users see what waits for their answer first."""
+    who = viewer()
+    waiting = []
+    if who.has("end_user", "admin", "specialist"):
+        mine = RequestFilter(statuses=("waiting_for_customer",), requester_id=who.person.id)
+        waiting = Requests(portal_work()).page(mine, None, 10).items
+    return render_template("auth/home.html", waiting=waiting)
 
 
 @portal_blueprint.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    form = {"account": "", "email": ""}
-    error = None
-    status = 200
+    form = Form({"account": request.args.get("account", ""), "email": ""})
+    error, status = None, 200
     if request.method == "POST":
-        form = {k: (request.form.get(k) or "").strip() for k in ("account", "email")}
+        form = Form.posted("account", "email")
         try:
-            validate_csrf(request.form.get("csrf_token"))
-            who = _authenticate(form, request.form.get("password") or "")
-        except CSRFError:
-            error, status = "The form expired; please try again.", 400
+            check_csrf()
+            who = authenticator().password(
+                form.get("account"), form.get("email"), request.form.get("password") or ""
+            )
+        except FormExpired as exc:
+            error, status = exc.detail, 400
         except NotAuthenticated as exc:
             db.session.commit()  # keep the failed-login count
             error, status = exc.detail, 401
@@ -82,24 +57,15 @@ def login() -> Any:
             session.clear()
             session.permanent = True
             session.update(person_id=who.person_id, account_id=who.account_id)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")), 303)
     return render_template("auth/login.html", form=form, error=error), status
-
-
-def _authenticator() -> Authenticator:
-    services = node()
-    return Authenticator(db.session(), services.clock, services.passwords, services.settings)
-
-
-def _authenticate(form: dict[str, str], password: str) -> Any:
-    return _authenticator().password(form["account"], form["email"], password)
 
 
 @portal_blueprint.post("/logout")
 def logout() -> Response:
     try:
-        validate_csrf(request.form.get("csrf_token"))
-    except CSRFError:
-        return redirect(url_for("portal.home"))
+        check_csrf()
+    except FormExpired:
+        return redirect(url_for("portal.home"), 303)
     session.clear()
-    return redirect(url_for("portal.login"))
+    return redirect(url_for("portal.login"), 303)

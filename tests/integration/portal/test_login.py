@@ -26,7 +26,7 @@ def _login(client, account_id: str, email: str, password: str, next_path: str | 
 def test_a_person_signs_in_and_sees_who_and_where_they_are(app, client):
     account = make_account(app)
     response = _login(client, account.id, account.end_user.email, PASSWORD)
-    assert response.status_code == 302
+    assert response.status_code == 303
     home = client.get("/").get_data(as_text=True)
     assert "End User" in home and account.id in home
 

@@ -1,0 +1,51 @@
+// TrustDesk portal: the little script there is. Everything works without it.
+(function () {
+  "use strict";
+
+  // Forms that stop something ask first, saying what will stop.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+
+  // The calendar form's live preview: ask the server as the admin types.
+  var form = document.getElementById("calendar-form");
+  if (!form) return;
+  var out = document.getElementById("preview-out");
+  var timer = null;
+  var asked = 0;
+  function ask() {
+    var mine = ++asked;
+    var body = new FormData(form);
+    fetch(form.getAttribute("data-preview"), {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": body.get("csrf_token"), "Accept": "application/json" }
+    }).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (answer) {
+      if (mine !== asked) return; // a later keystroke already asked again
+      out.classList.toggle("bad", !answer.ok);
+      if (answer.ok) {
+        out.innerHTML = "";
+        out.append("Due ");
+        var strong = document.createElement("strong");
+        strong.textContent = answer.data.due_text;
+        out.append(strong);
+      } else {
+        var errors = answer.data.errors || {};
+        var first = Object.keys(errors)[0];
+        out.textContent = first ? "Cannot preview: " + errors[first].join(" ") : "Cannot preview.";
+      }
+    }).catch(function () {
+      if (mine === asked) out.textContent = "Preview unavailable; use the Preview button.";
+    });
+  }
+  form.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(ask, 300);
+  });
+  ask();
+})();

@@ -1,0 +1,241 @@
+"""Requests in the portal: raise one, list one's own, read one.
+
+Due times are shown in the viewer's own time zone (``Person.time_zone``), with the zone
+named next to every time. The request page is one template for everybody: requesters see
+the public timeline and a reply box, staff also see internal notes and the work panels
+(see ``portal.views.request_actions`` for the forms those panels post to).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from account_node.context import Work
+from account_node.errors import NotFound, ValidationFailed
+from account_node.http import node
+from account_node.identity.service import People, Teams
+from portal.views.catalog import catalog_entries
+from portal.views.forms import Form
+from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
+from services.catalog.service import Catalog
+from services.cmdb.service import Cmdb
+from services.offerings.service import Offerings
+from services.requests import lifecycle
+from services.requests.service import Requests, RequestView
+from services.requests.store import RequestFilter
+from services.sla.models import PRIORITIES
+from services.sla.service import Slas
+
+PRIORITY_LABELS = {"p1": "P1 · critical", "p2": "P2 · high", "p3": "P3 · normal", "p4": "P4 · low"}
+RAISERS = ("admin", "specialist", "end_user")
+PAGE = 25
+STATUS_GROUPS = {
+    "open": tuple(lifecycle.OPEN),
+    "waiting": ("waiting_for_customer",),
+    "resolved": ("resolved",),
+    "done": tuple(lifecycle.FINAL),
+    "all": (),
+}
+CREATE_FIELDS = {
+    "offering_id": "what",
+    "service_id": "what",
+    "subject": "subject",
+    "description": "description",
+    "priority": "priority",
+    "ci_id": "ci",
+    "requester_id": "what",
+}
+
+
+def reference(number: int) -> str:
+    return f"REQ-{number}"
+
+
+class Names:
+    """Display names for the ids a request carries, looked up through the services.
+
+    Each id is looked up once per page, so a list of a hundred rows naming the same few
+    people and teams costs a few queries, not hundreds.
+    """
+
+    def __init__(self, work: Work) -> None:
+        self.work = work
+        self._seen: dict[tuple[str, str], str] = {}
+
+    def _cached(self, kind: str, object_id: str, find: Any, missing: str) -> str:
+        key = (kind, object_id)
+        if key not in self._seen:
+            try:
+                self._seen[key] = find(object_id).name
+            except NotFound:
+                self._seen[key] = missing
+        return self._seen[key]
+
+    def person(self, person_id: str | None) -> str:
+        if not person_id:
+            return "—"
+        people = People(self.work, node().passwords)
+        return self._cached("person", person_id, people.get, "someone no longer here")
+
+    def team(self, team_id: str | None) -> str:
+        if not team_id:
+            return "not routed"
+        return self._cached("team", team_id, Teams(self.work).get, "a removed team")
+
+    def service(self, service_id: str) -> str:
+        return self._cached("service", service_id, Catalog(self.work).get, "a removed service")
+
+    def offering(self, offering_id: str | None) -> str:
+        if not offering_id:
+            return ""
+        return self._cached("offering", offering_id, Offerings(self.work).get, "")
+
+    def ci(self, ci_id: str | None) -> str:
+        if not ci_id:
+            return ""
+        return self._cached("ci", ci_id, Cmdb(self.work).get, "")
+
+
+# --- my requests -------------------------------------------------------------------------
+
+
+@portal_blueprint.get("/requests")
+@signed_in()
+def my_requests() -> Any:
+    """The viewer's own requests; admins and auditors may widen it to the whole account."""
+    who = viewer()
+    group = request.args.get("status", "open")
+    if group not in STATUS_GROUPS:
+        group = "open"
+    everyone = request.args.get("scope") == "all" and who.has("admin", "auditor")
+    filters = RequestFilter(
+        statuses=STATUS_GROUPS[group], requester_id=None if everyone else who.person.id
+    )
+    work = portal_work()
+    page = Requests(work).page(filters, request.args.get("cursor") or None, PAGE)
+    return render_template(
+        "requests/mine.html",
+        page=page,
+        group=group,
+        groups=list(STATUS_GROUPS),
+        everyone=everyone,
+        names=Names(work),
+        reference=reference,
+    )
+
+
+# --- raising -----------------------------------------------------------------------------
+
+
+def _choices(work: Work, person_id: str) -> dict[str, Any]:
+    entries = catalog_entries(work)
+    cis = Cmdb(work).page(None, 200, owner_id=person_id).items
+    return {"entries": entries, "cis": cis, "priorities": PRIORITY_LABELS}
+
+
+def _raise_form(work: Work, form: Form, status: int = 200) -> Any:
+    choices = _choices(work, viewer().person.id)
+    return render_template("requests/new.html", form=form, **choices), status
+
+
+@portal_blueprint.get("/requests/new")
+@signed_in(*RAISERS)
+def new_request() -> Any:
+    chosen = request.args.get("offering") or ""
+    what = f"offering:{chosen}" if chosen else ""
+    if not chosen and request.args.get("service"):
+        what = f"service:{request.args['service']}"
+    form = Form({"what": what, "priority": "p3", "key": secrets.token_urlsafe(18)})
+    return _raise_form(portal_work(), form)
+
+
+@portal_blueprint.post("/requests/new")
+@signed_in(*RAISERS)
+def raise_request() -> Any:
+    form = Form.posted("what", "subject", "description", "priority", "ci", "key")
+    work = portal_work()
+    target = _check_raise(form)
+    mine = {ci.id for ci in _choices(work, viewer().person.id)["cis"]}
+    if form.get("ci") and form.get("ci") not in mine:
+        form.add("ci", "Choose one of your own items, or none.")
+    if form.ok:
+        try:
+            created, _ = Requests(work).create(
+                subject=form.get("subject"),
+                description=form.get("description"),
+                priority=form.get("priority"),
+                ci_id=form.get("ci") or None,
+                idempotency_key=form.get("key") or None,
+                **target,
+            )
+        except ValidationFailed as exc:
+            form.take(exc, CREATE_FIELDS)
+        else:
+            flash(f"{reference(created.number)} raised. We will keep you posted here.")
+            return redirect(url_for("portal.show_request", request_id=created.id), 303)
+    return _raise_form(work, form, 422)
+
+
+def _check_raise(form: Form) -> dict[str, str]:
+    """Checks the service leaves to the API schema, and the offering-or-service choice."""
+    form.require("subject", "what")
+    form.longest("subject", 200)
+    form.longest("description", 20_000)
+    form.longest("key", 100)
+    if form.get("priority") not in PRIORITIES:
+        form.add("priority", "Choose a priority.")
+    kind, _, object_id = form.get("what").partition(":")
+    if form.get("what") and (kind not in ("offering", "service") or not object_id):
+        form.add("what", "Choose a service from the list.")
+    return {f"{kind}_id": object_id} if object_id else {}
+
+
+# --- one request -------------------------------------------------------------------------
+
+
+def request_page(request_id: str, forms: dict[str, Form] | None = None, status: int = 200) -> Any:
+    work = portal_work()
+    requests = Requests(work)
+    view = requests.view(request_id)
+    timeline = requests.timeline(request_id)
+    who = viewer()
+    staff = requests.is_staff
+    context: dict[str, Any] = {
+        "view": view,
+        "r": view.request,
+        "timeline": timeline,
+        "names": Names(work),
+        "reference": reference(view.request.number),
+        "staff": staff,
+        "can_act": who.has(*RAISERS) and (staff or view.request.requester_id == who.person.id),
+        "waiting_for_you": view.request.status == "waiting_for_customer"
+        and view.request.requester_id == who.person.id,
+        "transitions": lifecycle.allowed_transitions(view.request.status, staff=staff),
+        "forms": forms or {},
+        "priorities": PRIORITY_LABELS,
+    }
+    if staff:
+        context.update(_staff_context(work, view))
+    return render_template("requests/show.html", **context), status
+
+
+def _staff_context(work: Work, view: RequestView) -> dict[str, Any]:
+    me = viewer().person.id
+    team_ids = {t.id for t in viewer().person.teams}
+    return {
+        "teams": Teams(work).page(None, 200).items,
+        "slas": Slas(work).page(None, 200).items,
+        "me_in_team": view.request.team_id is None or view.request.team_id in team_ids,
+        "assigned_to_me": view.request.assignee_id == me,
+    }
+
+
+@portal_blueprint.get("/requests/<request_id>")
+@signed_in()
+def show_request(request_id: str) -> Any:
+    if len(request_id) > 64:
+        raise NotFound(f"request {request_id[:64]} not found")
+    return request_page(request_id)
