@@ -56,6 +56,7 @@ class InboxItem:
     assignee_id: str | None
     state: str  # the worse of the two clocks' states
     next_due: datetime  # the earliest due moment of a clock still running
+    next_clock: str  # which clock that is: response or resolution
     paused: bool
     response: ClockReading
     resolution: ClockReading
@@ -105,7 +106,8 @@ def gather_inbox(work: Work, filters: InboxFilters) -> Inbox:
 
 
 def _item(account_id: str, r: Any, response: ClockReading, resolution: ClockReading) -> InboxItem:
-    running = [c for c in (response, resolution) if c.stopped_at is None]
+    running = [c for c in (response, resolution) if c.stopped_at is None] or [resolution]
+    first = min(running, key=lambda c: c.due)
     states = [c.state for c in (response, resolution)]
     return InboxItem(
         account_id=account_id,
@@ -118,7 +120,8 @@ def _item(account_id: str, r: Any, response: ClockReading, resolution: ClockRead
         team_id=r.team_id,
         assignee_id=r.assignee_id,
         state=min(states, key=lambda s: STATE_ORDER.get(s, 9)),
-        next_due=min((c.due for c in running), default=resolution.due),
+        next_due=first.due,
+        next_clock=first.name,
         paused=resolution.paused,
         response=response,
         resolution=resolution,

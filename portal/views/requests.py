@@ -24,6 +24,7 @@ from services.catalog.service import Catalog
 from services.cmdb.service import Cmdb
 from services.offerings.service import Offerings
 from services.requests import lifecycle
+from services.requests.models import STATUSES
 from services.requests.service import Requests, RequestView
 from services.requests.store import RequestFilter
 from services.sla.models import PRIORITIES
@@ -213,13 +214,18 @@ def request_page(request_id: str, forms: dict[str, Form] | None = None, status: 
         "can_act": who.has(*RAISERS) and (staff or view.request.requester_id == who.person.id),
         "waiting_for_you": view.request.status == "waiting_for_customer"
         and view.request.requester_id == who.person.id,
-        "transitions": lifecycle.allowed_transitions(view.request.status, staff=staff),
+        "transitions": _in_order(lifecycle.allowed_transitions(view.request.status, staff=staff)),
         "forms": forms or {},
         "priorities": PRIORITY_LABELS,
     }
     if staff:
         context.update(_staff_context(work, view))
     return render_template("requests/show.html", **context), status
+
+
+def _in_order(statuses: list[str]) -> list[str]:
+    """Allowed moves in the order a request lives them, not alphabetically."""
+    return sorted(statuses, key=STATUSES.index)
 
 
 def _staff_context(work: Work, view: RequestView) -> dict[str, Any]:

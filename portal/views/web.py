@@ -246,3 +246,24 @@ def label(value: str | None) -> str:
 def options(items: Any, text: str = "name", value: str = "id") -> list[tuple[str, str]]:
     """``(value, text)`` pairs for a select, from objects with those attributes."""
     return [(str(getattr(i, value)), str(getattr(i, text))) for i in items]
+
+
+@portal_blueprint.app_template_filter("changes")
+def changes(event: Any, limit: int = 4) -> list[str]:
+    """An audit event's change in a few lines: ``field: before → after``, only what moved."""
+    before, after = event.before or {}, event.after or {}
+    lines = []
+    for key in [*after, *(k for k in before if k not in after)]:
+        old, new = before.get(key), after.get(key)
+        if key in before and old == new:
+            continue
+        text = _short(new) if key not in before else f"{_short(old)} → {_short(new)}"
+        lines.append(f"{key}: {text}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"and {len(lines) - limit} more"]
+    return lines
+
+
+def _short(value: Any, width: int = 36) -> str:
+    text = "—" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
