@@ -66,6 +66,6 @@ def logout() -> Response:
     try:
         check_csrf()
     except FormExpired:
-        return redirect(url_for("portal.home"), 303)
+        return redirect(url_for("portal.home"))
     session.clear()
-    return redirect(url_for("portal.login"), 303)
+    return redirect(url_for("portal.login"))
