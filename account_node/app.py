@@ -29,9 +29,10 @@ from account_node.tenancy import assert_isolation_holds
 from portal import portal_blueprint
 from services.catalog.api import services_api
 from services.cmdb.api import cis_api
-from services.offerings.api import offerings_api
+from services.offerings.api import offerings_api, offerings_federation
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
+from services.visibility.api import trust_requests_api, visibility_federation
 from trust.api import federation, keys_api, trusts_api, well_known
 
 API_BLUEPRINTS = (
@@ -46,8 +47,11 @@ API_BLUEPRINTS = (
     offerings_api,
     requests_api,
     trusts_api,
+    trust_requests_api,
     keys_api,
 )
+# /federation/v1: peers' signed calls, one blueprint per slice that answers them.
+FEDERATION_BLUEPRINTS = (federation, offerings_federation, visibility_federation)
 csrf = CSRFProtect()
 
 
@@ -68,7 +72,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         api.register_blueprint(blueprint)
     app.register_blueprint(health)
     app.register_blueprint(well_known)
-    app.register_blueprint(federation)
+    for blueprint in FEDERATION_BLUEPRINTS:
+        app.register_blueprint(blueprint)
     csrf.init_app(app)
     app.register_blueprint(portal_blueprint)
     install_error_handlers(app)

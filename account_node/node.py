@@ -56,6 +56,9 @@ class Node:
     def close(self) -> None:
         self.jobs.close()
         if self.app is not None:
+            peers = self.app.extensions.pop("trustdesk.peers", None)
+            if peers is not None:
+                peers.close()
             with self.app.app_context():
                 db.engine.dispose()
 

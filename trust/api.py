@@ -15,7 +15,8 @@ from account_node.http import NodeBlueprint, PageArgs, json_response, node, page
 from account_node.identity.accounts import Accounts
 from account_node.tenancy import AccountScope
 from trust import schemas
-from trust.client import PeerClient
+from trust.calls import TrustCall, authenticate_trust_call
+from trust.client import PeerClient, shared_client
 from trust.descriptor import build_descriptor
 from trust.errors import FederationRefused
 from trust.guard import OutboundPolicy
@@ -39,15 +40,27 @@ def _accounts() -> Accounts:
     )
 
 
-def _handshake(current: Work) -> Handshake:
+def peer_client() -> PeerClient:
+    """The node's one peer client: its connection pool is shared by every request."""
     settings = node().settings
-    peers = PeerClient(
+    return shared_client(
+        current_app.extensions,
         OutboundPolicy(settings.federation_allow_http, settings.federation_allow_private),
         settings.federation_timeout_seconds,
     )
+
+
+def handshake_for(current: Work) -> Handshake:
+    """This account's side of its trusts, wired to this node's URL, secret and peers."""
     return Handshake(
-        current, settings.public_url.rstrip("/"), current_app.config["SECRET_KEY"], peers
+        current,
+        node().settings.public_url.rstrip("/"),
+        current_app.config["SECRET_KEY"],
+        peer_client(),
     )
+
+
+_handshake = handshake_for
 
 
 @well_known.get("/.well-known/trustdesk-node")
@@ -119,11 +132,12 @@ class TrustDeactivate(MethodView):
 # --- the peer's side (/federation/v1) ---------------------------------------------------
 
 
-def _peer_work(account_id: str, actor_id: str, peer: str) -> Work:
+def peer_work(account_id: str, actor_id: str, peer: str, actor_name: str | None = None) -> Work:
     """Work done for a peer's person; only committed if the call authenticates."""
     services = node()
     _accounts().get(account_id)
-    actor = Actor(actor_id or "unknown", peer, f"person {actor_id} of {peer}", vouched_by=peer)
+    name = (actor_name or "").strip()[:120] or f"person {actor_id} of {peer}"
+    actor = Actor(actor_id or "unknown", peer, name, vouched_by=peer)
     return Work(
         db.session(),
         AccountScope(account_id),
@@ -134,14 +148,30 @@ def _peer_work(account_id: str, actor_id: str, peer: str) -> Work:
     )
 
 
-def _parts() -> Any:
+def trust_call(account_id: str, trust_id: str, role: str | None = None) -> tuple[Work, TrustCall]:
+    """Authenticate a call under a trust and return the work it may do, done by the
+    peer's person (``TrustDesk-Actor``, named in the body's ``actor_name``) and vouched for
+    by the peer account. Raises ``FederationRefused`` (the caller audits it)."""
+    body = request.get_json(silent=True) if request.content_length else None
+    name = body.get("actor_name") if isinstance(body, dict) else None
+    current = peer_work(account_id, "", "peer")
+    call = authenticate_trust_call(current, incoming(), trust_id, role=role)
+    peer = call.peer_account
+    actor_id = call.actor_id or f"node:{peer}"
+    shown = (name if isinstance(name, str) and name.strip() else actor_id)[:100]
+    current.actor = Actor(actor_id, peer, f"{shown} ({peer})", vouched_by=peer)
+    return current, call
+
+
+def incoming() -> Any:
+    """The call as signed: the target URI rebuilt from the raw request line."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
     return incoming_parts(
         node().settings.public_url, request.method, raw, request.headers, request.get_data()
     )
 
 
-def _refused(account_id: str, error: FederationRefused) -> Any:
+def refused(account_id: str, error: FederationRefused) -> Any:
     """Record the refusal in its own transaction (the call's own work rolls back)."""
     db.session.rollback()
     services = node()
@@ -157,7 +187,7 @@ def _refused(account_id: str, error: FederationRefused) -> Any:
     raise error
 
 
-def _json_body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
 
@@ -182,43 +212,43 @@ class KeyRotate(MethodView):
 
 @federation.post("/<account_id>/keys/rotation")
 def receive_key_rotation(account_id: str) -> Any:
-    current = _peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
+    current = peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
     try:
-        new = receive_rotation(_handshake(current), _parts(), _json_body())
+        new = receive_rotation(_handshake(current), incoming(), json_body())
     except FederationRefused as error:
-        return _refused(account_id, error)
+        return refused(account_id, error)
     return json_response({"pinned": new}, 202)
 
 
 @federation.post("/<account_id>/trusts/proposals")
 def receive_proposal(account_id: str) -> Any:
-    body = _json_body()
+    body = json_body()
     proposer = ((body.get("agreement") or {}).get("document") or {}).get("trusting") or {}
-    current = _peer_work(
+    current = peer_work(
         account_id, request.headers.get("TrustDesk-Actor", ""), str(proposer.get("account"))
     )
     try:
-        trust = _handshake(current).receive_proposal(_parts(), body)
+        trust = _handshake(current).receive_proposal(incoming(), body)
     except FederationRefused as error:
-        return _refused(account_id, error)
+        return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 202)
 
 
 @federation.post("/<account_id>/trusts/<trust_id>/countersignature")
 def receive_countersignature(account_id: str, trust_id: str) -> Any:
-    current = _peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "trusted peer")
+    current = peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "trusted peer")
     try:
-        trust = _handshake(current).receive_countersignature(trust_id, _parts(), _json_body())
+        trust = _handshake(current).receive_countersignature(trust_id, incoming(), json_body())
     except FederationRefused as error:
-        return _refused(account_id, error)
+        return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 200)
 
 
 @federation.post("/<account_id>/trusts/<trust_id>/deactivation")
 def receive_deactivation(account_id: str, trust_id: str) -> Any:
-    current = _peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
+    current = peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
     try:
-        trust = _handshake(current).receive_deactivation(trust_id, _parts())
+        trust = _handshake(current).receive_deactivation(trust_id, incoming())
     except FederationRefused as error:
-        return _refused(account_id, error)
+        return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 202)

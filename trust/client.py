@@ -9,6 +9,7 @@ unexpected into ``PeerUnavailable`` or ``PeerDeclined`` without the peer's own w
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,16 @@ from trust.guard import OutboundPolicy, PeerRefused, check_url
 from trust.keystore import OwnKey
 
 MAX_BODY = 1_048_576
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def shared_client(registry: dict[str, Any], policy: OutboundPolicy, timeout: float) -> PeerClient:
+    """The node's one peer client, kept in ``registry`` (the app's extensions), so every
+    request and job of the node shares one connection pool."""
+    found = registry.get("trustdesk.peers")
+    if found is None:
+        found = registry.setdefault("trustdesk.peers", PeerClient(policy, timeout))
+    return found  # type: ignore[no-any-return]
 
 
 class PeerClient:
@@ -49,18 +60,37 @@ class PeerClient:
         trust_id: str | None = None,
         actor: str | None = None,
     ) -> Any:
+        return self.signed("POST", url, key, body=body, now=now, trust_id=trust_id, actor=actor)
+
+    def signed(
+        self,
+        method: str,
+        url: str,
+        key: OwnKey,
+        *,
+        now: int,
+        body: Any = None,
+        trust_id: str | None = None,
+        actor: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One signed call (DESIGN section 5); ``body`` None sends none (and no digest)."""
         self._check(url)
-        headers = {"Content-Type": "application/json"}
+        headers: dict[str, str] = {}
+        content = b""
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body).encode()
         if trust_id:
             headers["TrustDesk-Trust"] = trust_id
         if actor:
             headers["TrustDesk-Actor"] = actor
-        parts = HttpRequestParts("POST", url, headers, json.dumps(body).encode())
+        parts = HttpRequestParts(method, url, headers, content)
         sign_request(parts, key.signing, keyid=str(key.ref), created=now)
         request = self.http.build_request(
-            "POST", url, headers=dict(parts.headers), content=parts.body
+            method, url, headers=dict(parts.headers), content=content or None
         )
-        return self._send(request)
+        return self._send(request, timeout)
 
     def _check(self, url: str) -> None:
         try:
@@ -68,8 +98,11 @@ class PeerClient:
         except PeerRefused as exc:
             raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
 
-    def _send(self, request: httpx.Request) -> Any:
-        deadline = time.monotonic() + self.timeout
+    def _send(self, request: httpx.Request, timeout: float | None = None) -> Any:
+        limit = min(timeout or self.timeout, self.timeout)
+        deadline = time.monotonic() + limit
+        if limit < self.timeout:
+            request.extensions["timeout"] = httpx.Timeout(limit, connect=min(limit, 2.0)).as_dict()
         try:
             response = self.http.send(request, stream=True)
             try:
@@ -84,9 +117,27 @@ class PeerClient:
             raise PeerUnavailable(f"the peer did not answer ({type(exc).__name__})") from exc
         if response.status_code >= 400:
             raise PeerDeclined(
-                f"the peer answered {response.status_code}", peer_status=response.status_code
+                f"the peer answered {response.status_code}",
+                peer_status=response.status_code,
+                peer_code=_problem_code(bytes(body)),
             )
         try:
             return json.loads(bytes(body)) if body else None
         except ValueError as exc:
             raise PeerUnavailable("the peer's answer was not JSON") from exc
+
+
+def _problem_code(body: bytes) -> str | None:
+    """The stable ``code`` (or ``reason``) of a peer's problem document, if it has a sane
+    one: a token callers may branch on. The peer's prose is never passed on."""
+    try:
+        problem = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(problem, dict):
+        return None
+    for name in ("reason", "code"):
+        value = problem.get(name)
+        if isinstance(value, str) and _CODE.fullmatch(value):
+            return value
+    return None

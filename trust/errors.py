@@ -43,3 +43,12 @@ class TrustInactive(Forbidden):
 
 class TrustConflict(Conflict):
     code = "trust_conflict"
+
+
+class FederationForbidden(FederationRefused):
+    """An authenticated call that this account's own records refuse: the trust is unknown,
+    inactive or not the signer's, or the object is outside what the trust offers."""
+
+    status = 403
+    code = "federation_forbidden"
+    title = "The federation call is not allowed under this trust"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from account_node.db import Base, new_id
@@ -98,3 +98,39 @@ class SeenNonce(Base):
     keyid: Mapped[str] = mapped_column(String(140), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(100), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class OutboxMessage(AccountScoped, Base):
+    """A signed call to a peer that must arrive eventually (event notices, offering
+    expiries whose first delivery failed). Sent by jobs with backoff; signed afresh on
+    every attempt, so a retry is never a replay."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (UniqueConstraint("account_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    trust_id: Mapped[str] = mapped_column(String(40))
+    peer_account: Mapped[str] = mapped_column(String(64))
+    peer_node: Mapped[str] = mapped_column(String(300))
+    path: Mapped[str] = mapped_column(String(300))
+    body: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    delivered_at: Mapped[datetime | None]
+    abandoned_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReceivedNotice(AccountScoped, Base):
+    """Ids of event notices already accepted from peers: a redelivery is acknowledged
+    (202) and dropped."""
+
+    __tablename__ = "received_notices"
+    __table_args__ = (UniqueConstraint("account_id", "peer_account", "notice_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    peer_account: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(index=True)

@@ -25,3 +25,8 @@ class Service(AccountScoped, Base):
     default_sla_id: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # Set on the trusting side for a service offered over a trust: the trust it came over
+    # and its id on the offering account. Such rows are the agreement's terms, held for
+    # the requests raised on them; only a new signed offering changes them.
+    provided_by: Mapped[str | None] = mapped_column(String(40))
+    remote_id: Mapped[str | None] = mapped_column(String(32))

@@ -9,6 +9,7 @@ from account_node.errors import ValidationFailed
 from account_node.pagination import Page
 from services.catalog.models import Service
 from services.catalog.store import ServiceStore
+from services.sla.errors import HeldForTrust
 from services.sla.service import Slas
 
 
@@ -50,6 +51,11 @@ class Catalog:
 
     def update(self, service_id: str, **changes: Any) -> Service:
         service = self.store.get(service_id)
+        if service.provided_by:
+            raise HeldForTrust(
+                f"this service is offered over trust {service.provided_by}; "
+                "only the provider's next signed offering changes it"
+            )
         before = snapshot(service)
         if "name" in changes and changes["name"] != service.name:
             service.name = self._name(changes["name"])
@@ -60,6 +66,31 @@ class Catalog:
                 setattr(service, name, changes[name])
         self.store.session.flush()
         self.work.record("service.update", "service", service.id, before, snapshot(service))
+        return service
+
+    def hold(
+        self, trust_id: str, remote_id: str, name: str, description: str, default_sla_id: str
+    ) -> Service:
+        """A provider's service offered over a trust, held here so requests can be raised
+        on it: created, or brought up to the provider's latest offering."""
+        service = self.store.held(trust_id, remote_id)
+        if service is None:
+            service = Service(
+                name=self.store.free_name(name.strip() or "Offered service"),
+                description=description[:2000],
+                default_sla_id=default_sla_id,
+                active=True,
+                created_at=self.work.clock.now(),
+                provided_by=trust_id,
+                remote_id=remote_id,
+            )
+            self.store.add(service)
+            self.work.record("service.hold", "service", service.id, after=snapshot(service))
+        elif (service.description, service.default_sla_id) != (description[:2000], default_sla_id):
+            before = snapshot(service)
+            service.description, service.default_sla_id = description[:2000], default_sla_id
+            self.store.session.flush()
+            self.work.record("service.hold", "service", service.id, before, snapshot(service))
         return service
 
     def _name(self, name: str) -> str:

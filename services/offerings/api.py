@@ -1,19 +1,28 @@
-"""REST endpoints for offerings. End users see the open ones, to raise requests on."""
+"""REST endpoints for offerings, and the federation endpoint that receives them.
+
+End users see the open local and received offerings, to raise requests on; staff see
+all, including what this account offers to its customers over trusts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint
 from flask.views import MethodView
 
-from account_node.http import NodeBlueprint, PageArgs, page_body, work
+from account_node.http import NodeBlueprint, json_response, page_body, work
 from services.offerings import schemas
 from services.offerings.errors import OfferingNotFound
+from services.offerings.federation import OfferingExchange
 from services.offerings.service import Offerings
+from trust.api import handshake_for, json_body, refused, trust_call
+from trust.errors import FederationRefused
 
 offerings_api = NodeBlueprint(
     "offerings", __name__, url_prefix="/api/v1/offerings", description="Service offerings"
 )
+offerings_federation = Blueprint("offerings_federation", __name__, url_prefix="/federation/v1")
 STAFF_READERS = frozenset({"admin", "specialist", "auditor"})
 
 
@@ -27,20 +36,35 @@ def render(offerings: Offerings, offering: Any) -> dict[str, Any]:
 
 @offerings_api.route("")
 class OfferingList(MethodView):
-    @offerings_api.arguments(PageArgs, location="query")
+    @offerings_api.arguments(schemas.OfferingArgs, location="query")
     @offerings_api.response(200, schemas.OfferingPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Offerings of this account: ``kind`` local, offered (by me) or received (by me)."""
         current = work()
         offerings = Offerings(current)
         open_only = not current.roles & STAFF_READERS
-        page = offerings.page(args.get("cursor"), args["limit"], open_only=open_only)
+        page = offerings.page(
+            args.get("cursor"),
+            args["limit"],
+            open_only=open_only,
+            kind=args.get("kind"),
+            trust_id=args.get("trust_id"),
+        )
         return page_body([render(offerings, o) for o in page.items], page.next_cursor)
 
     @offerings_api.arguments(schemas.OfferingCreate)
     @offerings_api.response(201, schemas.OfferingOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        offerings = Offerings(work("admin"))
-        return render(offerings, offerings.create(**body))
+        """Offer a service: to this account's people, or over a trust (``trust_id``) to a
+        customer, signed by this account and delivered to the customer's node at once."""
+        current = work("admin")
+        offerings = Offerings(current)
+        trust_id = body.pop("trust_id", None)
+        if trust_id:
+            offering = OfferingExchange(current, handshake_for(current)).offer(trust_id, **body)
+        else:
+            offering = offerings.create(**body)
+        return render(offerings, offering)
 
 
 @offerings_api.route("/<offering_id>")
@@ -50,15 +74,19 @@ class OfferingItem(MethodView):
         current = work()
         offerings = Offerings(current)
         offering = offerings.get(offering_id)
-        if not current.roles & STAFF_READERS and not offering.is_open(current.clock.now()):
+        if not current.roles & STAFF_READERS and (
+            not offering.is_open(current.clock.now()) or offering.kind == "offered"
+        ):
             raise OfferingNotFound(f"offering {offering_id} not found")
         return render(offerings, offering)
 
     @offerings_api.arguments(schemas.OfferingUpdate)
     @offerings_api.response(200, schemas.OfferingOut)
     def patch(self, changes: dict[str, Any], offering_id: str) -> dict[str, Any]:
-        offerings = Offerings(work("admin"))
-        return render(offerings, offerings.update(offering_id, **changes))
+        """Change an offering; one offered over a trust reaches the customer first."""
+        current = work("admin")
+        exchange = OfferingExchange(current, handshake_for(current))
+        return render(exchange.offerings, exchange.revise(offering_id, **changes))
 
 
 @offerings_api.route("/<offering_id>/expire")
@@ -66,5 +94,17 @@ class OfferingExpire(MethodView):
     @offerings_api.response(200, schemas.OfferingOut)
     def post(self, offering_id: str) -> dict[str, Any]:
         """End the offering now: new requests stop at once, existing ones stay readable."""
-        offerings = Offerings(work("admin"))
-        return render(offerings, offerings.expire(offering_id))
+        current = work("admin")
+        exchange = OfferingExchange(current, handshake_for(current))
+        return render(exchange.offerings, exchange.expire(offering_id))
+
+
+@offerings_federation.post("/<account_id>/trusts/<trust_id>/offerings")
+def receive_offering(account_id: str, trust_id: str) -> Any:
+    """A signed offering (or a new revision of one) from the trusted side of a trust."""
+    try:
+        current, call = trust_call(account_id, trust_id, role="trusting")
+        offering = OfferingExchange(current, handshake_for(current)).receive(call, json_body())
+    except FederationRefused as error:
+        return refused(account_id, error)
+    return json_response({"offering": offering.remote_id, "revision": offering.revision}, 202)

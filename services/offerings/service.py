@@ -17,15 +17,20 @@ from services.catalog.service import Catalog
 from services.offerings.errors import OfferingClosed
 from services.offerings.models import Offering
 from services.offerings.store import OfferingStore
+from services.sla.errors import HeldForTrust
 from services.sla.service import Slas
 
 
 def snapshot(offering: Offering) -> dict[str, Any]:
     return {
+        "kind": offering.kind,
+        "trust_id": offering.trust_id,
+        "revision": offering.revision,
         "service_id": offering.service_id,
         "name": offering.name,
         "customer_sla_id": offering.customer_sla_id,
         "team_id": offering.team_id,
+        "team_name": offering.team_name,
         "starts_at": offering.starts_at.isoformat(),
         "ends_at": offering.ends_at.isoformat() if offering.ends_at else None,
     }
@@ -36,20 +41,49 @@ class Offerings:
         self.work = work
         self.store = OfferingStore(work.session, work.scope)
 
+    def of_trust(self, trust_id: str) -> list[Offering]:
+        return self.store.of_trust(trust_id)
+
     def get(self, offering_id: str) -> Offering:
         return self.store.get(offering_id)
 
-    def page(self, cursor: str | None, limit: int, *, open_only: bool = False) -> Page[Offering]:
+    def page(
+        self,
+        cursor: str | None,
+        limit: int,
+        *,
+        open_only: bool = False,
+        kind: str | None = None,
+        trust_id: str | None = None,
+    ) -> Page[Offering]:
+        """``open_only`` also leaves out what this account offers to others: its people
+        raise requests on local and received offerings only."""
         now = self.work.clock.now()
-        criteria = (
-            [Offering.starts_at <= now, (Offering.ends_at.is_(None)) | (Offering.ends_at > now)]
-            if open_only
-            else []
-        )
+        criteria: list[Any] = []
+        if open_only:
+            criteria += [
+                Offering.starts_at <= now,
+                (Offering.ends_at.is_(None)) | (Offering.ends_at > now),
+                (Offering.trust_id.is_(None)) | (Offering.remote_id.is_not(None)),
+            ]
+        if kind == "local":
+            criteria.append(Offering.trust_id.is_(None))
+        elif kind == "offered":
+            criteria += [Offering.trust_id.is_not(None), Offering.remote_id.is_(None)]
+        elif kind == "received":
+            criteria.append(Offering.remote_id.is_not(None))
+        if trust_id:
+            criteria.append(Offering.trust_id == trust_id)
         return self.store.page(cursor, limit, *criteria)
 
     def open_for_requests(self, offering_id: str) -> Offering:
         offering = self.store.get(offering_id)
+        if offering.kind == "offered":
+            raise OfferingClosed(
+                f"offering {offering.name} is offered to {offering.peer_account}; "
+                "its requests are raised on that account's node",
+                errors={"offering_id": ["requests for this offering are raised by the customer"]},
+            )
         if not offering.is_open(self.work.clock.now()):
             raise OfferingClosed(
                 f"offering {offering.name} is not open for new requests",
@@ -80,7 +114,7 @@ class Offerings:
         return offering
 
     def update(self, offering_id: str, **changes: Any) -> Offering:
-        offering = self.store.get(offering_id)
+        offering = _not_received(self.store.get(offering_id))
         before = snapshot(offering)
         self._apply(offering, **changes)
         self.store.session.flush()
@@ -88,7 +122,7 @@ class Offerings:
         return offering
 
     def expire(self, offering_id: str) -> Offering:
-        offering = self.store.get(offering_id)
+        offering = _not_received(self.store.get(offering_id))
         now = self.work.clock.now()
         if offering.ends_at is None or offering.ends_at > now:
             before = snapshot(offering)
@@ -98,6 +132,11 @@ class Offerings:
         return offering
 
     def _apply(self, offering: Offering, **fields: Any) -> None:
+        for name, value in self.check(offering, **fields).items():
+            setattr(offering, name, value)
+
+    def check(self, offering: Offering, **fields: Any) -> dict[str, Any]:
+        """The changes, validated against this account's records (nothing is written)."""
         errors: dict[str, list[str]] = {}
         if "service_id" in fields and Catalog(self.work).find(fields["service_id"]) is None:
             errors["service_id"] = ["no such service in this account"]
@@ -119,5 +158,13 @@ class Offerings:
             errors["ends_at"] = ["must be after starts_at"]
         if errors:
             raise ValidationFailed(errors=errors)
-        for name, value in fields.items():
-            setattr(offering, name, value.strip() if name == "name" else value)
+        return {name: value.strip() if name == "name" else value for name, value in fields.items()}
+
+
+def _not_received(offering: Offering) -> Offering:
+    if offering.kind == "received":
+        raise HeldForTrust(
+            f"offering {offering.name} is {offering.peer_account}'s, received over trust "
+            f"{offering.trust_id}; only its provider changes or ends it"
+        )
+    return offering

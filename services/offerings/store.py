@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from account_node.tenancy import ScopedStore
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
@@ -10,3 +12,14 @@ from services.offerings.models import Offering
 class OfferingStore(ScopedStore[Offering]):
     model = Offering
     not_found = OfferingNotFound
+
+    def received(self, trust_id: str, remote_id: str) -> Offering | None:
+        """This account's copy of the offering ``remote_id`` received over ``trust_id``."""
+        query = select(Offering).where(
+            Offering.trust_id == trust_id, Offering.remote_id == remote_id
+        )
+        return self.session.scalars(query).first()
+
+    def of_trust(self, trust_id: str) -> list[Offering]:
+        query = select(Offering).where(Offering.trust_id == trust_id)
+        return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))

@@ -19,3 +19,10 @@ class RequesterSlaNotFound(NotFound):
 
 class CalendarInUse(Conflict):
     code = "calendar_in_use"
+
+
+class HeldForTrust(Conflict):
+    """Terms a provider offered over a trust: only its next signed offering changes them."""
+
+    code = "held_for_trust"
+    title = "Held for a trust; changed only by the provider's signed offering"

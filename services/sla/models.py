@@ -25,6 +25,9 @@ class BusinessCalendar(AccountScoped, Base):
     name: Mapped[str] = mapped_column(String(120))
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    # Held for a trust (see Service.provided_by): changed only by a new signed offering.
+    provided_by: Mapped[str | None] = mapped_column(String(40))
+    remote_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Sla(AccountScoped, Base):
@@ -49,6 +52,9 @@ class Sla(AccountScoped, Base):
     targets: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON)
     pausing_statuses: Mapped[list[str]] = mapped_column(JSON, default=lambda: list(DEFAULT_PAUSING))
     created_at: Mapped[datetime]
+    # Held for a trust (see Service.provided_by): changed only by a new signed offering.
+    provided_by: Mapped[str | None] = mapped_column(String(40))
+    remote_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class RequesterSla(AccountScoped, Base):

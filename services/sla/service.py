@@ -15,7 +15,7 @@ from account_node.identity.store import PeopleStore
 from account_node.pagination import Page
 from services.sla.calendar import Calendar, CalendarError, NoBusinessHours
 from services.sla.clock import due_at, elapsed
-from services.sla.errors import CalendarInUse
+from services.sla.errors import CalendarInUse, HeldForTrust
 from services.sla.models import DEFAULT_PAUSING, PRIORITIES, BusinessCalendar, RequesterSla, Sla
 from services.sla.store import CalendarStore, RequesterSlaStore, SlaStore
 
@@ -69,7 +69,7 @@ class Calendars:
         return calendar
 
     def update(self, calendar_id: str, **changes: Any) -> BusinessCalendar:
-        calendar = self.store.get(calendar_id)
+        calendar = _not_held(self.store.get(calendar_id), "calendar")
         before = {"name": calendar.name, **calendar.definition}
         if "name" in changes and changes["name"] != calendar.name:
             calendar.name = self._unique(_name(changes["name"]))
@@ -81,7 +81,7 @@ class Calendars:
         return calendar
 
     def delete(self, calendar_id: str) -> None:
-        calendar = self.store.get(calendar_id)
+        calendar = _not_held(self.store.get(calendar_id), "calendar")
         if self.store.slas_using(calendar.id):
             raise CalendarInUse(f"calendar {calendar.name} is used by an SLA")
         self.store.session.delete(calendar)
@@ -92,6 +92,40 @@ class Calendars:
         if self.store.by_name(name):
             raise ValidationFailed(errors={"name": ["a calendar with this name already exists"]})
         return name
+
+    def hold(
+        self, trust_id: str, remote_id: str, name: str, definition: dict[str, Any]
+    ) -> BusinessCalendar:
+        """A provider's calendar held for a trust: created, or brought up to its new terms."""
+        definition = parse_calendar(definition, prefix="calendar").to_dict()
+        calendar = self.store.held(trust_id, remote_id)
+        if calendar is None:
+            calendar = BusinessCalendar(
+                name=self.store.free_name(_name(name)),
+                definition=definition,
+                created_at=self.work.clock.now(),
+                provided_by=trust_id,
+                remote_id=remote_id,
+            )
+            self.store.add(calendar)
+            self.work.record(
+                "calendar.hold", "calendar", calendar.id, after={"trust": trust_id, **definition}
+            )
+        elif calendar.definition != definition:
+            before = dict(calendar.definition)
+            calendar.definition = definition
+            self.store.session.flush()
+            self.work.record("calendar.hold", "calendar", calendar.id, before, definition)
+        return calendar  # type: ignore[no-any-return]
+
+
+def _not_held(row: Any, noun: str) -> Any:
+    if row.provided_by:
+        raise HeldForTrust(
+            f"this {noun} holds the terms of trust {row.provided_by}; "
+            "only the provider's next signed offering changes it"
+        )
+    return row
 
 
 def preview(
@@ -193,7 +227,7 @@ class Slas:
         return sla
 
     def update(self, sla_id: str, **changes: Any) -> Sla:
-        sla = self.store.get(sla_id)
+        sla = _not_held(self.store.get(sla_id), "SLA")
         before = sla_snapshot(sla)
         if "name" in changes and changes["name"] != sla.name:
             name = _name(changes["name"])
@@ -209,6 +243,41 @@ class Slas:
         self.store.session.flush()
         self.work.record("sla.update", "sla", sla.id, before, sla_snapshot(sla))
         return sla
+
+    def hold(
+        self,
+        trust_id: str,
+        remote_id: str,
+        name: str,
+        calendar_id: str,
+        targets: dict[str, Any],
+        pausing_statuses: list[str],
+    ) -> Sla:
+        """A provider's SLA terms held for a trust: created, or brought up to date."""
+        targets, pausing = check_targets(targets), _pausing(pausing_statuses)
+        sla = self.store.held(trust_id, remote_id)
+        if sla is None:
+            sla = Sla(
+                name=self.store.free_name(_name(name)),
+                calendar_id=calendar_id,
+                targets=targets,
+                pausing_statuses=pausing,
+                created_at=self.work.clock.now(),
+                provided_by=trust_id,
+                remote_id=remote_id,
+            )
+            self.store.add(sla)
+            self.work.record("sla.hold", "sla", sla.id, after=sla_snapshot(sla))
+        elif (sla.calendar_id, sla.targets, sla.pausing_statuses) != (
+            calendar_id,
+            targets,
+            pausing,
+        ):
+            before = sla_snapshot(sla)
+            sla.calendar_id, sla.targets, sla.pausing_statuses = calendar_id, targets, pausing
+            self.store.session.flush()
+            self.work.record("sla.hold", "sla", sla.id, before, sla_snapshot(sla))
+        return sla  # type: ignore[no-any-return]
 
     def _calendar(self, calendar_id: str) -> str:
         if CalendarStore(self.work.session, self.work.scope).find(calendar_id) is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from sqlalchemy import func, select
 
 from account_node.tenancy import ScopedStore
@@ -9,7 +11,29 @@ from services.sla.errors import CalendarNotFound, RequesterSlaNotFound, SlaNotFo
 from services.sla.models import BusinessCalendar, RequesterSla, Sla
 
 
-class CalendarStore(ScopedStore[BusinessCalendar]):
+class HeldRows:
+    """Lookups for rows held for a trust (``provided_by``/``remote_id``)."""
+
+    session: Any
+    model: ClassVar[Any]
+
+    def held(self, trust_id: str, remote_id: str) -> Any:
+        model = self.model
+        query = select(model).where(model.provided_by == trust_id, model.remote_id == remote_id)
+        return self.session.scalars(query).first()
+
+    def free_name(self, name: str) -> str:
+        """``name``, or ``name (2)``, ``(3)``...: a held row never takes a name in use."""
+        candidate, n = name[:110], 1
+        while self.session.scalars(
+            select(self.model.id).where(self.model.name == candidate)
+        ).first():
+            n += 1
+            candidate = f"{name[:104]} ({n})"
+        return candidate
+
+
+class CalendarStore(HeldRows, ScopedStore[BusinessCalendar]):
     model = BusinessCalendar
     not_found = CalendarNotFound
 
@@ -22,7 +46,7 @@ class CalendarStore(ScopedStore[BusinessCalendar]):
         return int(self.session.scalar(query) or 0)
 
 
-class SlaStore(ScopedStore[Sla]):
+class SlaStore(HeldRows, ScopedStore[Sla]):
     model = Sla
     not_found = SlaNotFound
 

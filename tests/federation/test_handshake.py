@@ -108,9 +108,9 @@ def test_a_replayed_federation_call_is_refused(federation):
 
     original = client_module.PeerClient._send
 
-    def capture(self, request):
+    def capture(self, request, *rest):
         captured["request"] = request
-        return original(self, request)
+        return original(self, request, *rest)
 
     client_module.PeerClient._send = capture
     try:

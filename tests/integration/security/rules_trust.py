@@ -12,7 +12,16 @@ from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
 from account_node.tenancy import AccountScope
-from tests.integration.security.matrix import ADMIN, AUDIT, EVERYONE, Ids, Rule, counter
+from tests.integration.security.matrix import (
+    ADMIN,
+    AUDIT,
+    EVERYONE,
+    READERS,
+    STAFF,
+    Ids,
+    Rule,
+    counter,
+)
 from trust.crypto.keys import SigningKey
 from trust.handshake import TrustStore
 from trust.models import Trust
@@ -26,7 +35,7 @@ INVITATION = {
 
 
 def trust_target(client, account, role, ids: Ids) -> Ids:
-    """A proposal awaiting this account's acceptance, from an unreachable peer."""
+    """An active trust with an unreachable peer, this account its trusted side."""
     app = client.application
     node = app.extensions["trustdesk"]
     with app.app_context():
@@ -39,7 +48,7 @@ def trust_target(client, account, role, ids: Ids) -> Ids:
             role="trusted",
             peer_account="peer",
             peer_node="http://127.0.0.1:9",
-            status="proposed",
+            status="active",
             agreement={"document": {"trusting": _party()}, "signatures": []},
             created_at=node.clock.now(),
         )
@@ -71,7 +80,33 @@ RULES: dict[tuple[str, str], Rule] = {
     ("/api/v1/trusts", "POST"): Rule(ADMIN, 422, body=lambda _: INVITATION),
     ("/api/v1/trusts/invitations", "POST"): Rule(ADMIN, 201),
     ("/api/v1/trusts/<trust_id>", "GET"): Rule(AUDIT, 200, by_id=True),
-    ("/api/v1/trusts/<trust_id>/accept", "POST"): Rule(ADMIN, 422, by_id=True),
+    ("/api/v1/trusts/<trust_id>/accept", "POST"): Rule(ADMIN, 409, by_id=True),
+    # Reaching the trusting account's requests: with no offering routed to the caller there
+    # is nothing to ask for; a single request needs the peer, which the test node may not
+    # call over http (422). The calls themselves are specified in tests/federation.
+    ("/api/v1/trusts/<trust_id>/requests", "GET"): Rule(READERS, 200, by_id=True),
+    ("/api/v1/trusts/<trust_id>/requests/<request_id>", "GET"): Rule(READERS, 422, by_id=True),
+    ("/api/v1/trusts/<trust_id>/requests/<request_id>/notes", "POST"): Rule(
+        STAFF, 422, by_id=True, body=lambda _: {"body": "On it."}
+    ),
+    ("/api/v1/trusts/<trust_id>/requests/<request_id>/status", "POST"): Rule(
+        STAFF, 422, by_id=True, body=lambda _: {"status": "in_progress"}
+    ),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/offerings", "POST"): Rule(
+        EVERYONE, 401, **SIGNED
+    ),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/requests", "GET"): Rule(
+        EVERYONE, 401, **SIGNED
+    ),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/requests/<request_id>", "GET"): Rule(
+        EVERYONE, 401, **SIGNED
+    ),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/requests/<request_id>/notes", "POST"): Rule(
+        EVERYONE, 401, **SIGNED
+    ),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/requests/<request_id>/status", "POST"): Rule(
+        EVERYONE, 401, **SIGNED
+    ),
     ("/api/v1/trusts/<trust_id>/deactivate", "POST"): Rule(ADMIN, 200, by_id=True),
     ("/api/v1/keys", "GET"): Rule(AUDIT, 200),
     ("/api/v1/keys/rotate", "POST"): Rule(ADMIN, 200),

@@ -1,0 +1,179 @@
+"""The trusting side: what the trusted account of one trust may see and do here.
+
+It reaches the requests raised on the offerings received over that trust, and nothing
+else; of an offering that has ended, only requests not yet closed. It acts as the
+trusted account's named specialist (the ``trustdesk-actor`` of the signed call), through
+the same request service as local staff, so the status machine, the clocks, the
+timeline and the audit log apply unchanged, with the vouching account recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from account_node.context import Work
+from services.offerings.models import Offering
+from services.offerings.service import Offerings
+from services.requests import lifecycle
+from services.requests.clocks import read_clocks
+from services.requests.models import Request, RequestEvent, RequestPause
+from services.requests.service import Requests
+from services.requests.store import RequestFilter, Visibility
+from services.visibility.errors import OfferingExpired, RequestOutsideOffering
+from services.visibility.store import SharedRequestStore
+from trust.models import Trust
+
+SORTS = ("urgency", "newest")
+
+
+@dataclass(frozen=True)
+class _OfferingReach(Visibility):
+    """The Requests service's view, narrowed to the trust's offerings."""
+
+    reach: Any = None
+
+    def apply(self, query: Any) -> Any:
+        return query.where(self.reach) if self.reach is not None else query
+
+
+class SharedRequests:
+    def __init__(self, work: Work, trust: Trust) -> None:
+        work.roles = frozenset({"specialist"})
+        self.work = work
+        self.trust = trust
+        now = work.clock.now()
+        self.offerings: dict[str, Offering] = {
+            o.id: o for o in Offerings(work).of_trust(trust.id) if o.kind == "received"
+        }
+        self.by_remote = {o.remote_id: o for o in self.offerings.values()}
+        self.open_ids = [o.id for o in self.offerings.values() if o.is_open(now)]
+        self.store = SharedRequestStore(work.session, work.scope)
+        self.reach = self.store.reach(self.offerings, self.open_ids)
+        self.requests = Requests(work)
+        clause = self.reach.whereclause
+        self.requests.visibility = lambda: _OfferingReach(everything=False, reach=clause)  # type: ignore[method-assign]
+
+    # --- reading ---------------------------------------------------------------------
+
+    def page(
+        self,
+        *,
+        offerings: list[str] | None = None,
+        statuses: tuple[str, ...] = (),
+        sla_state: str | None = None,
+        text: str | None = None,
+        sort: str = "urgency",
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """The trust's requests: the most urgent open ones, or all newest first (cursor)."""
+        wanted = [self.by_remote[r].id for r in offerings or [] if r in self.by_remote]
+        if offerings and not wanted:
+            return {"items": [], "next_cursor": None}
+        if sort == "urgency":
+            query = RequestFilter(statuses=statuses, sla_state=sla_state, text=text).apply(
+                self.reach
+            )
+            if wanted:
+                query = query.where(Request.offering_id.in_(wanted))
+            rows = self.store.most_urgent(query, limit)
+            next_cursor = None
+        else:
+            filters = RequestFilter(statuses=statuses, sla_state=sla_state, text=text)
+            page = self.requests.store.visible_page(
+                self.requests.visibility(), filters, cursor, limit
+            )
+            rows = [r for r in page.items if not wanted or r.offering_id in wanted]
+            next_cursor = page.next_cursor
+        pauses = self.store.pauses_of([r.id for r in rows])
+        names = self.store.names_of(r.requester_id for r in rows)
+        return {
+            "items": [self._summary(r, pauses[r.id], names) for r in rows],
+            "next_cursor": next_cursor,
+        }
+
+    def detail(self, request_id: str) -> dict[str, Any]:
+        request = self._reached(request_id)
+        pauses = self.store.pauses_of([request.id])[request.id]
+        events = self.store.timeline(request.id)
+        names = self.store.names_of([request.requester_id])
+        return {
+            **self._summary(request, pauses, names),
+            "description": request.description,
+            "timeline": [_event(e) for e in events],
+        }
+
+    # --- acting (as the trusted account's specialist) ----------------------------------
+
+    def add_note(self, request_id: str, body: str, public: bool) -> dict[str, Any]:
+        self._reached(request_id)
+        return _event(self.requests.add_note(request_id, body, public=public))
+
+    def change_status(self, request_id: str, status: str, reason: str) -> dict[str, Any]:
+        self._reached(request_id)
+        self.requests.change_status(request_id, status, reason)
+        return self.detail(request_id)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _reached(self, request_id: str) -> Request:
+        found = self.store.session.scalars(
+            self.store.reach(self.offerings, self.offerings).where(Request.id == request_id)
+        ).first()
+        if found is None:
+            raise RequestOutsideOffering(
+                f"request {request_id} is not on an offering of this trust",
+                reason="request_outside_offering",
+            )
+        if found.offering_id not in self.open_ids and found.status in lifecycle.FINAL:
+            raise OfferingExpired(
+                "the offering has ended and this request is closed", reason="offering_expired"
+            )
+        return found
+
+    def _summary(
+        self, request: Request, pauses: list[RequestPause], names: dict[str, str]
+    ) -> dict[str, Any]:
+        response, resolution = read_clocks(
+            request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
+        )
+        offering = self.offerings[request.offering_id or ""]
+        return {
+            "id": request.id,
+            "reference": f"REQ-{request.number}",
+            "subject": request.subject,
+            "status": request.status,
+            "priority": request.priority,
+            "offering": offering.remote_id,
+            "offering_name": offering.name,
+            "requester": names.get(request.requester_id, "unknown"),
+            "created_at": request.created_at,
+            "updated_at": request.updated_at,
+            "urgency_at": request.resolution_due_at,
+            "allowed_transitions": lifecycle.allowed_transitions(request.status, staff=True),
+            "sla": {
+                "name": request.sla_name,
+                "source": request.sla_source,
+                "reason": request.sla_reason,
+                "response": response.as_dict(),
+                "resolution": resolution.as_dict(),
+                "pauses": [
+                    {"began_at": p.began_at, "ended_at": p.ended_at, "status": p.status}
+                    for p in pauses
+                ],
+            },
+        }
+
+
+def _event(event: RequestEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "kind": event.kind,
+        "public": event.public,
+        "actor": event.actor_name,
+        "vouched_by": event.vouched_by,
+        "body": event.body,
+        "data": event.data,
+    }

@@ -1,0 +1,76 @@
+"""Steps the federation tests share: a countersigned trust, an MSP desk, an offering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OFFICE = {
+    "timezone": "Europe/Amsterdam",
+    "weekly": {d: [["08:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+}
+ALWAYS = {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in
+          ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}  # fmt: skip
+
+
+def targets(response: int, resolution: int) -> dict[str, dict[str, int]]:
+    return {p: {"response": response, "resolution": resolution} for p in ("p1", "p2", "p3", "p4")}
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def establish_trust(msp_node, msp_account, customer_node, customer_account) -> str:
+    """Invite on the MSP node, propose on the customer's, countersign on the MSP's."""
+    with msp_node.client(msp_account.admin) as msp:
+        invitation = ok(msp.post("/api/v1/trusts/invitations"), 201)
+    with customer_node.client(customer_account.admin) as customer:
+        proposal = {k: invitation[k] for k in ("node_url", "account", "fingerprint", "code")}
+        trust_id = ok(customer.post("/api/v1/trusts", json=proposal), 201)["id"]
+    with msp_node.client(msp_account.admin) as msp:
+        ok(msp.post(f"/api/v1/trusts/{trust_id}/accept"))
+    return str(trust_id)
+
+
+@dataclass
+class MspDesk:
+    calendar: str
+    standard: str
+    gold: str
+    team: str
+    service: str
+
+
+def build_msp_desk(node, account) -> MspDesk:
+    """Office hours, two SLAs, a service desk team with the specialist, one service."""
+    with node.client(account.admin) as msp:
+
+        def made(path: str, body: dict[str, Any]) -> str:
+            return str(ok(msp.post(path, json=body), 201)["id"])
+
+        calendar = made("/api/v1/calendars", {"name": "Office", "definition": ALWAYS})
+        standard = made(
+            "/api/v1/slas",
+            {"name": "Standard", "calendar_id": calendar, "targets": targets(240, 960)},
+        )
+        gold = made(
+            "/api/v1/slas", {"name": "Gold", "calendar_id": calendar, "targets": targets(60, 240)}
+        )
+        team = made(
+            "/api/v1/teams", {"name": "Service Desk", "member_ids": [account.specialist.id]}
+        )
+        service = made(
+            "/api/v1/services",
+            {"name": "Workplace support", "description": "Laptops, printers, accounts",
+             "default_sla_id": standard},
+        )  # fmt: skip
+    return MspDesk(calendar, standard, gold, team, service)
+
+
+def offer(node, account, desk: MspDesk, trust_id: str, **extra: Any) -> dict[str, Any]:
+    body = {"trust_id": trust_id, "service_id": desk.service, "name": "Workplace support",
+            "team_id": desk.team, "customer_sla_id": desk.gold, **extra}  # fmt: skip
+    with node.client(account.admin) as msp:
+        return dict(ok(msp.post("/api/v1/offerings", json=body), 201))

@@ -1,0 +1,115 @@
+"""The visibility API: the MSP works the customer's requests live, nothing copied."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.federation.flows import build_msp_desk, establish_trust, offer, ok
+
+
+@pytest.fixture
+def served(federation):
+    """A trust, an offering, and one request raised by the customer's end user."""
+    trust = establish_trust(
+        federation.msp, federation.msp_account, federation.customer, federation.customer_account
+    )
+    desk = build_msp_desk(federation.msp, federation.msp_account)
+    offering = offer(federation.msp, federation.msp_account, desk, trust)
+    with federation.customer.client(federation.customer_account.end_user) as customer:
+        [held] = ok(customer.get("/api/v1/offerings"))["items"]
+        raised = ok(
+            customer.post(
+                "/api/v1/requests",
+                json={"subject": "Printer jams", "offering_id": held["id"], "priority": "p2"},
+            ),
+            201,
+        )
+    federation.trust, federation.offering, federation.request = trust, offering, raised
+    return federation
+
+
+def test_the_msp_specialist_sees_the_customers_request_live(served):
+    with served.msp.client(served.msp_account.specialist) as msp:
+        page = ok(msp.get(f"/api/v1/trusts/{served.trust}/requests"))
+    [item] = page["items"]
+    assert (item["id"], item["subject"], item["offering"]) == (
+        served.request["id"],
+        "Printer jams",
+        served.offering["id"],
+    )
+    assert item["sla"]["name"] == "Gold"
+    assert item["requester"]  # the customer's person, by name
+
+
+def test_a_specialists_note_is_attributed_on_both_sides(served):
+    path = f"/api/v1/trusts/{served.trust}/requests/{served.request['id']}"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        note = ok(msp.post(f"{path}/notes", json={"body": "Swapping the fuser today."}), 201)
+        detail = ok(msp.get(path))
+    with served.msp.client(served.msp_account.specialist) as msp:
+        specialist = ok(msp.get("/api/v1/me"))["name"]
+    assert note["actor"].startswith(specialist) and served.msp_account.id in note["actor"]
+    assert note["vouched_by"] == served.msp_account.id
+    [shown] = [e for e in detail["timeline"] if e["kind"] == "note"]
+    assert (shown["body"], shown["vouched_by"]) == (
+        "Swapping the fuser today.",
+        served.msp_account.id,
+    )
+
+    with served.customer.client(served.customer_account.end_user) as customer:
+        timeline = ok(customer.get(f"/api/v1/requests/{served.request['id']}/timeline"))
+    [theirs] = [e for e in timeline if e["kind"] == "note"]
+    assert theirs["body"] == "Swapping the fuser today."
+    assert specialist in theirs["actor"]["name"]
+    with served.customer.client(served.customer_account.auditor) as customer:
+        audit = ok(customer.get("/api/v1/audit", params={"action": "request.note"}))["items"]
+    assert audit[0]["actor"]["vouched_by"] == served.msp_account.id
+    assert audit[0]["actor"]["id"] == served.msp_account.specialist.id
+
+
+def test_the_specialist_moves_the_request_through_its_status_machine(served):
+    path = f"/api/v1/trusts/{served.trust}/requests/{served.request['id']}"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        moved = ok(msp.post(f"{path}/status", json={"status": "in_progress"}))
+        assert moved["status"] == "in_progress"
+        illegal = msp.post(f"{path}/status", json={"status": "new"})
+    assert illegal.status_code == 409
+    assert illegal.json()["code"] == "peer_refused_change"
+
+
+def test_deactivating_the_trust_cuts_access_at_once_even_if_the_notice_is_lost(served, monkeypatch):
+    from trust.client import PeerClient
+    from trust.errors import PeerUnavailable
+
+    def lost(*args, **kwargs):
+        raise PeerUnavailable("the notice is lost on the way")
+
+    with monkeypatch.context() as patch:  # the customer's notice never reaches the MSP
+        patch.setattr(PeerClient, "post_signed", lost)
+        with served.customer.client(served.customer_account.admin) as customer:
+            ok(customer.post(f"/api/v1/trusts/{served.trust}/deactivate"))
+
+    # The MSP still holds the trust as active and asks: the customer's own record refuses.
+    with served.msp.client(served.msp_account.specialist) as msp:
+        response = msp.get(f"/api/v1/trusts/{served.trust}/requests")
+    assert response.status_code == 502
+    assert response.json()["code"] == "peer_declined"
+    assert "trust" not in response.json()["detail"]  # the peer's own words stay there
+    with served.customer.client(served.customer_account.auditor) as customer:
+        refused = ok(customer.get("/api/v1/audit", params={"action": "federation.refused"}))
+    assert refused["items"][0]["after"] == {"reason": "trust_inactive"}
+
+
+def test_the_msps_end_users_reach_no_customer_requests(served):
+    with served.msp.client(served.msp_account.end_user) as msp:
+        assert msp.get(f"/api/v1/trusts/{served.trust}/requests").status_code == 403
+
+
+def test_a_request_id_outside_the_offering_is_refused_and_audited(served):
+    path = f"/api/v1/trusts/{served.trust}/requests/not-a-request-of-the-trust"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        response = msp.get(path)
+    assert response.status_code == 404
+    with served.customer.client(served.customer_account.auditor) as customer:
+        refused = ok(customer.get("/api/v1/audit", params={"action": "federation.refused"}))
+    assert refused["items"][0]["after"] == {"reason": "request_outside_offering"}

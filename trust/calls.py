@@ -1,0 +1,62 @@
+"""Authenticating a call made under a trust (DESIGN section 5, the receiver's checks).
+
+The signature checks come first (pinned key, signature, window, nonce, digest), so an
+unauthenticated caller learns nothing about this account's trusts; then this account's
+own record of the trust: it must exist, name the signer's account as the peer, be
+active, and be the one the signature covers. A deactivated trust is refused here even if
+the peer never heard of the deactivation. What the trust offers (offerings, requests) is
+the calling slice's check, made next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from account_node.context import Work
+from trust.crypto.httpsig import HttpRequestParts, VerifiedSignature
+from trust.crypto.keys import KeyRef
+from trust.errors import FederationForbidden
+from trust.handshake import TrustStore
+from trust.inbox import authenticate
+from trust.keyring import Keyring
+from trust.models import Trust
+
+
+@dataclass(frozen=True)
+class TrustCall:
+    """An authenticated call: the trust it came under and who signed it."""
+
+    trust: Trust
+    signature: VerifiedSignature
+
+    @property
+    def peer_account(self) -> str:
+        return self.trust.peer_account
+
+    @property
+    def actor_id(self) -> str | None:
+        return self.signature.actor
+
+
+def authenticate_trust_call(
+    work: Work, parts: HttpRequestParts, trust_id: str, *, role: str | None = None
+) -> TrustCall:
+    """Check a call made to this account under ``trust_id``; ``role`` is this account's
+    side the call requires (``trusting`` for the visibility API)."""
+    keyring = Keyring(work.session, work.scope, work.clock)
+    verified = authenticate(work.session, parts, keyring.resolve, work.clock.now())
+    if verified.trust != trust_id:
+        raise FederationForbidden(
+            "the signature does not cover this trust", reason="trust_not_covered"
+        )
+    trust = TrustStore(work.session, work.scope).find(trust_id)
+    signer = KeyRef.parse(verified.keyid).account
+    if trust is None or trust.peer_account != signer:
+        raise FederationForbidden("no such trust with the signing account", reason="trust_unknown")
+    if trust.status != "active":
+        raise FederationForbidden(f"the trust is {trust.status}", reason="trust_inactive")
+    if role is not None and trust.role != role:
+        raise FederationForbidden(
+            f"this account is not the {role} side of the trust", reason="trust_role"
+        )
+    return TrustCall(trust, verified)
