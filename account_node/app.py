@@ -29,6 +29,7 @@ from account_node.tenancy import assert_isolation_holds
 from portal import portal_blueprint
 from services.catalog.api import services_api
 from services.cmdb.api import cis_api
+from services.inbox.api import inbox_api
 from services.offerings.api import offerings_api, offerings_federation
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
@@ -48,6 +49,7 @@ API_BLUEPRINTS = (
     requests_api,
     trusts_api,
     trust_requests_api,
+    inbox_api,
     keys_api,
 )
 # /federation/v1: peers' signed calls, one blueprint per slice that answers them.

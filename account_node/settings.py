@@ -34,6 +34,7 @@ _POSITIVE = (
     "page_size_default",
     "page_size_max",
     "federation_timeout_seconds",
+    "inbox_timeout_ms",
 )
 
 
@@ -69,6 +70,9 @@ class Settings:
     federation_allow_http: bool = False
     federation_allow_private: bool = False
     federation_timeout_seconds: int = 5
+    # Each trusting node's share of a cross-account inbox page: a node slower than this
+    # is shown as unreachable, and the page is served without it.
+    inbox_timeout_ms: int = 2000
     # How often the SLA sweep re-checks every open request; 0 turns it off.
     sla_sweep_seconds: int = 60
     page_size_default: int = 25

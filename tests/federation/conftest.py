@@ -36,7 +36,9 @@ class RunningNode:
         self.app.extensions["trustdesk"].close()
 
 
-def start_node(name: str, directory: Path, database: tuple[str, str] | None = None) -> RunningNode:
+def start_node(
+    name: str, directory: Path, database: tuple[str, str] | None = None, **settings: object
+) -> RunningNode:
     """Start a node; ``database`` is (owner URL, runtime URL) on PostgreSQL, else SQLite."""
     directory.mkdir(parents=True, exist_ok=True)
     if database is None:
@@ -45,7 +47,7 @@ def start_node(name: str, directory: Path, database: tuple[str, str] | None = No
         upgrade(database[0], APP_ROLE)
     server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    settings = node_settings(
+    node = node_settings(
         data_dir=str(directory),
         public_url=url,
         node_name=name,
@@ -54,8 +56,9 @@ def start_node(name: str, directory: Path, database: tuple[str, str] | None = No
         federation_allow_private=True,
         federation_timeout_seconds=3,
         database_url=database[1] if database else "",
+        **settings,
     )
-    app = create_app(settings)
+    app = create_app(node)
     server.app = app
     threading.Thread(target=server.serve_forever, name=f"node-{name}", daemon=True).start()
     return RunningNode(name, app, server, url)

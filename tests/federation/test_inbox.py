@@ -1,0 +1,128 @@
+"""The cross-account inbox: two customer nodes fanned out to at once, one of them dead."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.factories.accounts import AccountFixture, make_account
+from tests.federation.conftest import RunningNode, _drop, _postgres_database, start_node
+from tests.federation.flows import build_msp_desk, establish_trust, offer, ok
+
+TIMEOUT_MS = 1500
+
+
+@dataclass
+class Customer:
+    node: RunningNode
+    account: AccountFixture
+    trust: str
+    request: dict
+
+
+@dataclass
+class Msp:
+    node: RunningNode
+    account: AccountFixture
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def estate(request, tmp_path) -> Iterator[tuple[Msp, list[Customer]]]:
+    names = ("msp", "alpha", "beta")
+    databases = {}
+    if request.param == "postgresql":
+        databases = {name: _postgres_database(name) for name in names}
+    nodes = {
+        name: start_node(name, tmp_path / name, databases.get(name), inbox_timeout_ms=TIMEOUT_MS)
+        for name in names
+    }
+    try:
+        msp = Msp(nodes["msp"], make_account(nodes["msp"].app, kind="msp", prefix="msp"))
+        desk = build_msp_desk(msp.node, msp.account)
+        customers = []
+        for name, priority in (("alpha", "p1"), ("beta", "p4")):
+            node = nodes[name]
+            account = make_account(node.app, prefix=name)
+            trust = establish_trust(msp.node, msp.account, node, account)
+            offer(msp.node, msp.account, desk, trust)
+            with node.client(account.end_user) as customer:
+                [held] = ok(customer.get("/api/v1/offerings"))["items"]
+                body = {"subject": f"{name} needs help", "offering_id": held["id"],
+                        "priority": priority}  # fmt: skip
+                raised = ok(customer.post("/api/v1/requests", json=body), 201)
+            customers.append(Customer(node, account, trust, raised))
+        yield msp, customers
+    finally:
+        for node in nodes.values():
+            node.stop()
+        for owner, _ in databases.values():
+            _drop(owner)
+
+
+def _inbox(msp: Msp, **params) -> dict:
+    with msp.node.client(msp.account.specialist) as client:
+        return dict(ok(client.get("/api/v1/inbox", params=params)))
+
+
+def test_the_inbox_merges_every_trusting_node_by_sla_urgency(estate):
+    msp, (alpha, beta) = estate
+    inbox = _inbox(msp)
+    assert [i["subject"] for i in inbox["items"]] == ["alpha needs help", "beta needs help"]
+    assert [i["account"] for i in inbox["items"]] == [alpha.account.id, beta.account.id]
+    assert (
+        inbox["items"][0]["path"] == f"/api/v1/trusts/{alpha.trust}/requests/{alpha.request['id']}"
+    )
+    by_account = {s["account"]: s for s in inbox["sources"]}
+    assert by_account[alpha.account.id]["status"] == by_account[beta.account.id]["status"] == "ok"
+    assert by_account[msp.account.id]["node"] == "this node"
+    assert all(s["latency_ms"] >= 0 for s in inbox["sources"])
+
+
+def test_a_node_that_hangs_costs_its_timeout_and_hides_nothing_else(estate):
+    msp, (alpha, beta) = estate
+    beta.node.server.shutdown()  # still listening, never answering: a hung node
+    started = time.perf_counter()
+    inbox = _inbox(msp)
+    took = time.perf_counter() - started
+    assert [i["account"] for i in inbox["items"]] == [alpha.account.id]
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert statuses[beta.account.id] == "unreachable"
+    assert statuses[alpha.account.id] == "ok"
+    assert took < TIMEOUT_MS / 1000 + 1.5
+
+
+def test_a_node_killed_outright_is_unreachable_at_once(estate):
+    msp, (alpha, beta) = estate
+    beta.node.server.shutdown()
+    beta.node.server.server_close()  # the port is closed: connections are refused
+    inbox = _inbox(msp)
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert (statuses[alpha.account.id], statuses[beta.account.id]) == ("ok", "unreachable")
+
+
+def test_a_customer_that_ended_the_trust_is_shown_as_refusing(estate, monkeypatch):
+    msp, (alpha, beta) = estate
+    from trust.client import PeerClient
+    from trust.errors import PeerUnavailable
+
+    def lost(*args, **kwargs):
+        raise PeerUnavailable("lost")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PeerClient, "post_signed", lost)
+        with beta.node.client(beta.account.admin) as customer:
+            ok(customer.post(f"/api/v1/trusts/{beta.trust}/deactivate"))
+    inbox = _inbox(msp)
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert statuses[beta.account.id] == "refused"
+    assert [i["account"] for i in inbox["items"]] == [alpha.account.id]
+
+
+def test_filters_narrow_the_fan_out_to_one_account(estate):
+    msp, (alpha, beta) = estate
+    inbox = _inbox(msp, account=beta.account.id)
+    assert [s["account"] for s in inbox["sources"]] == [beta.account.id]
+    assert [i["account"] for i in inbox["items"]] == [beta.account.id]
