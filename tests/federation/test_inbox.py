@@ -122,7 +122,7 @@ def test_a_customer_that_ended_the_trust_is_shown_as_refusing(estate, monkeypatc
 
 
 def test_filters_narrow_the_fan_out_to_one_account(estate):
-    msp, (alpha, beta) = estate
+    msp, (_, beta) = estate
     inbox = _inbox(msp, account=beta.account.id)
     assert [s["account"] for s in inbox["sources"]] == [beta.account.id]
     assert [i["account"] for i in inbox["items"]] == [beta.account.id]
