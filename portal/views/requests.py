@@ -106,12 +106,14 @@ class Names:
 @portal_blueprint.get("/requests")
 @signed_in()
 def my_requests() -> Any:
-    """The viewer's own requests; admins and auditors may widen it to the whole account."""
+    """The viewer's own requests, or (``scope=all``) every request they may see: the whole
+    account for admins and auditors, their teams' for specialists, and for end users
+    their own plus those of colleagues in a request-sharing team."""
     who = viewer()
     group = request.args.get("status", "open")
     if group not in STATUS_GROUPS:
         group = "open"
-    everyone = request.args.get("scope") == "all" and who.has("admin", "auditor")
+    everyone = request.args.get("scope") == "all"
     filters = RequestFilter(
         statuses=STATUS_GROUPS[group], requester_id=None if everyone else who.person.id
     )
