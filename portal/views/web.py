@@ -267,3 +267,12 @@ def changes(event: Any, limit: int = 4) -> list[str]:
 def _short(value: Any, width: int = 36) -> str:
     text = "—" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@portal_blueprint.after_request
+def _private(response: Any) -> Any:
+    """Signed-in pages are private: no shared or back-button cache may keep them."""
+    if g.get("viewer") is not None and response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

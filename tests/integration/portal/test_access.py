@@ -203,3 +203,8 @@ def test_request_forms_refuse_a_post_without_its_csrf_token(as_role, desk):
         response = browser.post(f"/requests/{made['id']}/{action}", form, csrf=False)
         assert response.status_code == 400, action
     assert len(desk.get(f"/api/v1/requests/{made['id']}/timeline").get_json()) == 1
+
+
+def test_signed_in_pages_are_never_cached(as_role, desk):
+    response = as_role("end_user").get("/requests")
+    assert response.headers["Cache-Control"] == "no-store"
