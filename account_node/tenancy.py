@@ -15,6 +15,7 @@ Stores take the scope in their constructor, so a call site cannot forget it.
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ForeignKey, String, event, select, text
@@ -29,6 +30,7 @@ from sqlalchemy.orm import (
     scoped_session,
     with_loader_criteria,
 )
+from sqlalchemy.orm.util import LoaderCriteriaOption
 
 from account_node.errors import NotFound, ScopeViolation
 from account_node.pagination import Page, keyset, page_of
@@ -98,10 +100,12 @@ def _open_connections(session: Session) -> list[Connection]:
 
 def _set_rls(connection: Connection, account_id: str) -> None:
     if connection.dialect.name == "postgresql":
-        connection.execute(
-            text("SELECT set_config(:name, :value, true)"),
-            {"name": RLS_SETTING, "value": account_id},
-        )
+        # Straight to the driver: this runs at the start of every transaction, and the
+        # statement needs no compiling (psycopg's parameter style, a fixed setting name).
+        connection.exec_driver_sql(_SET_RLS, {"value": account_id})
+
+
+_SET_RLS = f"SELECT set_config('{RLS_SETTING}', %(value)s, true)"
 
 
 @event.listens_for(Session, "after_begin")
@@ -117,17 +121,25 @@ def _add_account_criterion(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get(UNSCOPED) or state.is_column_load or state.is_relationship_load:
         return
-    if not _touches_scoped_model(state):
-        return
     account_id = state.session.info.get(SCOPE_KEY)
     if not account_id:
-        raise ScopeViolation("query of an account-scoped model without an account scope")
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            AccountScoped,
-            lambda cls: cls.account_id == account_id,
-            include_aliases=True,
-        )
+        if _touches_scoped_model(state):
+            raise ScopeViolation("query of an account-scoped model without an account scope")
+        return
+    # The criterion only ever applies to AccountScoped entities, so with a scope bound it
+    # is added to every statement: cheaper than working out which ones it concerns.
+    state.statement = state.statement.options(_account_criterion(account_id))
+
+
+@lru_cache(maxsize=4096)
+def _account_criterion(account_id: str) -> LoaderCriteriaOption:
+    """One option object per account: building it (the lambda's analysis) costs more
+    than the query it is added to. The account id is a bound value of the cached
+    statement, so one compiled form serves every account."""
+    return with_loader_criteria(
+        AccountScoped,
+        lambda cls: cls.account_id == account_id,
+        include_aliases=True,
     )
 
 

@@ -1,9 +1,11 @@
 """Recording and reading the audit log.
 
 ``record`` runs in the caller's transaction: the event commits or rolls back with the
-change it describes. The chain head row is locked (``SELECT ... FOR UPDATE``) while
-appending, so concurrent writers of one account queue up instead of forking the chain;
-other accounts are not blocked.
+change it describes. Appending starts with an UPDATE of the chain head row that takes
+the next sequence number and reads the previous hash in one statement; the row stays
+locked until commit, so concurrent writers of one account queue up instead of forking
+the chain; other accounts are not blocked. Two round trips per event: that one, and the
+event's INSERT followed by the head's new hash.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from account_node.audit.chain import HASHED_FIELDS, ChainReport, event_hash, verify_chain
@@ -38,20 +41,54 @@ class Actor:
 class AuditStore(ScopedStore[AuditEvent]):
     model = AuditEvent
 
-    def lock_head(self) -> AuditHead:
-        # Write first, read second: the no-op UPDATE takes the row lock on PostgreSQL and
-        # the database write lock on SQLite (where FOR UPDATE does nothing), so concurrent
-        # writers of one account queue up instead of reading the same head.
-        self.session.execute(update(AuditHead).values(seq=AuditHead.seq))
-        head = self.session.scalars(select(AuditHead).with_for_update()).first()
-        if head is None:
-            head = AuditHead(account_id=self.scope.account_id, seq=0, hash=GENESIS)
-            self.session.add(head)
-            self.session.flush()
-        return head
+    def take_next(self) -> tuple[int, str]:
+        """The next sequence number and the previous event's hash, the head row locked.
+
+        Write, not read: the UPDATE takes the row lock on PostgreSQL and the database
+        write lock on SQLite (where FOR UPDATE does nothing), so concurrent writers of one
+        account queue up instead of reading the same head. The head's hash is set by
+        ``append`` once the event is written, in the same transaction.
+        """
+        taken = self._bump()
+        if taken is None:
+            # The account's first event: two may race to create the head; the loser's
+            # savepoint rolls back and it bumps the winner's row.
+            try:
+                with self.session.begin_nested():
+                    self.session.execute(
+                        insert(AuditHead).values(
+                            account_id=self.scope.account_id, seq=0, hash=GENESIS
+                        )
+                    )
+            except IntegrityError:
+                pass
+            taken = self._bump()
+            if taken is None:
+                raise RuntimeError("the audit chain head could not be created")
+        return taken
+
+    def _bump(self) -> tuple[int, str] | None:
+        statement = (
+            update(AuditHead)
+            .values(seq=AuditHead.seq + 1)
+            .returning(AuditHead.seq, AuditHead.hash)
+            .execution_options(synchronize_session=False)
+        )
+        row = self.session.execute(statement).first()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
+    def append(self, event: AuditEvent) -> None:
+        """Write ``event`` (its seq taken by ``take_next``) and make it the head."""
+        self.session.add(event)
+        statement = (
+            update(AuditHead).values(hash=event.hash).execution_options(synchronize_session=False)
+        )
+        self.session.execute(statement)  # flushes the INSERT first
 
     def head(self) -> AuditHead | None:
-        return self.session.scalars(select(AuditHead)).first()
+        # Fresh from the database: appends move the head with SQL, not through the ORM.
+        query = select(AuditHead).execution_options(populate_existing=True)
+        return self.session.scalars(query).first()
 
     def newest(self, after_seq: int | None, limit: int, action: str | None) -> list[AuditEvent]:
         query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
@@ -89,10 +126,10 @@ class AuditLog:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        head = self.store.lock_head()
+        seq, prev_hash = self.store.take_next()
         fields: dict[str, Any] = {
             "account_id": self.scope.account_id,
-            "seq": head.seq + 1,
+            "seq": seq,
             "at": self.clock.now(),
             "actor_id": actor.person_id,
             "actor_account_id": actor.account_id,
@@ -103,13 +140,11 @@ class AuditLog:
             "target_id": str(target_id),
             "before": before,
             "after": after,
-            "prev_hash": head.hash,
+            "prev_hash": prev_hash,
         }
         fields["hash"] = event_hash(fields)
         event = AuditEvent(**fields)
-        self.store.session.add(event)
-        head.seq, head.hash = event.seq, event.hash
-        self.store.session.flush()
+        self.store.append(event)
         return event
 
     def page(

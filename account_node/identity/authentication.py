@@ -78,6 +78,7 @@ class Authenticator:
         if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
             # Coarse on purpose: a write per request would serialise busy clients.
             token.last_used_at = now
+        _keep(self.session, person)
         return principal_of(person, "token")
 
     def password(self, account_id: str, email: str, password: str) -> Principal:
@@ -107,6 +108,7 @@ class Authenticator:
         person = PeopleStore(self.session, AccountScope(account_id)).find(person_id)
         if person is None or not person.active:
             return None
+        _keep(self.session, person)
         return principal_of(person, "session")
 
     def _count_failure(self, person: Person, now: datetime) -> None:
@@ -119,6 +121,16 @@ class Authenticator:
     def _account_active(self, account_id: str) -> bool:
         account = self.session.get(Account, account_id)
         return account is not None and account.active
+
+
+def _keep(session: Session, person: Person) -> None:
+    """Hold the authenticated person for the rest of the unit of work. The session's
+    identity map only holds weak references: without this, a service that needs the
+    caller's row again (the requester of a new request, usually) would query for it."""
+    session.info[CALLER_KEY] = person
+
+
+CALLER_KEY = "trustdesk.caller"
 
 
 def _locked(locked_until: datetime | None, now: datetime) -> bool:

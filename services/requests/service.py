@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from account_node.context import Work
+from account_node.db import new_id
 from account_node.errors import Forbidden, NotFound, ValidationFailed
 from account_node.identity.store import PeopleStore, TeamStore
 from account_node.pagination import Page
@@ -26,10 +27,9 @@ from services.requests.models import Request, RequestEvent, RequestPause
 from services.requests.monitor import apply_readings
 from services.requests.schedule import schedule_clock_checks
 from services.requests.signals import request_changed
-from services.requests.sla_policy import SlaInputs, decide_sla
+from services.requests.sla_policy import SlaDecision, SlaInputs, decide_sla
 from services.requests.store import RequestFilter, RequestStore, Visibility
 from services.sla.models import PRIORITIES
-from services.sla.service import Calendars
 
 STAFF = frozenset({"admin", "specialist"})
 UNSET: Any = object()
@@ -146,11 +146,10 @@ class Requests:
             if earlier is not None:
                 return earlier, False
         inputs = self._inputs(service_id, offering_id, requester_id, ci_id, priority)
-        decision = decide_sla(self.work, inputs)
-        calendar = Calendars(self.work).get(decision.sla.calendar_id)
+        decision = decide_sla(self.work, inputs, self.store.sla_terms)
         now = self.work.clock.now()
         request = Request(
-            number=self.store.next_number(),
+            id=new_id(),
             subject=subject.strip(),
             description=description,
             service_id=inputs.service.id,
@@ -169,9 +168,13 @@ class Requests:
             clock_version=0,
             event_count=0,
         )
-        _freeze_sla(request, decision.sla, decision.source, decision.reason, calendar)
+        _freeze_sla(request, decision)
         self._refresh(request, [])
-        self.store.add(request)
+        # Locks last: everything above reads; from the number on, other creates of this
+        # account wait until we commit, so only writes follow. The request, its first
+        # timeline entry and the audit event are written in the audit log's round trips.
+        request.number = self.store.next_number()
+        self.store.stage(request)
         schedule_clock_checks(self.work, request, self._view(request, []))
         self._event(
             request, "created", data={"sla": request.sla_reason, "team_id": request.team_id}
@@ -204,7 +207,7 @@ class Requests:
                 errors["service_id"] = ["this service no longer takes requests"]
         elif not offering_id:
             errors["service_id"] = ["give a service_id or an offering_id"]
-        person = self.people.find(requester_id)
+        person = self.store.person(requester_id)
         if person is None or not person.active:
             errors["requester_id"] = ["no such active person in this account"]
         if ci_id:
@@ -382,11 +385,10 @@ class Requests:
             override_reason=request.override_reason,
         )
         try:
-            decision = decide_sla(self.work, inputs)
+            decision = decide_sla(self.work, inputs, self.store.sla_terms)
         except NotFound as exc:
             raise InvalidRequest(errors={"sla_id": [exc.detail]}) from exc
-        calendar = Calendars(self.work).get(decision.sla.calendar_id)
-        _freeze_sla(request, decision.sla, decision.source, decision.reason, calendar)
+        _freeze_sla(request, decision)
         self._event(
             request,
             "sla",
@@ -438,6 +440,7 @@ class Requests:
         actor = self.work.actor
         request.event_count = (request.event_count or 0) + 1
         event = RequestEvent(
+            id=new_id(),
             request_id=request.id,
             seq=request.event_count,
             at=self.work.clock.now(),
@@ -449,17 +452,18 @@ class Requests:
             body=body,
             data=data,
         )
-        self.store.session.add(event)
-        self.store.session.flush()
+        # Written by the next query or the commit, with the request's own changes.
+        self.store.stage(event)
         return event
 
     def _changed(self, request: Request, action: str) -> None:
         request_changed.send(request, action=action, work=self.work)
 
 
-def _freeze_sla(request: Request, sla: Any, source: str, reason: str, calendar: Any) -> None:
+def _freeze_sla(request: Request, decision: SlaDecision) -> None:
+    sla, calendar = decision.sla, decision.calendar
     request.sla_id, request.sla_name = sla.id, sla.name
-    request.sla_source, request.sla_reason = source, reason[:300]
+    request.sla_source, request.sla_reason = decision.source, decision.reason[:300]
     request.sla_terms = {
         "targets": sla.targets,
         "pausing_statuses": list(sla.pausing_statuses),

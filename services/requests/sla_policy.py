@@ -9,11 +9,13 @@ Most specific first; the first level that names an SLA wins:
 5. ``service``   the service's default SLA.
 
 The choice is deterministic and explained: the request records the level as
-``sla_source`` and a sentence a person can check as ``sla_reason``.
+``sla_source`` and a sentence a person can check as ``sla_reason``. The SLA that wins is
+loaded together with its calendar (``load``), since the request freezes both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from account_node.context import Work
@@ -21,8 +23,11 @@ from services.catalog.models import Service
 from services.cmdb.models import ConfigurationItem
 from services.cmdb.service import Cmdb
 from services.offerings.models import Offering
-from services.sla.models import Sla
-from services.sla.service import RequesterSlas, Slas
+from services.sla.models import BusinessCalendar, Sla
+from services.sla.service import RequesterSlas
+
+# An SLA and its calendar by the SLA's id; raises SlaNotFound for an unknown id.
+SlaLoader = Callable[[str], tuple[Sla, BusinessCalendar]]
 
 SOURCES = ("request", "requester", "ci", "offering", "service")
 
@@ -30,6 +35,7 @@ SOURCES = ("request", "requester", "ci", "offering", "service")
 @dataclass(frozen=True)
 class SlaDecision:
     sla: Sla
+    calendar: BusinessCalendar
     source: str
     reason: str
 
@@ -44,29 +50,33 @@ class SlaInputs:
     override_reason: str | None = None
 
 
-def decide_sla(work: Work, inputs: SlaInputs) -> SlaDecision:
-    slas = Slas(work)
+def decide_sla(work: Work, inputs: SlaInputs, load: SlaLoader) -> SlaDecision:
     if inputs.override_sla_id:
-        sla = slas.get(inputs.override_sla_id)
+        sla, calendar = load(inputs.override_sla_id)
         return SlaDecision(
-            sla, "request", f"request override: {sla.name} ({inputs.override_reason})"
+            sla, calendar, "request", f"request override: {sla.name} ({inputs.override_reason})"
         )
     group = RequesterSlas(work).for_person(inputs.requester_id)
     if group is not None:
-        sla = slas.get(group.sla_id)
-        return SlaDecision(sla, "requester", f"user override: {group.label}, {sla.name}")
+        sla, calendar = load(group.sla_id)
+        return SlaDecision(sla, calendar, "requester", f"user override: {group.label}, {sla.name}")
     if inputs.ci is not None:
         sla_id, origin = Cmdb(work).effective_sla(inputs.ci)
         if sla_id is not None and origin is not None:
-            sla = slas.get(sla_id)
+            sla, calendar = load(sla_id)
             where = inputs.ci.name
             if origin.id != inputs.ci.id:
                 where += f" (inherited from {origin.name})"
-            return SlaDecision(sla, "ci", f"configuration item: {where}, {sla.name}")
+            return SlaDecision(sla, calendar, "ci", f"configuration item: {where}, {sla.name}")
     if inputs.offering is not None and inputs.offering.customer_sla_id:
-        sla = slas.get(inputs.offering.customer_sla_id)
+        sla, calendar = load(inputs.offering.customer_sla_id)
         return SlaDecision(
-            sla, "offering", f"customer default on offering {inputs.offering.name}: {sla.name}"
+            sla,
+            calendar,
+            "offering",
+            f"customer default on offering {inputs.offering.name}: {sla.name}",
         )
-    sla = slas.get(inputs.service.default_sla_id)
-    return SlaDecision(sla, "service", f"service default of {inputs.service.name}: {sla.name}")
+    sla, calendar = load(inputs.service.default_sla_id)
+    return SlaDecision(
+        sla, calendar, "service", f"service default of {inputs.service.name}: {sla.name}"
+    )

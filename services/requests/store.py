@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore
 from services.requests.errors import RequestNotFound
 from services.requests.models import Request, RequestCounter, RequestEvent, RequestPause
+from services.sla.errors import SlaNotFound
+from services.sla.models import BusinessCalendar, Sla
 
 
 @dataclass(frozen=True)
@@ -109,21 +112,63 @@ class RequestStore(ScopedStore[Request]):
         return self.session.scalars(query).first()
 
     def next_number(self) -> int:
-        # A no-op write first, for the same reason as the audit head (see AuditStore).
-        self.session.execute(update(RequestCounter).values(last=RequestCounter.last))
-        counter = self.session.scalars(select(RequestCounter).with_for_update()).first()
-        if counter is None:
+        """Take the account's next request number; its counter row stays locked until commit.
+
+        One statement: the UPDATE both locks the row and increments it (a write first, for
+        the same reason as the audit head: SQLite's FOR UPDATE does nothing).
+        """
+        taken = self._bump_counter()
+        if taken is None:
             # The account's first request: two may race to create the counter; the loser's
-            # savepoint rolls back and it takes the winner's row, locked.
+            # savepoint rolls back and it bumps the winner's row.
             try:
                 with self.session.begin_nested():
-                    self.session.add(RequestCounter(account_id=self.scope.account_id, last=0))
+                    self.session.execute(
+                        insert(RequestCounter).values(account_id=self.scope.account_id, last=0)
+                    )
             except IntegrityError:
                 pass
-            counter = self.session.scalars(select(RequestCounter).with_for_update()).one()
-        counter.last += 1
-        self.session.flush()
-        return counter.last
+            taken = self._bump_counter()
+            if taken is None:
+                raise RuntimeError("the request counter could not be created")
+        return taken
+
+    def _bump_counter(self) -> int | None:
+        statement = (
+            update(RequestCounter)
+            .values(last=RequestCounter.last + 1)
+            .returning(RequestCounter.last)
+            .execution_options(synchronize_session=False)
+        )
+        return self.session.scalar(statement)
+
+    def stage(self, obj: Request | RequestEvent | RequestPause) -> None:
+        """Add ``obj`` to the unit of work without flushing: the next query or the commit
+        writes it, together with everything else staged (fewer round trips)."""
+        obj.account_id = self.scope.account_id
+        self.session.add(obj)
+
+    def person(self, person_id: str) -> Person | None:
+        """A person of the account; no query when this unit of work already loaded them
+        (a request's requester is usually the caller, loaded when authenticating)."""
+        found = self.session.get(Person, person_id)
+        return found if found is not None and found.account_id == self.scope.account_id else None
+
+    def sla_terms(self, sla_id: str) -> tuple[Sla, BusinessCalendar]:
+        """An SLA and its calendar in one query: a request freezes both."""
+        query = (
+            select(Sla, BusinessCalendar)
+            .join(
+                BusinessCalendar,
+                (BusinessCalendar.id == Sla.calendar_id)
+                & (BusinessCalendar.account_id == Sla.account_id),
+            )
+            .where(Sla.id == sla_id)
+        )
+        row = self.session.execute(query).first()
+        if row is None:
+            raise SlaNotFound(f"sla {sla_id} not found")
+        return row[0], row[1]
 
     def by_idempotency_key(self, requester_id: str, key: str) -> Request | None:
         query = select(Request).where(
