@@ -1,10 +1,20 @@
 """Benchmark plumbing: a real node under gunicorn on a fresh PostgreSQL database, and a
-bounded load generator (separate client processes, fixed duration) on loopback only."""
+bounded load generator (separate client processes, fixed duration) on loopback only.
+
+Clients, server and database share the machine's cores, and so may other work. Besides
+rates and latencies, a load therefore reports the CPU each call cost the server (its
+gunicorn processes), the database (the backends of the bench database) and the clients:
+figures that other load on the machine does not inflate, and that show whether the
+clients themselves are the bottleneck.
+"""
 
 from __future__ import annotations
 
+import http.client
+import json
 import multiprocessing
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -16,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -40,6 +51,35 @@ class BenchNode:
     owner_url: str
     runtime_url: str
     data_dir: str
+    server_pid: int = 0
+    database: str = ""
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU used so far by (the server's processes, the bench database's backends).
+
+        Linux only (``/proc``); (0, 0) elsewhere. Processes that ended meanwhile are not
+        counted, so take both readings while the server runs.
+        """
+        server = database = 0.0
+        if not self.server_pid or not Path("/proc").is_dir():
+            return server, database
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            pid, parent = int(entry.name), int(fields[1])
+            if self.server_pid in (pid, parent):
+                server += seconds
+            elif cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
+                database += seconds
+        return server, database
 
 
 @contextmanager
@@ -87,7 +127,7 @@ def postgres_node(workers: int = 2) -> Iterator[BenchNode]:
         )
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url)
-        yield BenchNode(url, owner, runtime, str(data_dir))
+        yield BenchNode(url, owner, runtime, str(data_dir), server.pid, name)
     finally:
         if server is not None:
             server.terminate()
@@ -113,20 +153,45 @@ def _wait_ready(url: str, timeout: float = 30.0) -> None:
 Scenario = Callable[[int, int], tuple[str, str, Any]]
 
 
-def _client(args: tuple[str, dict[str, str], Scenario, int, float, int]) -> tuple[list[float], int]:
+def _client(
+    args: tuple[str, dict[str, str], Scenario, int, float, int],
+) -> tuple[list[float], int, float]:
+    """One client process: keep-alive HTTP/1.1 with the standard library's client.
+
+    Not httpx: its per-call overhead is several times http.client's, and on a small
+    machine every millisecond a client spends is one the server under test does not get.
+    """
     base, headers, scenario, client_no, seconds, max_calls = args
     latencies, errors = [], 0
+    began = _own_cpu()
+    target = urlsplit(base)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    sent = {**headers, "Accept": "application/json"}
     deadline = time.monotonic() + seconds
-    with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+    try:
         for i in range(max_calls):
             if time.monotonic() > deadline:
                 break
             method, path, body = scenario(client_no, i)
-            began = time.perf_counter()
-            response = http.request(method, path, json=body)
-            latencies.append(time.perf_counter() - began)
-            errors += response.status_code >= 400
-    return latencies, errors
+            payload = None if body is None else json.dumps(body).encode()
+            call_headers = sent if payload is None else {**sent, "Content-Type": JSON}
+            started = time.perf_counter()
+            connection.request(method, path, body=payload, headers=call_headers)
+            response = connection.getresponse()
+            response.read()
+            latencies.append(time.perf_counter() - started)
+            errors += response.status >= 400
+    finally:
+        connection.close()
+    return latencies, errors, _own_cpu() - began
+
+
+JSON = "application/json"
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -136,6 +201,10 @@ class LoadResult:
     seconds: float
     p50_ms: float
     p95_ms: float
+    # CPU per call, in milliseconds: the server, the database, the clients (0 if unknown).
+    server_cpu_ms: float = 0.0
+    db_cpu_ms: float = 0.0
+    client_cpu_ms: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -149,6 +218,9 @@ class LoadResult:
             "per_s": round(self.per_second, 1),
             "p50_ms": round(self.p50_ms, 2),
             "p95_ms": round(self.p95_ms, 2),
+            "cpu_ms_server": round(self.server_cpu_ms, 2),
+            "cpu_ms_db": round(self.db_cpu_ms, 2),
+            "cpu_ms_clients": round(self.client_cpu_ms, 2),
         }
 
 
@@ -159,8 +231,13 @@ def load(
     clients: int = 4,
     seconds: float = 6.0,
     max_calls: int = 20_000,
+    node: BenchNode | None = None,
 ) -> LoadResult:
-    """Run ``clients`` processes calling ``scenario`` for ``seconds`` (bounded) each."""
+    """Run ``clients`` processes calling ``scenario`` for ``seconds`` (bounded) each.
+
+    With ``node``, the CPU the node's server and database spent is measured too.
+    """
+    before = node.cpu_seconds() if node else (0.0, 0.0)
     began = time.perf_counter()
     context = multiprocessing.get_context("fork")
     with context.Pool(clients) as pool:
@@ -168,14 +245,20 @@ def load(
             _client, [(base, headers, scenario, c, seconds, max_calls) for c in range(clients)]
         )
     elapsed = time.perf_counter() - began
-    latencies = sorted(x for lat, _ in results for x in lat)
-    errors = sum(e for _, e in results)
+    after = node.cpu_seconds() if node else (0.0, 0.0)
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    errors = sum(e for _, e, _ in results)
+    calls = len(latencies)
+    per_call = 1000 / calls if calls else 0.0
     return LoadResult(
-        len(latencies),
+        calls,
         errors,
         elapsed,
         statistics.median(latencies) * 1000,
         latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        server_cpu_ms=(after[0] - before[0]) * per_call,
+        db_cpu_ms=(after[1] - before[1]) * per_call,
+        client_cpu_ms=sum(cpu for _, _, cpu in results) * per_call,
     )
 
 
