@@ -133,15 +133,19 @@ def my_requests() -> Any:
 # --- raising -----------------------------------------------------------------------------
 
 
-def _choices(work: Work, person_id: str) -> dict[str, Any]:
-    entries = catalog_entries(work)
-    cis = Cmdb(work).page(None, 200, owner_id=person_id).items
-    return {"entries": entries, "cis": cis, "priorities": PRIORITY_LABELS}
+def _own_cis(work: Work) -> list[Any]:
+    """The picker's items: those the person owns (a request is about one's own things)."""
+    return Cmdb(work).page(None, 200, owner_id=viewer().person.id).items
 
 
 def _raise_form(work: Work, form: Form, status: int = 200) -> Any:
-    choices = _choices(work, viewer().person.id)
-    return render_template("requests/new.html", form=form, **choices), status
+    return render_template(
+        "requests/new.html",
+        form=form,
+        entries=catalog_entries(work),
+        cis=_own_cis(work),
+        priorities=PRIORITY_LABELS,
+    ), status
 
 
 @portal_blueprint.get("/requests/new")
@@ -161,8 +165,7 @@ def raise_request() -> Any:
     form = Form.posted("what", "subject", "description", "priority", "ci", "key")
     work = portal_work()
     target = _check_raise(form)
-    mine = {ci.id for ci in _choices(work, viewer().person.id)["cis"]}
-    if form.get("ci") and form.get("ci") not in mine:
+    if form.get("ci") and form.get("ci") not in {ci.id for ci in _own_cis(work)}:
         form.add("ci", "Choose one of your own items, or none.")
     if form.ok:
         try:
