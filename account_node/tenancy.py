@@ -18,7 +18,7 @@ import dataclasses
 from functools import lru_cache
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ForeignKey, String, event, select, text
+from sqlalchemy import ForeignKey, String, bindparam, event, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
     Mapped,
@@ -126,6 +126,8 @@ def _add_account_criterion(state: ORMExecuteState) -> None:
         if _touches_scoped_model(state):
             raise ScopeViolation("query of an account-scoped model without an account scope")
         return
+    if state.execution_options.get(_CRITERION_OF) == account_id:
+        return  # built with this account's criterion already (see _by_id)
     # The criterion only ever applies to AccountScoped entities, so with a scope bound it
     # is added to every statement: cheaper than working out which ones it concerns.
     state.statement = state.statement.options(_account_criterion(account_id))
@@ -140,6 +142,22 @@ def _account_criterion(account_id: str) -> LoaderCriteriaOption:
         AccountScoped,
         lambda cls: cls.account_id == account_id,
         include_aliases=True,
+    )
+
+
+_CRITERION_OF = "trustdesk_criterion_of"
+
+
+@lru_cache(maxsize=8192)
+def _by_id(model: type[Any], account_id: str) -> Any:
+    """``model`` by its id, with ``account_id``'s criterion already applied: kept, so
+    that the statement's cache key, which SQLAlchemy memoises per statement object, is
+    computed once instead of on every lookup."""
+    return (
+        select(model)
+        .where(model.id == bindparam("object_id"))
+        .options(_account_criterion(account_id))
+        .execution_options(**{_CRITERION_OF: account_id})
     )
 
 
@@ -192,7 +210,9 @@ class ScopedStore(Generic[ModelT]):
     def find(self, object_id: Any) -> ModelT | None:
         if object_id is None:
             return None
-        return self.session.scalars(select(self.model).where(self.model.id == object_id)).first()
+        # Mapped classes hash by identity; mypy cannot know type[Any] does.
+        query = _by_id(self.model, self.scope.account_id)  # type: ignore[arg-type]
+        return self.session.scalars(query, {"object_id": object_id}).first()
 
     def page(self, cursor: str | None, limit: int, *criteria: Any) -> Page[ModelT]:
         """Oldest first, by cursor; ``criteria`` are extra WHERE clauses."""

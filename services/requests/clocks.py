@@ -9,6 +9,7 @@ deadline passed without the event); a stopped clock is ``met`` when it stopped w
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,8 +53,23 @@ def _calendar(definition: str) -> Calendar:
     return Calendar.from_dict(json.loads(definition))
 
 
+# The few definitions seen last, compared by value: a page of requests mostly shares one
+# or two calendars, and comparing dicts costs much less than serialising one as a key.
+_recent: list[tuple[dict[str, Any], Calendar]] = []
+RECENT = 8
+
+
 def calendar_of(request: Request) -> Calendar:
-    return _calendar(json.dumps(request.sla_calendar, sort_keys=True))
+    global _recent
+    definition = request.sla_calendar
+    for seen, calendar in _recent:
+        if seen == definition:
+            return calendar
+    calendar = _calendar(json.dumps(definition, sort_keys=True))
+    # A copy, so that later changes to the request's dict cannot alter the entry; the
+    # list is replaced, not changed, so concurrent readers never see it half-updated.
+    _recent = [(copy.deepcopy(definition), calendar), *_recent[: RECENT - 1]]
+    return calendar
 
 
 def target_of(request: Request, clock: str) -> timedelta:
@@ -73,29 +89,56 @@ def read_clock(
     at-risk moments stored at the last change (they only move when something that
     moves a clock happens, and each such change refreshes them); only ``used`` is live.
     """
-    calendar = calendar_of(request)
-    target = target_of(request, clock)
-    stopped_at = request.first_response_at if clock == "response" else request.resolved_at
-    paused = any(end is None for _, end in pauses)
-    closed = [(begin, end if end is not None else max(now, begin)) for begin, end in pauses]
-    stored = (getattr(request, f"{clock}_due_at"), getattr(request, f"{clock}_at_risk_at"))
-    if fresh or paused or None in stored:
-        due = due_at(calendar, request.created_at, target, closed)
-        at_risk_at = due_at(calendar, request.created_at, target * AT_RISK, closed)
-    else:
-        due, at_risk_at = stored
-    end = stopped_at or now
-    used = elapsed(calendar, request.created_at, max(end, request.created_at), closed)
-    return ClockReading(
-        name=clock,
-        target=target,
-        due=due,
-        at_risk_at=at_risk_at,
-        used=used,
-        state=_state(used, target, stopped=stopped_at is not None),
-        stopped_at=stopped_at,
-        paused=paused,
-    )
+    return _Reader(request, pauses, now).read(clock, fresh=fresh)
+
+
+def read_clocks(
+    request: Request, pauses: Sequence[Pause], now: datetime, *, fresh: bool = False
+) -> tuple[ClockReading, ClockReading]:
+    reader = _Reader(request, pauses, now)
+    return reader.read("response", fresh=fresh), reader.read("resolution", fresh=fresh)
+
+
+class _Reader:
+    """What both clocks of one request share: the calendar, the pause periods and the
+    business time used up to a moment (two running clocks have used the same)."""
+
+    def __init__(self, request: Request, pauses: Sequence[Pause], now: datetime) -> None:
+        self.request, self.now = request, now
+        self.calendar = calendar_of(request)
+        self.paused = any(end is None for _, end in pauses)
+        self.closed = [
+            (begin, end if end is not None else max(now, begin)) for begin, end in pauses
+        ]
+        self._used: dict[datetime, timedelta] = {}
+
+    def used_until(self, end: datetime) -> timedelta:
+        if end not in self._used:
+            start = self.request.created_at
+            self._used[end] = elapsed(self.calendar, start, max(end, start), self.closed)
+        return self._used[end]
+
+    def read(self, clock: str, *, fresh: bool) -> ClockReading:
+        request = self.request
+        target = target_of(request, clock)
+        stopped_at = request.first_response_at if clock == "response" else request.resolved_at
+        stored = (getattr(request, f"{clock}_due_at"), getattr(request, f"{clock}_at_risk_at"))
+        if fresh or self.paused or None in stored:
+            due = due_at(self.calendar, request.created_at, target, self.closed)
+            at_risk_at = due_at(self.calendar, request.created_at, target * AT_RISK, self.closed)
+        else:
+            due, at_risk_at = stored
+        used = self.used_until(stopped_at or self.now)
+        return ClockReading(
+            name=clock,
+            target=target,
+            due=due,
+            at_risk_at=at_risk_at,
+            used=used,
+            state=_state(used, target, stopped=stopped_at is not None),
+            stopped_at=stopped_at,
+            paused=self.paused,
+        )
 
 
 def _state(used: timedelta, target: timedelta, *, stopped: bool) -> str:
@@ -106,12 +149,3 @@ def _state(used: timedelta, target: timedelta, *, stopped: bool) -> str:
     if used >= target * AT_RISK:
         return "at_risk"
     return "on_track"
-
-
-def read_clocks(
-    request: Request, pauses: Sequence[Pause], now: datetime, *, fresh: bool = False
-) -> tuple[ClockReading, ClockReading]:
-    return (
-        read_clock(request, "response", pauses, now, fresh=fresh),
-        read_clock(request, "resolution", pauses, now, fresh=fresh),
-    )

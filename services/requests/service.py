@@ -99,7 +99,7 @@ class Requests:
 
     def view(self, request_id: str) -> RequestView:
         request = self.get(request_id)
-        pauses = self.store.pauses(request.id)
+        pauses = self.store.pauses(request.id) if _may_have_paused(request) else []
         return self._view(request, pauses)
 
     def view_of(self, created: Request) -> RequestView:
@@ -114,8 +114,8 @@ class Requests:
 
     def page(self, filters: RequestFilter, cursor: str | None, limit: int) -> Page[RequestView]:
         page = self.store.visible_page(self.visibility(), filters, cursor, limit)
-        pauses = self.store.pauses_of(r.id for r in page.items)
-        views = [self._view(r, pauses[r.id]) for r in page.items]
+        pauses = self.store.pauses_of(r.id for r in page.items if _may_have_paused(r))
+        views = [self._view(r, pauses.get(r.id, [])) for r in page.items]
         return Page(views, page.next_cursor)
 
     def timeline(self, request_id: str) -> list[RequestEvent]:
@@ -458,6 +458,13 @@ class Requests:
 
     def _changed(self, request: Request, action: str) -> None:
         request_changed.send(request, action=action, work=self.work)
+
+
+def _may_have_paused(request: Request) -> bool:
+    """Pauses are only ever added by a status change, which moves the clocks and so bumps
+    ``clock_version`` in the same transaction: a request still at version 0 has none,
+    and a page of new requests needs no query for pauses."""
+    return request.clock_version != 0
 
 
 def _freeze_sla(request: Request, decision: SlaDecision) -> None:
