@@ -110,6 +110,9 @@ def test_an_expired_session_signs_in_again_and_returns_to_the_page(login, node, 
     page = login("specialist")
     page.click("nav >> text=Inbox")
     page.click("text=New starter laptop")
+    # Wait for the page and its refreshed session cookie, or the clearing below races it.
+    page.wait_for_url(re.compile(r"/requests/\w+$"))
+    expect(page.locator("h1")).to_have_text("New starter laptop")
     wanted = page.url
     page.context.clear_cookies()
     page.reload()
