@@ -29,7 +29,7 @@ from account_node.tenancy import assert_isolation_holds
 from portal import portal_blueprint
 from services.catalog.api import services_api
 from services.cmdb.api import cis_api
-from services.inbox.api import inbox_api
+from services.inbox.api import inbox_api, inbox_federation
 from services.offerings.api import offerings_api, offerings_federation
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
@@ -53,7 +53,12 @@ API_BLUEPRINTS = (
     keys_api,
 )
 # /federation/v1: peers' signed calls, one blueprint per slice that answers them.
-FEDERATION_BLUEPRINTS = (federation, offerings_federation, visibility_federation)
+FEDERATION_BLUEPRINTS = (
+    federation,
+    offerings_federation,
+    visibility_federation,
+    inbox_federation,
+)
 csrf = CSRFProtect()
 
 

@@ -35,6 +35,7 @@ _POSITIVE = (
     "page_size_max",
     "federation_timeout_seconds",
     "inbox_timeout_ms",
+    "inbox_stream_seconds",
 )
 
 
@@ -73,6 +74,9 @@ class Settings:
     # Each trusting node's share of a cross-account inbox page: a node slower than this
     # is shown as unreachable, and the page is served without it.
     inbox_timeout_ms: int = 2000
+    # A live inbox stream ends after this long and the browser reconnects, so a person's
+    # access (teams, trusts) is checked again at least this often.
+    inbox_stream_seconds: int = 300
     # How often the SLA sweep re-checks every open request; 0 turns it off.
     sla_sweep_seconds: int = 60
     page_size_default: int = 25

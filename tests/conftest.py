@@ -45,6 +45,7 @@ def node_settings(**overrides: object) -> Settings:
         secret_key="test-secret-key",
         node_name="test",
         sla_sweep_seconds=0,  # tests run the sweep themselves
+        inbox_stream_seconds=2,  # a live stream a test opens ends on its own, soon
     )
     return base.replace(**overrides)
 

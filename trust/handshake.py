@@ -37,6 +37,7 @@ from trust.inbox import authenticate
 from trust.keyring import Keyring
 from trust.keystore import AccountKeys
 from trust.models import Invitation, Trust
+from trust.signals import trust_deactivated
 
 AGREEMENT = "trust-agreement"
 SCOPES = ["requests:read", "requests:act", "events:send"]
@@ -286,6 +287,7 @@ class Handshake:
         )
         self.work.session.flush()
         self.work.record("trust.deactivate", "trust", trust.id, before, _summary(trust))
+        trust_deactivated.send(trust, work=self.work)
 
     def _store(
         self, trust_id: str, role: str, peer_account: str, peer_node: str, signed: dict[str, Any]

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint, Response, current_app, stream_with_context
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from account_node.http import NodeBlueprint, json_response, node, work
+from services.inbox import notices
+from services.inbox.events import Hub, hub_for, stream
 from services.inbox.service import Inbox
-from trust.api import handshake_for
+from services.visibility.remote import TrustedRequests
+from trust.api import handshake_for, json_body, refused, trust_call
+from trust.errors import FederationRefused
 
 inbox_api = NodeBlueprint(
     "inbox", __name__, url_prefix="/api/v1/inbox", description="The cross-account inbox"
 )
+inbox_federation = Blueprint("inbox_federation", __name__, url_prefix="/federation/v1")
 READERS = ("admin", "specialist", "auditor")
+
+
+def hub() -> Hub:
+    return hub_for(current_app.extensions, node().settings.redis_url)
+
+
+notices.connect(hub)
 
 
 class InboxArgs(Schema):
@@ -34,3 +47,34 @@ class InboxView(MethodView):
         timeout = node().settings.inbox_timeout_ms / 1000
         inbox = Inbox(current, handshake_for(current), timeout)
         return json_response(inbox.gather(**args))
+
+
+@inbox_api.route("/events")
+class InboxEvents(MethodView):
+    @inbox_api.doc(
+        responses={"200": {"description": "text/event-stream of request.changed events"}}
+    )
+    def get(self) -> Any:
+        """Server-sent events: a change to a request in the caller's inbox, as it happens
+        (references only; read the item at its ``path``). The stream ends after five
+        minutes and the browser reconnects, so access is re-checked regularly."""
+        current = work(*READERS)
+        reaches = TrustedRequests(current, handshake_for(current)).reaches()
+        offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
+        seconds = float(node().settings.inbox_stream_seconds)
+        events = stream(hub(), current.scope.account_id, offerings, seconds)
+        response = Response(stream_with_context(events), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Accel-Buffering"] = "no"
+        return response
+
+
+@inbox_federation.post("/<account_id>/trusts/<trust_id>/events")
+def receive_event(account_id: str, trust_id: str) -> Any:
+    """A signed notice from a trusting node: 202 whether new or a redelivery."""
+    try:
+        current, call = trust_call(account_id, trust_id, role="trusted")
+        fresh = notices.receive_notice(current, call, json_body(), hub())
+    except FederationRefused as error:
+        return refused(account_id, error)
+    return json_response({"accepted": True, "duplicate": not fresh}, 202)

@@ -125,6 +125,16 @@ class TrustRequestItem(MethodView):
         """One request with its full timeline, live from the trusting account's node."""
         return json_response(_trusted(*STAFF).read(trust_id, request_id))
 
+    @trust_requests_api.arguments(schemas.StatusPatch)
+    def patch(self, body: dict[str, Any], trust_id: str, request_id: str) -> Any:
+        """Move the customer's request through its status machine, as yourself (the same
+        body as a local request's PATCH; only ``status`` crosses a trust)."""
+        return json_response(
+            _trusted(*WORKERS).change_status(
+                trust_id, request_id, body["status"], body["status_reason"]
+            )
+        )
+
 
 @trust_requests_api.route("/<request_id>/notes")
 class TrustRequestNotes(MethodView):
@@ -133,13 +143,3 @@ class TrustRequestNotes(MethodView):
         """Write a note as yourself on the customer's request (audited there)."""
         event = _trusted(*WORKERS).add_note(trust_id, request_id, body["body"], body["public"])
         return json_response(event, 201)
-
-
-@trust_requests_api.route("/<request_id>/status")
-class TrustRequestStatus(MethodView):
-    @trust_requests_api.arguments(schemas.StatusIn)
-    def post(self, body: dict[str, Any], trust_id: str, request_id: str) -> Any:
-        """Move the customer's request through its status machine, as yourself."""
-        return json_response(
-            _trusted(*WORKERS).change_status(trust_id, request_id, body["status"], body["reason"])
-        )

@@ -107,6 +107,11 @@ class StatusIn(Schema):
     actor_name = fields.String(validate=validate.Length(max=200))
 
 
+class StatusPatch(Schema):
+    status = fields.String(required=True, validate=validate.Length(min=1, max=24))
+    status_reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
 class ListArgs(Schema):
     offering = fields.List(fields.String(validate=_id), load_default=list)
     status = fields.List(fields.String(validate=validate.Length(max=24)), load_default=list)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = ("calendar", "signatures", "api", "requests", "portal")
+SUITES = ("calendar", "signatures", "api", "requests", "portal", "inbox")
 
 
 def run(name: str) -> dict:

@@ -19,6 +19,7 @@ from account_node.app import create_app
 from account_node.migrations import upgrade
 from tests.conftest import APP_ROLE, PG_ADMIN_URL, node_settings, service_missing
 from tests.factories.accounts import AccountFixture, make_account
+from tests.federation.flows import build_msp_desk, establish_trust, offer, ok
 
 
 @dataclass
@@ -116,3 +117,24 @@ def federation(request, tmp_path) -> Iterator[Federation]:
         customer.stop()
         for owner, _ in databases.values():
             _drop(owner)
+
+
+@pytest.fixture
+def served(federation):
+    """A trust, an offering, and one request raised by the customer's end user."""
+    trust = establish_trust(
+        federation.msp, federation.msp_account, federation.customer, federation.customer_account
+    )
+    desk = build_msp_desk(federation.msp, federation.msp_account)
+    offering = offer(federation.msp, federation.msp_account, desk, trust)
+    with federation.customer.client(federation.customer_account.end_user) as customer:
+        [held] = ok(customer.get("/api/v1/offerings"))["items"]
+        raised = ok(
+            customer.post(
+                "/api/v1/requests",
+                json={"subject": "Printer jams", "offering_id": held["id"], "priority": "p2"},
+            ),
+            201,
+        )
+    federation.trust, federation.offering, federation.request = trust, offering, raised
+    return federation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,3 +127,35 @@ def test_filters_narrow_the_fan_out_to_one_account(estate):
     inbox = _inbox(msp, account=beta.account.id)
     assert [s["account"] for s in inbox["sources"]] == [beta.account.id]
     assert [i["account"] for i in inbox["items"]] == [beta.account.id]
+
+
+def test_a_change_on_a_customer_node_reaches_the_msp_stream_as_a_signed_notice(estate):
+    import threading
+
+    msp, (alpha, _) = estate
+    received: list[str] = []
+
+    def listen() -> None:
+        with (
+            msp.node.client(msp.account.specialist) as client,
+            client.stream("GET", "/api/v1/inbox/events", timeout=30) as events,
+        ):
+            received.extend(line for line in events.iter_lines() if line.startswith("data: "))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    time.sleep(0.5)  # the stream is open
+    with alpha.node.client(alpha.account.end_user) as customer:
+        note = {"body": "It is jamming again."}
+        ok(customer.post(f"/api/v1/requests/{alpha.request['id']}/notes", json=note), 201)
+    listener.join()
+    assert received, "no event arrived on the stream"
+    event = json.loads(received[0].removeprefix("data: "))
+    assert (event["type"], event["account"], event["request"], event["action"]) == (
+        "request.changed",
+        alpha.account.id,
+        alpha.request["id"],
+        "note",
+    )
+    assert event["path"] == f"/api/v1/trusts/{alpha.trust}/requests/{alpha.request['id']}"
+    assert "It is jamming" not in received[0]  # references only, never content

@@ -2,30 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.federation.flows import build_msp_desk, establish_trust, offer, ok
-
-
-@pytest.fixture
-def served(federation):
-    """A trust, an offering, and one request raised by the customer's end user."""
-    trust = establish_trust(
-        federation.msp, federation.msp_account, federation.customer, federation.customer_account
-    )
-    desk = build_msp_desk(federation.msp, federation.msp_account)
-    offering = offer(federation.msp, federation.msp_account, desk, trust)
-    with federation.customer.client(federation.customer_account.end_user) as customer:
-        [held] = ok(customer.get("/api/v1/offerings"))["items"]
-        raised = ok(
-            customer.post(
-                "/api/v1/requests",
-                json={"subject": "Printer jams", "offering_id": held["id"], "priority": "p2"},
-            ),
-            201,
-        )
-    federation.trust, federation.offering, federation.request = trust, offering, raised
-    return federation
+from tests.federation.flows import ok
 
 
 def test_the_msp_specialist_sees_the_customers_request_live(served):
@@ -70,9 +47,9 @@ def test_a_specialists_note_is_attributed_on_both_sides(served):
 def test_the_specialist_moves_the_request_through_its_status_machine(served):
     path = f"/api/v1/trusts/{served.trust}/requests/{served.request['id']}"
     with served.msp.client(served.msp_account.specialist) as msp:
-        moved = ok(msp.post(f"{path}/status", json={"status": "in_progress"}))
+        moved = ok(msp.patch(path, json={"status": "in_progress"}))
         assert moved["status"] == "in_progress"
-        illegal = msp.post(f"{path}/status", json={"status": "new"})
+        illegal = msp.patch(path, json={"status": "new"})
     assert illegal.status_code == 409
     assert illegal.json()["code"] == "peer_refused_change"
 

@@ -89,10 +89,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("/api/v1/trusts/<trust_id>/requests/<request_id>/notes", "POST"): Rule(
         STAFF, 422, by_id=True, body=lambda _: {"body": "On it."}
     ),
-    ("/api/v1/trusts/<trust_id>/requests/<request_id>/status", "POST"): Rule(
+    ("/api/v1/trusts/<trust_id>/requests/<request_id>", "PATCH"): Rule(
         STAFF, 422, by_id=True, body=lambda _: {"status": "in_progress"}
     ),
     ("/api/v1/inbox", "GET"): Rule(READERS, 200),
+    ("/api/v1/inbox/events", "GET"): Rule(READERS, 200),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/events", "POST"): Rule(EVERYONE, 401, **SIGNED),
     ("/federation/v1/<account_id>/trusts/<trust_id>/offerings", "POST"): Rule(
         EVERYONE, 401, **SIGNED
     ),

@@ -1,0 +1,116 @@
+"""Live inbox updates: event notices from trusting nodes, fanned out to open streams.
+
+A trusting node sends references only (which request, on which offering, what kind of
+change), signed, through its outbox; this node acknowledges with 202, drops a notice it
+has seen before, and publishes it to the account's subscribers after the commit. With
+Redis configured the hub is Redis pub/sub, so every worker's streams hear every notice;
+in the embedded default it is in-process. A stream sees only notices about offerings
+routed to its person's teams, and forgets a trust as soon as it is deactivated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+CHANNEL = "trustdesk:inbox:{account}"
+KEEPALIVE_SECONDS = 15.0
+
+
+class Hub(Protocol):
+    def publish(self, account_id: str, event: dict[str, Any]) -> None: ...
+
+    def listen(self, account_id: str, seconds: float) -> Iterator[dict[str, Any] | None]: ...
+
+
+class LocalHub:
+    """Subscribers of this process; each has a bounded queue (a stalled one drops)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[queue.Queue[dict[str, Any]]]] = {}
+
+    def publish(self, account_id: str, event: dict[str, Any]) -> None:
+        with self._lock:
+            targets = list(self._subscribers.get(account_id, ()))
+        for target in targets:
+            with contextlib.suppress(queue.Full):
+                target.put_nowait(event)
+
+    def listen(self, account_id: str, seconds: float) -> Iterator[dict[str, Any] | None]:
+        """Events as they come, ``None`` at each quiet keep-alive interval, for ``seconds``."""
+        mine: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1000)
+        with self._lock:
+            self._subscribers.setdefault(account_id, set()).add(mine)
+        try:
+            yield from _drain(mine.get, seconds)
+        finally:
+            with self._lock:
+                self._subscribers[account_id].discard(mine)
+
+
+class RedisHub:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+
+    def publish(self, account_id: str, event: dict[str, Any]) -> None:
+        self.redis.publish(CHANNEL.format(account=account_id), json.dumps(event))
+
+    def listen(self, account_id: str, seconds: float) -> Iterator[dict[str, Any] | None]:
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(CHANNEL.format(account=account_id))
+
+        def get(timeout: float) -> dict[str, Any]:
+            message = pubsub.get_message(timeout=timeout)
+            if message is None:
+                raise queue.Empty
+            return dict(json.loads(message["data"]))
+
+        try:
+            yield from _drain(lambda timeout: get(timeout), seconds)
+        finally:
+            pubsub.close()
+
+
+def _drain(get: Any, seconds: float) -> Iterator[dict[str, Any] | None]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            yield get(timeout=min(KEEPALIVE_SECONDS, left))
+        except queue.Empty:
+            yield None
+
+
+def hub_for(registry: dict[str, Any], redis_url: str) -> Hub:
+    """The node's hub, kept in ``registry`` (the app's extensions)."""
+    found = registry.get("trustdesk.hub")
+    if found is None:
+        found = registry.setdefault(
+            "trustdesk.hub", RedisHub(redis_url) if redis_url else LocalHub()
+        )
+    return found  # type: ignore[no-any-return]
+
+
+def stream(hub: Hub, account_id: str, offerings: dict[str, str], seconds: float) -> Iterator[str]:
+    """Server-sent events for one person: ``offerings`` maps offering id -> trust id."""
+    yield "retry: 3000\n\n"
+    dropped: set[str] = set()
+    for event in hub.listen(account_id, seconds):
+        if event is None:
+            yield ": keep-alive\n\n"
+            continue
+        if event.get("type") == "trust.deactivated":
+            dropped.add(str(event.get("trust")))
+        elif offerings.get(str(event.get("offering"))) in dropped or (
+            str(event.get("offering")) not in offerings
+        ):
+            continue
+        yield f"id: {event.get('id', '')}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"

@@ -1,0 +1,178 @@
+"""The cross-account inbox with 1, 5 and 20 customer nodes on loopback (issue 4).
+
+Every node is a real node in a process of its own (gunicorn, one gthread worker, SQLite).
+Each customer trusts the MSP through the real handshake, holds one offering and raises
+200 open requests on it. The MSP specialist's inbox page is then timed sequentially with
+1, 5 and 20 trusting nodes, then with one of the 20 killed (connections refused) and one
+hung (SIGSTOP: connections accepted, never answered, so the per-node timeout applies).
+Goals: p95 with 20 nodes at most 2x p95 with 1; a dead node adds no more than its timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.bench.harness import ROOT, free_port
+
+REQUESTS_PER_NODE = 200
+SAMPLES = 60
+TIMEOUT_MS = 2000  # the settings' default inbox_timeout_ms
+
+
+class Node:
+    def __init__(self, root: Path, name: str, kind: str) -> None:
+        self.name, self.port = name, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = root / name
+        env = {**os.environ, "TRUSTDESK_INBOX_TIMEOUT_MS": str(TIMEOUT_MS)}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.fednode",
+                str(self.dir),
+                str(self.port),
+                name,
+                kind,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.tokens: dict[str, str] = {}
+
+    def ready(self) -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    self.tokens = json.loads((self.dir / "tokens.json").read_text())
+                    return
+            except (httpx.HTTPError, FileNotFoundError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"node {self.name} did not start")
+
+    def call(self, role: str, method: str, path: str, body: Any = None) -> Any:
+        response = httpx.request(
+            method, self.url + path, json=body, timeout=30,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"},
+        )  # fmt: skip
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"{method} {path} on {self.name}: {response.status_code} {response.text}"
+            )
+        return response.json()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+ALWAYS = {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in
+          ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}  # fmt: skip
+TARGETS = {p: {"response": 60, "resolution": 480} for p in ("p1", "p2", "p3", "p4")}
+
+
+def _desk(msp: Node) -> dict[str, str]:
+    calendar = msp.call(
+        "admin", "POST", "/api/v1/calendars", {"name": "24x7", "definition": ALWAYS}
+    )
+    sla = msp.call(
+        "admin", "POST", "/api/v1/slas",
+        {"name": "Standard", "calendar_id": calendar["id"], "targets": TARGETS},
+    )  # fmt: skip
+    service = msp.call(
+        "admin", "POST", "/api/v1/services", {"name": "Workplace", "default_sla_id": sla["id"]}
+    )
+    [team] = msp.call("admin", "GET", "/api/v1/teams")["items"]
+    return {"service": service["id"], "team": team["id"]}
+
+
+def _join(msp: Node, desk: dict[str, str], customer: Node) -> None:
+    """Trust, offering, and 200 open requests on it."""
+    invitation = msp.call("admin", "POST", "/api/v1/trusts/invitations")
+    proposal = {k: invitation[k] for k in ("node_url", "account", "fingerprint", "code")}
+    trust = customer.call("admin", "POST", "/api/v1/trusts", proposal)["id"]
+    msp.call("admin", "POST", f"/api/v1/trusts/{trust}/accept")
+    offering = {"trust_id": trust, "service_id": desk["service"], "name": "Workplace",
+                "team_id": desk["team"]}  # fmt: skip
+    msp.call("admin", "POST", "/api/v1/offerings", offering)
+    [held] = customer.call("end_user", "GET", "/api/v1/offerings")["items"]
+    for i in range(REQUESTS_PER_NODE):
+        customer.call("end_user", "POST", "/api/v1/requests", {
+            "subject": f"Request {i} of {customer.name}", "offering_id": held["id"],
+            "priority": ("p1", "p2", "p3", "p4")[i % 4]})  # fmt: skip
+
+
+def _sample(msp: Node) -> dict[str, Any]:
+    times, statuses = [], {}
+    auth = {"Authorization": f"Bearer {msp.tokens['specialist']}"}
+    with httpx.Client(base_url=msp.url, timeout=30, headers=auth) as client:
+        for _ in range(5):  # warm up
+            client.get("/api/v1/inbox")
+        for _ in range(SAMPLES):
+            started = time.perf_counter()
+            body = client.get("/api/v1/inbox").json()
+            times.append((time.perf_counter() - started) * 1000)
+            for source in body["sources"]:
+                statuses[source["status"]] = statuses.get(source["status"], 0) + 1
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+        "items": len(body["items"]),
+        "sources": {k: v // SAMPLES for k, v in statuses.items()},
+    }
+
+
+def main() -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="td-bench-inbox-"))
+    msp = Node(root, "msp", "msp")
+    customers = [Node(root, f"customer{i:02d}", "customer") for i in range(20)]
+    nodes = [msp, *customers]
+    try:
+        for node in nodes:
+            node.ready()
+        desk = _desk(msp)
+        rows = []
+        joined = 0
+        for size in (1, 5, 20):
+            with ThreadPoolExecutor(max_workers=5) as pool:
+                list(pool.map(lambda c: _join(msp, desk, c), customers[joined:size]))
+            joined = size
+            rows.append({"case": f"{size} customer node(s)", **_sample(msp)})
+        customers[-1].process.kill()  # killed: its port refuses connections
+        customers[-1].process.wait()
+        rows.append({"case": "20 nodes, one killed", **_sample(msp)})
+        os.kill(customers[-2].process.pid, signal.SIGSTOP)  # hung: accepts, never answers
+        rows.append({"case": "20 nodes, one killed, one hung", **_sample(msp)})
+    finally:
+        for node in nodes:
+            node.stop()
+    one, twenty = rows[0]["p95_ms"], rows[2]["p95_ms"]
+    return {
+        "rows": rows,
+        "p95 20 nodes / p95 1 node": round(twenty / one, 2),
+        "goal: at most": 2.0,
+        "hung node's extra p95 (ms)": round(rows[4]["p95_ms"] - rows[3]["p95_ms"], 1),
+        "per-node timeout (ms)": TIMEOUT_MS,
+    }
