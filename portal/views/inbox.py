@@ -31,7 +31,8 @@ from services.requests.service import Requests
 from services.requests.store import RequestFilter
 
 GATHER_LIMIT = 1000  # rows read per source; past this the page says it is partial
-SHOWN = 100
+SHOWN = 100  # rows per step; "show more" adds a step, up to MOST_SHOWN
+MOST_SHOWN = 500
 STATE_ORDER = {"breached": 0, "at_risk": 1, "on_track": 2, "met": 3}
 
 
@@ -143,13 +144,17 @@ def inbox() -> Any:
     work = portal_work()
     filters = _filters()
     found = gather_inbox(work, filters)
+    shown = min(max(request.args.get("show", SHOWN, type=int) or SHOWN, SHOWN), MOST_SHOWN)
     who = viewer()
     teams = Teams(work).page(None, 200).items if who.has("admin") else who.person.teams
     return render_template(
         "inbox/index.html",
         inbox=found,
-        items=found.items[:SHOWN],
-        shown=SHOWN,
+        items=found.items[:shown],
+        shown=shown,
+        more=min(shown + SHOWN, MOST_SHOWN)
+        if len(found.items) > shown and shown < MOST_SHOWN
+        else None,
         filters=filters,
         teams=teams,
         services=Catalog(work).page(None, 200).items,

@@ -153,3 +153,18 @@ def test_overriding_the_sla_needs_a_reason_and_records_it(as_role, desk):
     sla = desk.get(f"/api/v1{path}").get_json()["sla"]
     assert sla["name"] == "Premium" and "CEO laptop" in sla["reason"]
     assert "CEO laptop" in specialist.text(path)
+
+
+def test_the_inbox_names_its_sources_and_shows_more_on_request(as_role, desk, monkeypatch):
+    from portal.views import inbox
+
+    monkeypatch.setattr(inbox, "SHOWN", 2)
+    for n in range(3):
+        desk.raise_request(subject=f"Request {n}")
+    specialist = as_role("specialist")
+    first = specialist.text("/inbox")
+    assert len(_rows(first)) == 2 and "Show more" in first
+    assert f"Sources: {desk.account.id} · ok · " in first
+    everything = specialist.text("/inbox?show=4")
+    assert len(_rows(everything)) == 3 and "Show more" not in everything
+    assert len(_rows(specialist.text("/inbox?show=-5"))) == 2
