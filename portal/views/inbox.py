@@ -91,15 +91,11 @@ def gather_inbox(work: Work, filters: InboxFilters) -> Inbox:
         team_id=filters.team_id,
         sla_state=filters.sla_state,
     )
-    items: list[InboxItem] = []
-    cursor: str | None = None
-    while len(items) < GATHER_LIMIT:
-        page = requests.page(query, cursor, min(200, GATHER_LIMIT - len(items)))
-        items.extend(_item(work.scope.account_id, v.request, v.response, v.resolution)
-                     for v in page.items)  # fmt: skip
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    # One page as large as the limit: one query for the rows and one for their pauses.
+    page = requests.page(query, None, GATHER_LIMIT)
+    account = work.scope.account_id
+    items = [_item(account, v.request, v.response, v.resolution) for v in page.items]
+    cursor = page.next_cursor
     items.sort(key=lambda i: i.urgency)
     latency = (time.perf_counter() - began) * 1000
     source = Source(work.scope.account_id, "ok", latency, partial=cursor is not None)

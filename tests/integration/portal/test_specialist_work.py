@@ -168,3 +168,14 @@ def test_the_inbox_names_its_sources_and_shows_more_on_request(as_role, desk, mo
     everything = specialist.text("/inbox?show=4")
     assert len(_rows(everything)) == 3 and "Show more" not in everything
     assert len(_rows(specialist.text("/inbox?show=-5"))) == 2
+
+
+def test_an_inbox_past_its_reading_limit_says_it_is_partial(as_role, desk, monkeypatch):
+    from portal.views import inbox
+
+    monkeypatch.setattr(inbox, "GATHER_LIMIT", 2)
+    for n in range(3):
+        desk.raise_request(subject=f"Request {n}")
+    html = as_role("specialist").text("/inbox")
+    assert len(_rows(html)) == 2
+    assert "more open requests than the inbox reads at once" in html
