@@ -153,3 +153,16 @@ def test_on_a_phone_the_pages_fit_the_screen(login, node):
     assert re.search(r"/requests/\w+$", page.url)
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     shot(page, "phone-request")
+
+
+def test_on_a_phone_the_request_page_offers_a_jump_to_its_actions(login, node):
+    page = login("specialist", width=390, height=844)
+    page.goto(node.url + "/inbox")
+    page.click("table.inbox a >> nth=0")
+    jump = page.locator("a.jump")
+    expect(jump).to_be_visible()
+    jump.click()
+    expect(page.locator("#details-h")).to_be_in_viewport()
+    laptop = login("specialist")
+    laptop.goto(page.url)
+    expect(laptop.locator("a.jump")).to_be_hidden()
