@@ -4,8 +4,8 @@
 change it describes. Appending starts with an UPDATE of the chain head row that takes
 the next sequence number and reads the previous hash in one statement; the row stays
 locked until commit, so concurrent writers of one account queue up instead of forking
-the chain; other accounts are not blocked. Two round trips per event: that one, and the
-event's INSERT followed by the head's new hash.
+the chain; other accounts are not blocked. Two round trips per event on PostgreSQL: that
+one, and the event's INSERT together with the head's new hash.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from account_node.audit.chain import HASHED_FIELDS, ChainReport, event_hash, verify_chain
 from account_node.audit.models import GENESIS, AuditEvent, AuditHead
 from account_node.clock import Clock
+from account_node.errors import ScopeViolation
 from account_node.tenancy import AccountScope, ScopedStore
+
+_HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -68,22 +72,33 @@ class AuditStore(ScopedStore[AuditEvent]):
         return taken
 
     def _bump(self) -> tuple[int, str] | None:
+        # Core, not the ORM: no identity map to keep in step, and one compiled statement.
+        # The account is named explicitly since the ORM criterion only covers entities.
         statement = (
-            update(AuditHead)
-            .values(seq=AuditHead.seq + 1)
-            .returning(AuditHead.seq, AuditHead.hash)
-            .execution_options(synchronize_session=False)
+            update(_HEADS)
+            .where(_HEADS.c.account_id == self.scope.account_id)
+            .values(seq=_HEADS.c.seq + 1)
+            .returning(_HEADS.c.seq, _HEADS.c.hash)
         )
         row = self.session.execute(statement).first()
         return (int(row[0]), str(row[1])) if row is not None else None
 
-    def append(self, event: AuditEvent) -> None:
-        """Write ``event`` (its seq taken by ``take_next``) and make it the head."""
-        self.session.add(event)
-        statement = (
-            update(AuditHead).values(hash=event.hash).execution_options(synchronize_session=False)
+    def append(self, fields: dict[str, Any]) -> None:
+        """Write the event (its seq taken by ``take_next``) and make it the head: one
+        statement on PostgreSQL (the INSERT as a data-modifying CTE), two elsewhere."""
+        if fields["account_id"] != self.scope.account_id:
+            raise ScopeViolation("audit event for another account")
+        move = (
+            update(_HEADS)
+            .where(_HEADS.c.account_id == self.scope.account_id)
+            .values(hash=fields["hash"])
         )
-        self.session.execute(statement)  # flushes the INSERT first
+        written = insert(_EVENTS).values(**fields)
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(move.add_cte(written.cte("written")))
+        else:
+            self.session.execute(written)
+            self.session.execute(move)
 
     def head(self) -> AuditHead | None:
         # Fresh from the database: appends move the head with SQL, not through the ORM.
@@ -143,9 +158,9 @@ class AuditLog:
             "prev_hash": prev_hash,
         }
         fields["hash"] = event_hash(fields)
-        event = AuditEvent(**fields)
-        self.store.append(event)
-        return event
+        self.store.append(fields)
+        # What was written, for the caller to read; the row itself was inserted above.
+        return AuditEvent(**fields)
 
     def page(
         self, after_seq: int | None = None, limit: int = 50, action: str | None = None

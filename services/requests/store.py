@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, Table, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from account_node.identity.models import Person
@@ -15,6 +15,8 @@ from services.requests.errors import RequestNotFound
 from services.requests.models import Request, RequestCounter, RequestEvent, RequestPause
 from services.sla.errors import SlaNotFound
 from services.sla.models import BusinessCalendar, Sla
+
+_COUNTERS: Table = RequestCounter.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,13 @@ class RequestStore(ScopedStore[Request]):
         return taken
 
     def _bump_counter(self) -> int | None:
+        # Core, not the ORM: nothing in the identity map to keep in step. The account is
+        # named explicitly since the ORM criterion only covers entities.
         statement = (
-            update(RequestCounter)
-            .values(last=RequestCounter.last + 1)
-            .returning(RequestCounter.last)
-            .execution_options(synchronize_session=False)
+            update(_COUNTERS)
+            .where(_COUNTERS.c.account_id == self.scope.account_id)
+            .values(last=_COUNTERS.c.last + 1)
+            .returning(_COUNTERS.c.last)
         )
         return self.session.scalar(statement)
 
