@@ -44,7 +44,9 @@ def authenticate_trust_call(
     """Check a call made to this account under ``trust_id``; ``role`` is this account's
     side the call requires (``trusting`` for the visibility API)."""
     keyring = Keyring(work.session, work.scope, work.clock)
-    verified = authenticate(work.session, parts, keyring.resolve, work.clock.now())
+    verified = authenticate(
+        work.session, parts, keyring.resolve, work.clock.now(), work.settings.redis_url
+    )
     if verified.trust != trust_id:
         raise FederationForbidden(
             "the signature does not cover this trust", reason="trust_not_covered"

@@ -179,7 +179,13 @@ class Handshake:
             )
         their_key = _party_key(trusting)
         _verify(signed, {trusting["keyid"]: their_key})
-        authenticate(self.work.session, parts, {trusting["keyid"]: their_key}.get, now)
+        authenticate(
+            self.work.session,
+            parts,
+            {trusting["keyid"]: their_key}.get,
+            now,
+            self.work.settings.redis_url,
+        )
         invitation.used_at = now
         trust = self._store(
             agreement["id"], "trusted", trusting["account"], trusting["node"], signed
@@ -224,7 +230,13 @@ class Handshake:
         self, trust_id: str, parts: HttpRequestParts, body: dict[str, Any]
     ) -> Trust:
         # The signature first: an unauthenticated caller learns nothing about our trusts.
-        authenticate(self.work.session, parts, self.keyring.resolve, self.work.clock.now())
+        authenticate(
+            self.work.session,
+            parts,
+            self.keyring.resolve,
+            self.work.clock.now(),
+            self.work.settings.redis_url,
+        )
         trust = self.trusts.get(trust_id)
         signed = _signed(body)
         if trust.role != "trusting" or trust.status != "proposed":
@@ -266,7 +278,13 @@ class Handshake:
 
     def receive_deactivation(self, trust_id: str, parts: HttpRequestParts) -> Trust:
         # The signature first: an unauthenticated caller learns nothing about our trusts.
-        authenticate(self.work.session, parts, self.keyring.resolve, self.work.clock.now())
+        authenticate(
+            self.work.session,
+            parts,
+            self.keyring.resolve,
+            self.work.clock.now(),
+            self.work.settings.redis_url,
+        )
         trust = self.trusts.get(trust_id)
         if trust.status != "deactivated":
             self._deactivate(trust, f"{trust.peer_account} (peer notice)")

@@ -21,6 +21,8 @@ from trust.crypto.keys import VerifyKey
 from trust.errors import FederationRefused
 from trust.models import SeenNonce
 
+NONCE_GRACE_SECONDS = 300  # kept past expiry: covers the clock skew a verifier allows
+
 
 def incoming_parts(
     public_url: str, method: str, raw_target: str, headers: Any, body: bytes
@@ -33,18 +35,47 @@ def authenticate(
     parts: HttpRequestParts,
     resolve_key: Callable[[str], VerifyKey | None],
     now: datetime,
+    redis_url: str = "",
 ) -> VerifiedSignature:
+    """Verify the call's signature and refuse a nonce seen before: in Redis when the node
+    has one (every worker of every node behind one load balancer shares it), else in the
+    database (the embedded default)."""
     try:
         verified = verify_request(parts, resolve_key, now=int(now.timestamp()))
     except SignatureError as exc:
         raise FederationRefused(exc.detail, reason=exc.code) from exc
-    remember_nonce(session, verified, now)
+    if redis_url:
+        remember_nonce_in_redis(_redis(redis_url), verified, now)
+    else:
+        remember_nonce(session, verified, now)
     return verified
+
+
+_clients: dict[str, Any] = {}
+
+
+def _redis(url: str) -> Any:
+    """One client (one connection pool) per Redis URL for the process."""
+    client = _clients.get(url)
+    if client is None:
+        import redis
+
+        client = _clients.setdefault(url, redis.Redis.from_url(url))
+    return client
+
+
+def remember_nonce_in_redis(client: Any, verified: VerifiedSignature, now: datetime) -> None:
+    """``SET NX`` with the signature's remaining life (plus skew): atomic across workers,
+    and the key expires exactly when the signature could no longer verify anyway."""
+    ttl = max(1, verified.expires - int(now.timestamp())) + NONCE_GRACE_SECONDS
+    key = f"trustdesk:nonce:{verified.keyid}:{verified.nonce}"
+    if not client.set(key, b"1", nx=True, ex=ttl):
+        raise FederationRefused("this signed call was already received", reason="nonce_replayed")
 
 
 def remember_nonce(session: Any, verified: VerifiedSignature, now: datetime) -> None:
     """Refuse a nonce seen before; forget nonces whose signatures can no longer verify."""
-    expires = datetime.fromtimestamp(verified.expires, UTC) + timedelta(minutes=5)
+    expires = datetime.fromtimestamp(verified.expires, UTC) + timedelta(seconds=NONCE_GRACE_SECONDS)
     session.execute(delete(SeenNonce).where(SeenNonce.expires_at < now))
     try:
         with session.begin_nested():

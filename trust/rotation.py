@@ -62,7 +62,11 @@ def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[s
         code = getattr(exc, "code", "notice_invalid")
         raise FederationRefused("the rotation notice does not verify", reason=code) from exc
     authenticate(
-        handshake.work.session, parts, handshake.keyring.resolve, handshake.work.clock.now()
+        handshake.work.session,
+        parts,
+        handshake.keyring.resolve,
+        handshake.work.clock.now(),
+        handshake.work.settings.redis_url,
     )
     new = f"{pinned.peer_account}#{pinned.key_id}"
     handshake.work.record(
