@@ -27,16 +27,33 @@ def _environment(service: dict) -> dict[str, str]:
     return dict(service.get("environment") or {})
 
 
-def test_the_deployment_has_its_parts():
-    assert set(SERVICES) == {"postgres", "redis", "migrate", "node", "worker"}
+NODES = ("msp", "fabrikam", "tailspin")
 
 
-def test_the_node_and_worker_start_only_after_migrations_succeeded():
-    for name in ("node", "worker"):
-        depends = SERVICES[name]["depends_on"]
-        assert depends["migrate"]["condition"] == "service_completed_successfully"
-        assert depends["redis"]["condition"] == "service_healthy"
-    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+def test_the_deployment_is_the_three_node_federation():
+    parts = {f"{n}{suffix}" for n in NODES for suffix in ("", "-migrate", "-worker")}
+    assert set(SERVICES) == {"postgres", "redis"} | parts
+
+
+def test_each_node_has_its_own_database_redis_database_secret_and_public_url():
+    for field in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PUBLIC_URL"):
+        values = {_environment(SERVICES[n])[f"TRUSTDESK_{field}"] for n in NODES}
+        assert len(values) == len(NODES), field
+    for name in NODES:
+        assert _environment(SERVICES[name])["TRUSTDESK_PUBLIC_URL"] == f"http://{name}:8000"
+        assert _environment(SERVICES[name]) == _environment(SERVICES[f"{name}-worker"])
+    init = (ROOT / "config/compose/initdb.sql").read_text()
+    assert all(f"CREATE DATABASE {n} " in init for n in NODES if n != "msp")
+
+
+def test_nodes_and_workers_start_only_after_their_migrations_succeeded():
+    for name in NODES:
+        for service in (name, f"{name}-worker"):
+            depends = SERVICES[service]["depends_on"]
+            assert depends[f"{name}-migrate"]["condition"] == "service_completed_successfully"
+            assert depends["redis"]["condition"] == "service_healthy"
+        migrate = SERVICES[f"{name}-migrate"]["depends_on"]
+        assert migrate["postgres"]["condition"] == "service_healthy"
 
 
 def test_every_trustdesk_setting_named_exists():
@@ -62,7 +79,7 @@ def test_every_trustdesk_command_named_exists():
 
 
 def test_the_node_runs_the_wsgi_app_with_the_gunicorn_config():
-    command = SERVICES["node"]["command"]
+    command = SERVICES["msp"]["command"]
     config = command[command.index("-c") + 1]
     assert (ROOT / config).is_file()
     module, attribute = command[-1].split(":")
@@ -71,11 +88,14 @@ def test_the_node_runs_the_wsgi_app_with_the_gunicorn_config():
 
 
 def test_the_node_runs_as_the_runtime_role_and_migrations_as_the_owner():
-    migrate = _environment(SERVICES["migrate"])
-    node = _environment(SERVICES["node"])
-    assert "trustdesk_app:" in node["TRUSTDESK_DATABASE_URL"]
-    assert "trustdesk_owner:" in migrate["TRUSTDESK_MIGRATION_DATABASE_URL"]
-    assert migrate["TRUSTDESK_DATABASE_APP_ROLE"] == "trustdesk_app"
+    for name in NODES:
+        migrate = _environment(SERVICES[f"{name}-migrate"])
+        node = _environment(SERVICES[name])
+        assert "trustdesk_app:" in node["TRUSTDESK_DATABASE_URL"]
+        assert node["TRUSTDESK_DATABASE_URL"].endswith(f"/{name}")
+        assert "trustdesk_owner:" in migrate["TRUSTDESK_MIGRATION_DATABASE_URL"]
+        assert migrate["TRUSTDESK_MIGRATION_DATABASE_URL"].endswith(f"/{name}")
+        assert migrate["TRUSTDESK_DATABASE_APP_ROLE"] == "trustdesk_app"
 
 
 def test_every_file_the_dockerfile_copies_exists():
