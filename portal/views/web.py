@@ -16,6 +16,7 @@ Objects of another account are a 404 page, because the services answer ``NotFoun
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,7 +266,12 @@ def changes(event: Any, limit: int = 4) -> list[str]:
 
 
 def _short(value: Any, width: int = 36) -> str:
-    text = "—" if value is None else str(value)
+    if value is None:
+        text = "—"
+    elif isinstance(value, str):
+        text = value
+    else:  # lists, numbers, booleans as JSON, the form the chain hashes
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
