@@ -14,6 +14,8 @@ from portal.views import (
     catalog,
     inbox,
     request_actions,
+    shared_requests,
+    trusts,
 )
 from portal.views import requests as request_pages
 from portal.views.web import portal_blueprint
@@ -29,4 +31,6 @@ _VIEWS = (
     inbox,
     request_actions,
     request_pages,
+    shared_requests,
+    trusts,
 )

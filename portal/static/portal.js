@@ -9,6 +9,40 @@
     });
   });
 
+  // The inbox refreshes its list when the server says a request changed (server-sent
+  // events from the MSP node's stream); a burst of events costs one refresh.
+  var live = document.getElementById("inbox-live");
+  if (live && window.EventSource && window.DOMParser) {
+    var events = new EventSource(live.getAttribute("data-events"));
+    var pending = null;
+    var showLive = function () {
+      var note = document.querySelector("#inbox-live .live-note");
+      if (note) note.hidden = false;
+    };
+    var refresh = function () {
+      pending = null;
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          return response.ok ? response.text() : Promise.reject(response.status);
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("inbox-live");
+          var current = document.getElementById("inbox-live");
+          if (!fresh || !current) return; // signed out meanwhile: leave the page as it is
+          current.innerHTML = fresh.innerHTML;
+          current.setAttribute("data-refreshed", String(Date.now()));
+          showLive();
+        })
+        .catch(function () { /* the next event or a reload tries again */ });
+    };
+    var soon = function () {
+      if (pending === null) pending = window.setTimeout(refresh, 250);
+    };
+    events.addEventListener("request.changed", soon);
+    events.addEventListener("trust.deactivated", soon);
+    events.addEventListener("open", showLive);
+  }
+
   // The calendar form's live preview: ask the server as the admin types.
   var form = document.getElementById("calendar-form");
   if (!form) return;

@@ -1,8 +1,11 @@
 """Administration of what the account offers: services, offerings and configuration items.
 
 Lists with a create form beside them. Offerings are offered here (service, team that
-receives the requests, the customer's default SLA, start and optional end) and expired
-here: expiring stops new requests at once, requests already raised stay workable.
+receives the requests, the customer's default SLA, start and optional end), to this
+account's own people or over an active trust to a customer (``OfferingExchange``: the
+signed offering reaches the customer's node first, so it exists on both sides or on
+neither), and expired here: expiring stops new requests at once, requests already raised
+stay workable; a customer is told of the end.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
 from services.catalog.service import Catalog
 from services.cmdb.models import CI_STATUSES
 from services.cmdb.service import Cmdb
+from services.offerings.federation import OfferingExchange
 from services.offerings.service import Offerings
 from services.sla.service import Slas
+from trust.api import handshake_for
+from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
 
 LISTED = 200
 
@@ -70,9 +76,15 @@ def create_service() -> Any:
 
 def _offerings_page(form: Form, status: int = 200) -> Any:
     work = portal_work()
+    trusts = handshake_for(work).trusts.page(None, LISTED).items
     return render_template(
         "admin/offerings.html",
         offerings=Offerings(work).page(None, LISTED).items,
+        trust_options=[
+            (t.id, f"{t.peer_account}, over trust {t.id}")
+            for t in trusts
+            if t.role == "trusted" and t.status == "active"
+        ],
         services={s.id: s for s in Catalog(work).page(None, LISTED).items},
         teams={t.id: t for t in Teams(work).page(None, LISTED).items},
         slas=_slas(),
@@ -87,32 +99,46 @@ def offerings() -> Any:
     return _offerings_page(Form())
 
 
+OFFERING_FIELDS = {"service_id": "service", "name": "name", "team_id": "team",
+                   "customer_sla_id": "sla", "starts_at": "starts_at", "ends_at": "ends_at",
+                   "trust_id": "trust"}  # fmt: skip
+
+
 @portal_blueprint.post("/admin/offerings")
 @signed_in("admin")
 def create_offering() -> Any:
-    form = Form.posted("service", "name", "team", "sla", "starts_at", "ends_at")
+    form = Form.posted("service", "name", "team", "sla", "starts_at", "ends_at", "trust")
     form.require("service", "name", "team")
     form.longest("name", 120)
     zone = viewer().zone
     starts, ends = form.moment("starts_at", zone), form.moment("ends_at", zone)
     if form.ok:
+        work = portal_work()
+        fields = {
+            "service_id": form.get("service"),
+            "name": form.get("name"),
+            "team_id": form.get("team"),
+            "customer_sla_id": form.get("sla") or None,
+            "starts_at": starts,
+            "ends_at": ends,
+        }
         try:
-            created = Offerings(portal_work()).create(
-                form.get("service"),
-                form.get("name"),
-                form.get("team"),
-                customer_sla_id=form.get("sla") or None,
-                starts_at=starts,
-                ends_at=ends,
-            )
+            if form.get("trust"):
+                exchange = OfferingExchange(work, handshake_for(work))
+                created = exchange.offer(form.get("trust"), **fields)
+            else:
+                created = Offerings(work).create(**fields)
         except ValidationFailed as exc:
-            form.take(
-                exc,
-                {"service_id": "service", "name": "name", "team_id": "team",
-                 "customer_sla_id": "sla", "starts_at": "starts_at", "ends_at": "ends_at"},
-            )  # fmt: skip
+            form.take(exc, OFFERING_FIELDS)
+        except (PeerUnavailable, PeerDeclined, PeerNotAllowed):
+            form.add(
+                "trust",
+                "The customer's node did not take the offering; nothing was offered. "
+                "Try again in a minute.",
+            )
         else:
-            flash(f"Offering {created.name} is offered.")
+            to = f" to {created.peer_account}" if created.peer_account else ""
+            flash(f"Offering {created.name} is offered{to}.")
             return redirect(url_for("portal.offerings"), 303)
     return _offerings_page(form, 422)
 
@@ -120,7 +146,9 @@ def create_offering() -> Any:
 @portal_blueprint.post("/admin/offerings/<offering_id>/expire")
 @signed_in("admin")
 def expire_offering(offering_id: str) -> Any:
-    expired = Offerings(portal_work()).expire(offering_id)
+    """One offered over a trust: the customer is told now, or by the outbox later."""
+    work = portal_work()
+    expired = OfferingExchange(work, handshake_for(work)).expire(offering_id)
     flash(f"Offering {expired.name} expired: it takes no new requests from now on.")
     return redirect(url_for("portal.offerings"), 303)
 

@@ -1,77 +1,84 @@
-"""The specialists' inbox: open requests routed to their teams, most urgent first.
+"""The specialists' inbox: open requests routed to their teams, from every account.
 
-All data gathering is in ``gather_inbox`` and nothing else here touches a service, so the
-cross-account inbox service (``services/inbox/``, being built) can replace it in one
-place: it returns plain ``InboxItem``s and one ``Source`` per account asked, which is the
-shape a fan-out over trusting nodes has too (one source per node, ``ok``, ``unreachable``
-or ``refused``). For now the only source is this account, read through ``Requests``.
+All data gathering is in ``gather_inbox``: it asks the cross-account inbox service
+(``services/inbox/``), which fans out to every trusting node at once, each call bounded by
+the node's inbox timeout, and adds this account's own open requests. Each source is
+``ok``, ``unreachable`` or ``refused``; a page names every account that did not answer in
+a warning banner and shows the rest. Items are merged by urgency (the resolution SLA's
+due moment, soonest first). A request of another account links to its page reached over
+the trust (``portal.views.shared_requests``); this account's own to the request page.
 
-Urgency: a request whose clock is running comes before one that is paused; among them,
-the earliest next due moment of a running clock comes first (so breached ones lead).
+Live updates: ``/inbox/events`` is the same server-sent event stream as the API's
+``/api/v1/inbox/events``, authenticated by the session; the page's script refreshes the
+list when an event arrives (``portal.js``).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import Response, current_app, render_template, request, stream_with_context, url_for
 
 from account_node.context import Work
+from account_node.http import node
 from account_node.identity.service import Teams
-from portal.views.requests import Names, reference
+from portal.views.requests import Names
 from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
-from services.catalog.service import Catalog
-from services.requests import lifecycle
-from services.requests.clocks import ClockReading
+from services.inbox.events import hub_for, stream
+from services.inbox.service import Inbox as InboxService
 from services.requests.models import SLA_STATES
-from services.requests.service import Requests
-from services.requests.store import RequestFilter
+from services.visibility.remote import TrustedRequests
+from trust.api import handshake_for
 
-GATHER_LIMIT = 1000  # rows read per source; past this the page says it is partial
+GATHER_LIMIT = 200  # rows asked of each source (the visibility API's page limit)
 SHOWN = 100  # rows per step; "show more" adds a step, up to MOST_SHOWN
-MOST_SHOWN = 500
+MOST_SHOWN = 200
 STATE_ORDER = {"breached": 0, "at_risk": 1, "on_track": 2, "met": 3}
+WORKERS = ("specialist", "admin")
 
 
 @dataclass(frozen=True)
 class InboxFilters:
-    service_id: str | None = None
+    account_id: str | None = None
     team_id: str | None = None
     sla_state: str | None = None
-    account_id: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.account_id or self.team_id or self.sla_state)
 
 
 @dataclass(frozen=True)
 class InboxItem:
     account_id: str
+    trust_id: str | None  # None: this account's own request
     request_id: str
     reference: str
     subject: str
     status: str
     priority: str
-    service_id: str
-    team_id: str | None
-    assignee_id: str | None
+    offering_id: str | None
+    offering_name: str  # '' when the source did not name it
     state: str  # the worse of the two clocks' states
     next_due: datetime  # the earliest due moment of a clock still running
     next_clock: str  # which clock that is: response or resolution
     paused: bool
-    response: ClockReading
-    resolution: ClockReading
 
     @property
-    def urgency(self) -> tuple[bool, datetime]:
-        return (self.paused, self.next_due)
+    def own(self) -> bool:
+        return self.trust_id is None
 
 
 @dataclass(frozen=True)
 class Source:
     account_id: str
+    trust_id: str | None
+    node: str
     status: str  # ok | unreachable | refused
     latency_ms: float
+    count: int
     partial: bool = False
 
 
@@ -80,62 +87,77 @@ class Inbox:
     items: list[InboxItem] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
 
+    @property
+    def failed(self) -> list[Source]:
+        return [s for s in self.sources if s.status != "ok"]
+
+    @property
+    def accounts(self) -> list[str]:
+        return sorted({s.account_id for s in self.sources})
+
 
 def gather_inbox(work: Work, filters: InboxFilters) -> Inbox:
-    """The one function that reads the inbox's rows (replace it with the inbox service)."""
-    began = time.perf_counter()
-    requests = Requests(work)
-    query = RequestFilter(
-        statuses=tuple(lifecycle.OPEN),
-        service_id=filters.service_id,
-        team_id=filters.team_id,
+    """The one function that reads the inbox's rows: the cross-account inbox service."""
+    service = InboxService(work, handshake_for(work), node().settings.inbox_timeout_ms / 1000)
+    found = service.gather(
+        account=filters.account_id,
+        team=filters.team_id,
         sla_state=filters.sla_state,
+        limit=GATHER_LIMIT,
     )
-    # One page as large as the limit: one query for the rows and one for their pauses.
-    page = requests.page(query, None, GATHER_LIMIT)
-    account = work.scope.account_id
-    items = [_item(account, v.request, v.response, v.resolution) for v in page.items]
-    cursor = page.next_cursor
-    items.sort(key=lambda i: i.urgency)
-    latency = (time.perf_counter() - began) * 1000
-    source = Source(work.scope.account_id, "ok", latency, partial=cursor is not None)
-    return Inbox(items, [source])
+    sources = [
+        Source(
+            account_id=s["account"],
+            trust_id=s["trust_id"],
+            node=s["node"],
+            status=s["status"],
+            latency_ms=float(s["latency_ms"]),
+            count=int(s["count"]),
+            partial=int(s["count"]) >= GATHER_LIMIT,
+        )
+        for s in found["sources"]
+    ]
+    return Inbox([_item(i) for i in found["items"]], sources)
 
 
-def _item(account_id: str, r: Any, response: ClockReading, resolution: ClockReading) -> InboxItem:
-    running = [c for c in (response, resolution) if c.stopped_at is None] or [resolution]
-    first = min(running, key=lambda c: c.due)
-    states = [c.state for c in (response, resolution)]
+def _item(raw: dict[str, Any]) -> InboxItem:
+    sla = raw["sla"]
+    clocks = [(name, sla[name]) for name in ("response", "resolution")]
+    running = [c for c in clocks if c[1].get("stopped_at") is None] or [clocks[1]]
+    name, first = min(running, key=lambda c: _moment(c[1]["due"]))
+    states = [c["state"] for _, c in clocks]
     return InboxItem(
-        account_id=account_id,
-        request_id=r.id,
-        reference=reference(r.number),
-        subject=r.subject,
-        status=r.status,
-        priority=r.priority,
-        service_id=r.service_id,
-        team_id=r.team_id,
-        assignee_id=r.assignee_id,
+        account_id=raw["account"],
+        trust_id=raw.get("trust_id"),
+        request_id=raw["id"],
+        reference=raw["reference"],
+        subject=raw["subject"],
+        status=raw["status"],
+        priority=raw["priority"],
+        offering_id=raw.get("offering"),
+        offering_name=raw.get("offering_name") or "",
         state=min(states, key=lambda s: STATE_ORDER.get(s, 9)),
-        next_due=first.due,
-        next_clock=first.name,
-        paused=resolution.paused,
-        response=response,
-        resolution=resolution,
+        next_due=_moment(first["due"]),
+        next_clock=name,
+        paused=bool(sla["resolution"].get("paused")),
     )
+
+
+def _moment(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _filters() -> InboxFilters:
     state = request.args.get("sla_state") or None
     return InboxFilters(
-        service_id=(request.args.get("service") or None),
+        account_id=(request.args.get("account") or None),
         team_id=(request.args.get("team") or None),
         sla_state=state if state in SLA_STATES else None,
     )
 
 
 @portal_blueprint.get("/inbox")
-@signed_in("specialist", "admin")
+@signed_in(*WORKERS)
 def inbox() -> Any:
     work = portal_work()
     filters = _filters()
@@ -143,6 +165,8 @@ def inbox() -> Any:
     shown = min(max(request.args.get("show", SHOWN, type=int) or SHOWN, SHOWN), MOST_SHOWN)
     who = viewer()
     teams = Teams(work).page(None, 200).items if who.has("admin") else who.person.teams
+    accounts = sorted({*found.accounts, *([filters.account_id] if filters.account_id else [])})
+    query = {"account": filters.account_id, "team": filters.team_id, "sla_state": filters.sla_state}
     return render_template(
         "inbox/index.html",
         inbox=found,
@@ -152,10 +176,35 @@ def inbox() -> Any:
         if len(found.items) > shown and shown < MOST_SHOWN
         else None,
         filters=filters,
+        query=query,
         teams=teams,
-        services=Catalog(work).page(None, 200).items,
+        accounts=accounts,
+        own_account=work.scope.account_id,
         states=SLA_STATES,
         names=Names(work),
-        link=lambda item: url_for("portal.show_request", request_id=item.request_id),
-        now=work.clock.now(),
+        link=_link,
     )
+
+
+def _link(item: InboxItem) -> str:
+    if item.own:
+        return url_for("portal.show_request", request_id=item.request_id)
+    return url_for("portal.shared_request", trust_id=item.trust_id, request_id=item.request_id)
+
+
+@portal_blueprint.get("/inbox/events")
+@signed_in(*WORKERS)
+def inbox_events() -> Any:
+    """Server-sent events for the inbox page (references only, as the API's stream). The
+    stream ends after the node's stream lifetime and the browser reconnects, so access
+    is checked again regularly; a deactivated trust's events stop at once."""
+    work = portal_work()
+    reaches = TrustedRequests(work, handshake_for(work)).reaches()
+    offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
+    settings = node().settings
+    hub = hub_for(current_app.extensions, settings.redis_url)
+    events = stream(hub, work.scope.account_id, offerings, float(settings.inbox_stream_seconds))
+    response = Response(stream_with_context(events), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

@@ -30,15 +30,23 @@ def test_the_inbox_leaves_out_requests_not_routed_to_my_teams(as_role, desk):
     assert set(_rows(as_role("admin").text("/inbox"))) == {"Routed", "Unrouted"}
 
 
-def test_the_inbox_filters_by_service_team_and_sla_state(app, as_role, desk):
+def test_the_inbox_filters_by_account_team_and_sla_state(app, as_role, desk):
     desk.raise_request(subject="Printing problem")
     specialist = as_role("specialist")
-    assert _rows(specialist.text(f"/inbox?service={desk.service}")) == ["Printing problem"]
-    assert _rows(specialist.text("/inbox?service=nope")) == []
+    assert _rows(specialist.text(f"/inbox?account={desk.account.id}")) == ["Printing problem"]
+    assert _rows(specialist.text("/inbox?account=someone-else")) == []
     assert _rows(specialist.text(f"/inbox?team={desk.team}")) == ["Printing problem"]
+    assert _rows(specialist.text("/inbox?team=nope")) == []
     assert _rows(specialist.text("/inbox?sla_state=breached")) == []
     assert _rows(specialist.text("/inbox?sla_state=on_track")) == ["Printing problem"]
     assert _rows(specialist.text("/inbox?sla_state=bogus")) == ["Printing problem"]
+
+
+def test_the_inbox_names_the_account_of_each_request(as_role, desk):
+    desk.raise_request(subject="Printing problem")
+    html = as_role("specialist").text("/inbox")
+    assert '<th scope="col">Account</th>' in html
+    assert f'<option value="{desk.account.id}">' in html  # the account filter offers it
 
 
 def test_gather_inbox_is_one_replaceable_function_returning_plain_items(app, desk):
