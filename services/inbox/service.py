@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from account_node.context import Work
-from services.requests.lifecycle import FINAL
+from services.inbox.store import InboxStore
+from services.requests.clocks import read_clocks
 from services.requests.service import Requests
 from services.requests.store import RequestFilter
 from services.visibility.remote import Reach, TrustedRequests
@@ -61,12 +62,13 @@ class Inbox:
         account: str | None = None,
         sla_state: str | None = None,
         offering: str | None = None,
+        team: str | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
         own = self.work.scope.account_id
         reaches = [
             r
-            for r in self.remote.reaches()
+            for r in self.remote.reaches(team_id=team)
             if (account is None or r.trust.peer_account == account) and r.offering_ids
         ]
         args = {"sort": "urgency", "limit": limit, "sla_state": sla_state}
@@ -86,7 +88,7 @@ class Inbox:
                     items += found
         if account in (None, own) and not offering:
             started = time.perf_counter()
-            local = self._local(sla_state, limit)
+            local = self._local(sla_state, team, limit)
             sources.append(Source(own, None, "this node", "ok", _ms(started), len(local)))
             items += local
         items.sort(key=lambda item: (item["urgency_at"], item["id"]))
@@ -121,16 +123,20 @@ class Inbox:
         )
         return source, found
 
-    def _local(self, sla_state: str | None, limit: int) -> list[dict[str, Any]]:
+    def _local(self, sla_state: str | None, team: str | None, limit: int) -> list[dict[str, Any]]:
+        """This account's own open requests the person may see, due soonest first."""
         requests = Requests(self.work)
-        filters = RequestFilter(statuses=OPEN, sla_state=sla_state)
-        page = requests.page(filters, None, 200)
+        filters = RequestFilter(statuses=OPEN, sla_state=sla_state, team_id=team)
+        rows = InboxStore(self.work.session, self.work.scope).most_urgent(
+            requests.visibility(), filters, limit
+        )
+        pauses = requests.store.pauses_of(r.id for r in rows)
+        now = self.work.clock.now()
         own = self.work.scope.account_id
         found: list[dict[str, Any]] = []
-        for view in page.items:
-            r = view.request
-            if r.status in FINAL:
-                continue
+        for r in rows:
+            spans = [(p.began_at, p.ended_at) for p in pauses[r.id]]
+            response, resolution = read_clocks(r, spans, now)
             found.append(
                 {
                     "id": r.id,
@@ -146,16 +152,15 @@ class Inbox:
                         "name": r.sla_name,
                         "source": r.sla_source,
                         "reason": r.sla_reason,
-                        "response": view.response.as_dict(),
-                        "resolution": view.resolution.as_dict(),
+                        "response": response.as_dict(),
+                        "resolution": resolution.as_dict(),
                     },
                     "account": own,
                     "trust_id": None,
                     "path": f"/api/v1/requests/{r.id}",
                 }
             )
-        found.sort(key=lambda item: item["urgency_at"])
-        return found[:limit]
+        return found
 
 
 def _ms(started: float) -> float:

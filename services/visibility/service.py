@@ -71,21 +71,14 @@ class SharedRequests:
         wanted = [self.by_remote[r].id for r in offerings or [] if r in self.by_remote]
         if offerings and not wanted:
             return {"items": [], "next_cursor": None}
+        query = RequestFilter(statuses=statuses, sla_state=sla_state, text=text).apply(self.reach)
+        if wanted:
+            query = query.where(Request.offering_id.in_(wanted))
         if sort == "urgency":
-            query = RequestFilter(statuses=statuses, sla_state=sla_state, text=text).apply(
-                self.reach
-            )
-            if wanted:
-                query = query.where(Request.offering_id.in_(wanted))
-            rows = self.store.most_urgent(query, limit)
-            next_cursor = None
+            rows, next_cursor = self.store.most_urgent(query, limit), None
         else:
-            filters = RequestFilter(statuses=statuses, sla_state=sla_state, text=text)
-            page = self.requests.store.visible_page(
-                self.requests.visibility(), filters, cursor, limit
-            )
-            rows = [r for r in page.items if not wanted or r.offering_id in wanted]
-            next_cursor = page.next_cursor
+            page = self.store.newest(query, cursor, limit)
+            rows, next_cursor = page.items, page.next_cursor
         pauses = self.store.pauses_of([r.id for r in rows])
         names = self.store.names_of(r.requester_id for r in rows)
         return {

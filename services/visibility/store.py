@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, func, or_, select
 
 from account_node.identity.models import Person
+from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore
 from services.requests.lifecycle import FINAL
 from services.requests.models import Request, RequestEvent, RequestPause
@@ -24,6 +25,11 @@ class SharedRequestStore(ScopedStore[Request]):
                 Request.status.notin_(FINAL),
             ),
         )
+
+    def newest(self, query: Select, cursor: str | None, limit: int) -> Page[Request]:  # type: ignore[type-arg]
+        """A page of ``query``, newest first, by cursor (the list's keyset index)."""
+        rows = self.session.scalars(keyset(query, Request, cursor, limit, newest_first=True))
+        return page_of(list(rows), limit)
 
     def most_urgent(self, query: Select, limit: int) -> list[Request]:  # type: ignore[type-arg]
         """Open requests, the SLA due first (the index on (account, resolution due))."""

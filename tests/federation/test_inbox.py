@@ -129,6 +129,36 @@ def test_filters_narrow_the_fan_out_to_one_account(estate):
     assert [i["account"] for i in inbox["items"]] == [beta.account.id]
 
 
+def test_a_team_filter_keeps_the_offerings_routed_to_that_team(estate):
+    msp, _ = estate
+    with msp.node.client(msp.account.admin) as client:
+        other = ok(client.post("/api/v1/teams", json={"name": "Field Engineers"}), 201)["id"]
+        [desk_team] = [t["id"] for t in ok(client.get("/api/v1/teams"))["items"]
+                       if t["name"] == "Service Desk"]  # fmt: skip
+    found = _inbox(msp, team=desk_team)
+    assert len(found["items"]) == 2, found
+    assert _inbox(msp, team=other)["items"] == []
+
+
+def test_the_msps_own_requests_are_merged_in_by_urgency_too(estate):
+    msp, (alpha, beta) = estate
+    with msp.node.client(msp.account.admin) as client:
+        [service] = ok(client.get("/api/v1/services"))["items"]
+        [team] = [t for t in ok(client.get("/api/v1/teams"))["items"]
+                  if t["name"] == "Service Desk"]  # fmt: skip
+        body = {"service_id": service["id"], "name": "Internal IT", "team_id": team["id"]}
+        local = ok(client.post("/api/v1/offerings", json=body), 201)
+        ok(client.post("/api/v1/requests", json={"subject": "MSP laptop", "priority": "p1",
+                                                 "offering_id": local["id"]}), 201)  # fmt: skip
+    inbox = _inbox(msp)
+    accounts = [i["account"] for i in inbox["items"]]
+    assert sorted(accounts) == sorted([alpha.account.id, beta.account.id, msp.account.id])
+    [own] = [i for i in inbox["items"] if i["account"] == msp.account.id]
+    assert (own["trust_id"], own["path"]) == (None, f"/api/v1/requests/{own['id']}")
+    dues = [i["urgency_at"] for i in inbox["items"]]
+    assert dues == sorted(dues)
+
+
 def test_a_change_on_a_customer_node_reaches_the_msp_stream_as_a_signed_notice(estate):
     import threading
 

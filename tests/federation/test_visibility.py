@@ -90,3 +90,19 @@ def test_a_request_id_outside_the_offering_is_refused_and_audited(served):
     with served.customer.client(served.customer_account.auditor) as customer:
         refused = ok(customer.get("/api/v1/audit", params={"action": "federation.refused"}))
     assert refused["items"][0]["after"] == {"reason": "request_outside_offering"}
+
+
+def test_all_of_the_trusts_requests_page_newest_first_by_cursor(served):
+    with served.customer.client(served.customer_account.end_user) as customer:
+        [held] = ok(customer.get("/api/v1/offerings"))["items"]
+        body = {"subject": "Toner", "offering_id": held["id"]}
+        later = ok(customer.post("/api/v1/requests", json=body), 201)
+    path = f"/api/v1/trusts/{served.trust}/requests"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        first = ok(msp.get(path, params={"sort": "newest", "limit": 1}))
+        second = ok(msp.get(path, params={"sort": "newest", "limit": 1,
+                                          "cursor": first["next_cursor"]}))  # fmt: skip
+    assert [i["id"] for i in first["items"] + second["items"]] == [
+        later["id"],
+        served.request["id"],
+    ]
