@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts, VerifiedSignature, verify_request
@@ -74,13 +75,26 @@ def remember_nonce_in_redis(client: Any, verified: VerifiedSignature, now: datet
 
 
 def remember_nonce(session: Any, verified: VerifiedSignature, now: datetime) -> None:
-    """Refuse a nonce seen before; forget nonces whose signatures can no longer verify."""
+    """Refuse a nonce seen before (one ``INSERT ... ON CONFLICT DO NOTHING``); now and then
+    forget nonces whose signatures can no longer verify."""
     expires = datetime.fromtimestamp(verified.expires, UTC) + timedelta(seconds=NONCE_GRACE_SECONDS)
-    session.execute(delete(SeenNonce).where(SeenNonce.expires_at < now))
-    try:
-        with session.begin_nested():
-            session.add(SeenNonce(keyid=verified.keyid, nonce=verified.nonce, expires_at=expires))
-    except IntegrityError as exc:
-        raise FederationRefused(
-            "this signed call was already received", reason="nonce_replayed"
-        ) from exc
+    insert = _insert_for(session)(SeenNonce).values(
+        keyid=verified.keyid, nonce=verified.nonce, expires_at=expires
+    )
+    result = session.execute(insert.on_conflict_do_nothing(index_elements=["keyid", "nonce"]))
+    if result.rowcount == 0:
+        raise FederationRefused("this signed call was already received", reason="nonce_replayed")
+    global _last_sweep
+    if now.timestamp() - _last_sweep > SWEEP_EVERY_SECONDS:
+        _last_sweep = now.timestamp()
+        session.execute(delete(SeenNonce).where(SeenNonce.expires_at < now))
+
+
+SWEEP_EVERY_SECONDS = 60
+_last_sweep = 0.0
+
+
+def _insert_for(session: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert
+    return sqlite_insert

@@ -98,8 +98,19 @@ class AccountKeys:
         return self.store.add(row)
 
     def _own(self, row: AccountKey) -> OwnKey:
-        signing = SigningKey.from_pem(self.fernet.decrypt(row.private_key.encode()))
+        # Unsealing costs a key derivation and a PEM parse; every signed call needs it, so
+        # the unsealed key is kept per sealed value (a rotated key is a new sealed value).
+        sealed = row.private_key
+        signing = _unsealed.get(sealed)
+        if signing is None:
+            signing = SigningKey.from_pem(self.fernet.decrypt(sealed.encode()))
+            if len(_unsealed) > 1000:
+                _unsealed.clear()
+            _unsealed[sealed] = signing
         return OwnKey(KeyRef(self.scope.account_id, row.key_id), signing)
+
+
+_unsealed: dict[str, SigningKey] = {}
 
 
 def key_listing(row: AccountKey) -> dict[str, Any]:

@@ -44,6 +44,13 @@ class Offerings:
     def of_trust(self, trust_id: str) -> list[Offering]:
         return self.store.of_trust(trust_id)
 
+    def offered_by_trust(self) -> dict[str, list[Offering]]:
+        """What this account offers over each of its trusts, by trust id."""
+        found: dict[str, list[Offering]] = {}
+        for offering in self.store.offered():
+            found.setdefault(offering.trust_id or "", []).append(offering)
+        return found
+
     def get(self, offering_id: str) -> Offering:
         return self.store.get(offering_id)
 

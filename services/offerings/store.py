@@ -23,3 +23,8 @@ class OfferingStore(ScopedStore[Offering]):
     def of_trust(self, trust_id: str) -> list[Offering]:
         query = select(Offering).where(Offering.trust_id == trust_id)
         return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))
+
+    def offered(self) -> list[Offering]:
+        """Everything this account offers over trusts (one query for every trust)."""
+        query = select(Offering).where(Offering.trust_id.is_not(None), Offering.remote_id.is_(None))
+        return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))

@@ -66,7 +66,7 @@ class TrustedRequests:
         teams = set(
             TeamStore(self.work.session, self.work.scope).teams_of(self.work.actor.person_id)
         )
-        offerings = Offerings(self.work)
+        offered = Offerings(self.work).offered_by_trust()
         found = []
         for trust in (
             self.handshake.trusts.page(None, 200).items
@@ -77,10 +77,8 @@ class TrustedRequests:
                 continue
             ids = tuple(
                 o.id
-                for o in offerings.of_trust(trust.id)
-                if o.kind == "offered"
-                and (everything or o.team_id in teams)
-                and (team_id is None or o.team_id == team_id)
+                for o in offered.get(trust.id, [])
+                if (everything or o.team_id in teams) and (team_id is None or o.team_id == team_id)
             )
             found.append(Reach(trust, ids))
         return found
@@ -113,7 +111,10 @@ class TrustedRequests:
         query = {**{k: v for k, v in args.items() if v not in (None, [], "")}, "offering": wanted}
         url = f"{reach.base}?{urlencode(query, doseq=True)}"
         answer = self._signed("GET", url, key, reach.trust, timeout=timeout)
-        return self._valid(schemas.SharedPage(), answer)
+        try:
+            return schemas.check_shared_page(answer, int(args.get("limit") or 200))
+        except schemas.Invalid as exc:
+            raise PeerUnavailable("the peer's answer was not valid") from exc
 
     def read(self, trust_id: str, request_id: str) -> dict[str, Any]:
         reach = self.reach(trust_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 _id = validate.Length(min=1, max=64)
@@ -120,3 +123,85 @@ class ListArgs(Schema):
     sort = fields.String(load_default="urgency", validate=validate.OneOf(["urgency", "newest"]))
     cursor = fields.String(validate=validate.Length(max=512))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+# --- the list page, checked by hand: it is the inbox's hot path (20 nodes x 50 items), ----
+# and the nested schemas above cost more than the rest of the page together. Same rules.
+
+_STATES = frozenset({"on_track", "at_risk", "breached", "met"})
+_PRIORITIES = frozenset({"p1", "p2", "p3", "p4"})
+_TEXT = {"id": 64, "reference": 40, "subject": 200, "status": 24, "offering": 64,
+         "offering_name": 120, "requester": 200}  # fmt: skip
+_WHEN = ("created_at", "updated_at", "urgency_at")
+
+
+class Invalid(ValueError):
+    """A peer's answer that does not have the shape it must have."""
+
+
+def _string(value: Any, limit: int, name: str) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise Invalid(f"{name} must be text of at most {limit} characters")
+    return value
+
+
+def _when(value: Any, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise Invalid(f"{name} must be an ISO 8601 moment") from exc
+    if moment.tzinfo is None:
+        raise Invalid(f"{name} must carry its offset")
+    return moment
+
+
+def _clock(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or value.get("state") not in _STATES:
+        raise Invalid(f"{name} must be a clock with a known state")
+    clock = {"state": value["state"], "paused": bool(value.get("paused"))}
+    for key in ("due", "at_risk_at"):
+        clock[key] = _when(value.get(key), f"{name}.{key}")
+    stopped = value.get("stopped_at")
+    clock["stopped_at"] = _when(stopped, f"{name}.stopped_at") if stopped is not None else None
+    for key in ("target_minutes", "used_seconds"):
+        number = value.get(key)
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise Invalid(f"{name}.{key} must be an integer")
+        clock[key] = number
+    return clock
+
+
+def check_shared_page(answer: Any, limit: int = 200) -> dict[str, Any]:
+    """A trusting node's list page, validated and with its moments parsed."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
+        raise Invalid("the page must have items")
+    if len(answer["items"]) > limit:
+        raise Invalid("the page has more items than were asked for")
+    items = []
+    for raw in answer["items"]:
+        if not isinstance(raw, dict):
+            raise Invalid("an item must be an object")
+        item: dict[str, Any] = {k: _string(raw.get(k), n, k) for k, n in _TEXT.items()}
+        if raw.get("priority") not in _PRIORITIES:
+            raise Invalid("priority must be p1 to p4")
+        item["priority"] = raw["priority"]
+        item.update({k: _when(raw.get(k), k) for k in _WHEN})
+        transitions = raw.get("allowed_transitions", [])
+        if not isinstance(transitions, list):
+            raise Invalid("allowed_transitions must be a list")
+        item["allowed_transitions"] = [_string(t, 24, "transition") for t in transitions[:10]]
+        sla = raw.get("sla")
+        if not isinstance(sla, dict):
+            raise Invalid("sla must be an object")
+        item["sla"] = {
+            "name": _string(sla.get("name"), 120, "sla.name"),
+            "source": _string(sla.get("source"), 20, "sla.source"),
+            "reason": _string(sla.get("reason"), 300, "sla.reason"),
+            "response": _clock(sla.get("response"), "sla.response"),
+            "resolution": _clock(sla.get("resolution"), "sla.resolution"),
+        }
+        items.append(item)
+    cursor = answer.get("next_cursor")
+    if cursor is not None:
+        _string(cursor, 512, "next_cursor")
+    return {"items": items, "next_cursor": cursor}

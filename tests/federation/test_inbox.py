@@ -189,3 +189,19 @@ def test_a_change_on_a_customer_node_reaches_the_msp_stream_as_a_signed_notice(e
     )
     assert event["path"] == f"/api/v1/trusts/{alpha.trust}/requests/{alpha.request['id']}"
     assert "It is jamming" not in received[0]  # references only, never content
+
+
+def test_a_node_answering_garbage_is_unreachable_and_its_words_are_not_shown(estate, monkeypatch):
+    from services.visibility.service import SharedRequests
+
+    msp, (alpha, beta) = estate
+    monkeypatch.setattr(
+        SharedRequests, "page", lambda self, **kw: {"items": [{"subject": "<script>"}]}
+    )
+    inbox = _inbox(msp)
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert (statuses[alpha.account.id], statuses[beta.account.id]) == (
+        "unreachable",
+        "unreachable",
+    )
+    assert "<script>" not in json.dumps(inbox)
