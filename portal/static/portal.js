@@ -40,7 +40,14 @@
     };
     events.addEventListener("request.changed", soon);
     events.addEventListener("trust.deactivated", soon);
-    events.addEventListener("open", showLive);
+    var opened = false;
+    events.addEventListener("open", function () {
+      // The stream ends now and then and the browser reconnects: catch up on what
+      // happened in between.
+      if (opened) soon();
+      opened = true;
+      showLive();
+    });
   }
 
   // The calendar form's live preview: ask the server as the admin types.

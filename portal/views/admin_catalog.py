@@ -80,6 +80,7 @@ def _offerings_page(form: Form, status: int = 200) -> Any:
     return render_template(
         "admin/offerings.html",
         offerings=Offerings(work).page(None, LISTED).items,
+        ended_trusts={t.id for t in trusts if t.status != "active"},
         trust_options=[
             (t.id, f"{t.peer_account}, over trust {t.id}")
             for t in trusts

@@ -99,11 +99,9 @@ class Inbox:
 def gather_inbox(work: Work, filters: InboxFilters) -> Inbox:
     """The one function that reads the inbox's rows: the cross-account inbox service."""
     service = InboxService(work, handshake_for(work), node().settings.inbox_timeout_ms / 1000)
+    narrowed = {"team": filters.team_id} if filters.team_id else {}
     found = service.gather(
-        account=filters.account_id,
-        team=filters.team_id,
-        sla_state=filters.sla_state,
-        limit=GATHER_LIMIT,
+        account=filters.account_id, sla_state=filters.sla_state, limit=GATHER_LIMIT, **narrowed
     )
     sources = [
         Source(

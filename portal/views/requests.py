@@ -222,10 +222,22 @@ def request_page(request_id: str, forms: dict[str, Form] | None = None, status: 
         "transitions": _in_order(lifecycle.allowed_transitions(view.request.status, staff=staff)),
         "forms": forms or {},
         "priorities": PRIORITY_LABELS,
+        "provider": _provider(work, view.request.offering_id),
     }
     if staff:
         context.update(_staff_context(work, view))
     return render_template("requests/show.html", **context), status
+
+
+def _provider(work: Work, offering_id: str | None) -> str | None:
+    """The account that works a request raised on an offering received over a trust."""
+    if not offering_id:
+        return None
+    try:
+        offering = Offerings(work).get(offering_id)
+    except NotFound:
+        return None
+    return offering.peer_account if offering.kind == "received" else None
 
 
 def _in_order(statuses: list[str]) -> list[str]:

@@ -195,3 +195,97 @@ def shot(page: Any, name: str, full: bool = True) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full)
     return path
+
+
+# --- the three-node demo federation -------------------------------------------------------
+
+
+@dataclass
+class DemoFederation:
+    """``trustdesk demo`` on free loopback ports: its nodes and ``demo.json``'s summary."""
+
+    nodes: list[Any]
+    summary: dict[str, Any]
+
+    def url(self, account: str) -> str:
+        [node] = [n for n in self.summary["nodes"] if account in n["accounts"]]
+        return str(node["url"])
+
+    def person(self, account: str, role: str) -> dict[str, Any]:
+        return next(
+            p for p in self.summary["people"] if p["account"] == account and role in p["roles"]
+        )
+
+    def api(self, account: str, role: str) -> httpx.Client:
+        token = self.person(account, role)["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=self.url(account), headers=headers, timeout=15)
+
+
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (the demo wants a run)."""
+    import random
+    import socket
+
+    for _ in range(50):
+        base = random.randint(20_000, 60_000)
+        sockets = []
+        try:
+            for offset in range(count):
+                probe = socket.socket()
+                sockets.append(probe)
+                probe.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in sockets:
+                probe.close()
+    raise RuntimeError("no run of free loopback ports")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFederation]:
+    """The demo federation, seeded: MSP node (with hosted contoso), fabrikam, tailspin.
+
+    Streams last long here (the suite's default is seconds) so a live update is never
+    lost in a reconnect gap while a test waits for it."""
+    from account_node import demo as demo_module
+
+    directory = tmp_path_factory.mktemp("demo")
+    settings = node_settings(secret_key=secrets.token_urlsafe(32), inbox_stream_seconds=120)
+    nodes = demo_module.demo_nodes(settings, directory, _free_ports(3))
+    for demo_node in nodes:
+        Path(demo_node.settings.data_dir).mkdir(parents=True, exist_ok=True)
+        upgrade(demo_node.settings.effective_migration_url)
+    demo_module.start(nodes)
+    try:
+        yield DemoFederation(nodes, demo_module.seed(nodes))
+    finally:
+        demo_module.stop(nodes)
+
+
+@pytest.fixture
+def demo_login(chromium, demo):
+    """``demo_login(account, role)``: a new browser context signed in on that account's
+    node as its person with the role."""
+    contexts = []
+
+    def sign_in(account: str, role: str, width: int = 1280, height: int = 860) -> Any:
+        context = chromium.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        url = demo.url(account)
+        person = demo.person(account, role)
+        page.goto(f"{url}/login")
+        page.fill("#account", account)
+        page.fill("#email", person["email"])
+        page.fill("#password", person["password"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/")
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
