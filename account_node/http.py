@@ -153,7 +153,12 @@ def install_unit_of_work(app: Flask) -> None:
 
 
 class NodeJSONProvider(DefaultJSONProvider):
-    """ISO 8601 datetimes, as the OpenAPI schemas promise (Flask's default is RFC 822)."""
+    """ISO 8601 datetimes, as the OpenAPI schemas promise (Flask's default is RFC 822).
+
+    Keys keep the order the code built them in: sorting every object's keys was a tenth
+    of an inbox page's CPU, and no client may depend on key order anyway."""
+
+    sort_keys = False
 
     @staticmethod
     def default(o: Any) -> Any:

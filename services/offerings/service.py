@@ -71,7 +71,8 @@ class Offerings:
             criteria += [
                 Offering.starts_at <= now,
                 (Offering.ends_at.is_(None)) | (Offering.ends_at > now),
-                (Offering.trust_id.is_(None)) | (Offering.remote_id.is_not(None)),
+                (Offering.trust_id.is_(None))
+                | (Offering.remote_id.is_not(None) & self.store.under_active_trust()),
             ]
         if kind == "local":
             criteria.append(Offering.trust_id.is_(None))
@@ -95,6 +96,11 @@ class Offerings:
             raise OfferingClosed(
                 f"offering {offering.name} is not open for new requests",
                 errors={"offering_id": ["the offering has ended or not yet started"]},
+            )
+        if offering.trust_id and not self.store.trust_active(offering.trust_id):
+            raise OfferingClosed(
+                f"the trust offering {offering.name} has ended",
+                errors={"offering_id": ["the provider's trust has ended; raise no new requests"]},
             )
         return offering
 

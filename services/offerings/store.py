@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from account_node.tenancy import ScopedStore
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
+from trust.models import Trust
 
 
 class OfferingStore(ScopedStore[Offering]):
@@ -28,3 +31,17 @@ class OfferingStore(ScopedStore[Offering]):
         """Everything this account offers over trusts (one query for every trust)."""
         query = select(Offering).where(Offering.trust_id.is_not(None), Offering.remote_id.is_(None))
         return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))
+
+    def trust_active(self, trust_id: str) -> bool:
+        query = select(Trust.status).where(
+            Trust.id == trust_id, Trust.account_id == self.scope.account_id
+        )
+        return self.session.scalars(query).first() == "active"
+
+    def under_active_trust(self) -> Any:
+        """A criterion: the offering's trust is active in this account's records."""
+        return Offering.trust_id.in_(
+            select(Trust.id).where(
+                Trust.status == "active", Trust.account_id == self.scope.account_id
+            )
+        )

@@ -109,3 +109,18 @@ def test_only_the_trusted_side_of_an_active_trust_offers(federation):
         )
     assert response.status_code == 422
     assert "trust_id" in response.json()["errors"]
+
+
+def test_a_deactivated_trust_stops_new_requests_on_what_it_offered(federation):
+    trust, desk = _setup(federation)
+    offer(federation.msp, federation.msp_account, desk, trust)
+    [held] = _received(federation)
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        ok(msp.post(f"/api/v1/trusts/{trust}/deactivate"))
+    with federation.customer.client(federation.customer_account.end_user) as customer:
+        assert ok(customer.get("/api/v1/offerings"))["items"] == []
+        response = customer.post(
+            "/api/v1/requests", json={"subject": "After the end", "offering_id": held["id"]}
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "offering_closed"
