@@ -10,6 +10,7 @@ Goals: p95 with 20 nodes at most 2x p95 with 1; a dead node adds no more than it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -51,6 +52,7 @@ class Node:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # gunicorn's arbiter and worker: one group to signal
         )
         self.tokens: dict[str, str] = {}
 
@@ -77,14 +79,18 @@ class Node:
             )
         return response.json()
 
+    def signal(self, number: int) -> None:
+        """Signal the node's whole process group (the arbiter and its worker)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, number)
+
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
 
 
 ALWAYS = {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in
@@ -124,7 +130,7 @@ def _join(msp: Node, desk: dict[str, str], customer: Node) -> None:
 
 
 def _sample(msp: Node) -> dict[str, Any]:
-    times, statuses = [], {}
+    times = []
     auth = {"Authorization": f"Bearer {msp.tokens['specialist']}"}
     with httpx.Client(base_url=msp.url, timeout=30, headers=auth) as client:
         for _ in range(5):  # warm up
@@ -133,14 +139,15 @@ def _sample(msp: Node) -> dict[str, Any]:
             started = time.perf_counter()
             body = client.get("/api/v1/inbox").json()
             times.append((time.perf_counter() - started) * 1000)
-            for source in body["sources"]:
+            statuses: dict[str, int] = {}
+            for source in body["sources"]:  # as the last call saw them
                 statuses[source["status"]] = statuses.get(source["status"], 0) + 1
     times.sort()
     return {
         "p50_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
         "items": len(body["items"]),
-        "sources": {k: v // SAMPLES for k, v in statuses.items()},
+        "sources": statuses,
     }
 
 
@@ -160,10 +167,10 @@ def main() -> dict[str, Any]:
                 list(pool.map(lambda c: _join(msp, desk, c), customers[joined:size]))
             joined = size
             rows.append({"case": f"{size} customer node(s)", **_sample(msp)})
-        customers[-1].process.kill()  # killed: its port refuses connections
+        customers[-1].signal(signal.SIGKILL)  # killed: its port refuses connections
         customers[-1].process.wait()
         rows.append({"case": "20 nodes, one killed", **_sample(msp)})
-        os.kill(customers[-2].process.pid, signal.SIGSTOP)  # hung: accepts, never answers
+        customers[-2].signal(signal.SIGSTOP)  # hung: the kernel accepts, nobody answers
         rows.append({"case": "20 nodes, one killed, one hung", **_sample(msp)})
     finally:
         for node in nodes:
