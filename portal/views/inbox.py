@@ -26,6 +26,7 @@ from account_node.http import node
 from account_node.identity.service import Teams
 from portal.views.requests import Names
 from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
+from services.catalog.service import Catalog
 from services.inbox.events import hub_for, stream
 from services.inbox.service import Inbox as InboxService
 from services.requests.models import SLA_STATES
@@ -44,10 +45,11 @@ class InboxFilters:
     account_id: str | None = None
     team_id: str | None = None
     sla_state: str | None = None
+    service_id: str | None = None
 
     @property
     def any(self) -> bool:
-        return bool(self.account_id or self.team_id or self.sla_state)
+        return bool(self.account_id or self.team_id or self.sla_state or self.service_id)
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,11 @@ class Inbox:
 def gather_inbox(work: Work, filters: InboxFilters) -> Inbox:
     """The one function that reads the inbox's rows: the cross-account inbox service."""
     service = InboxService(work, handshake_for(work), node().settings.inbox_timeout_ms / 1000)
-    narrowed = {"team": filters.team_id} if filters.team_id else {}
+    narrowed = {
+        name: value
+        for name, value in (("team", filters.team_id), ("service", filters.service_id))
+        if value
+    }
     found = service.gather(
         account=filters.account_id, sla_state=filters.sla_state, limit=GATHER_LIMIT, **narrowed
     )
@@ -151,6 +157,7 @@ def _filters() -> InboxFilters:
         account_id=(request.args.get("account") or None),
         team_id=(request.args.get("team") or None),
         sla_state=state if state in SLA_STATES else None,
+        service_id=(request.args.get("service") or None),
     )
 
 
@@ -164,7 +171,12 @@ def inbox() -> Any:
     who = viewer()
     teams = Teams(work).page(None, 200).items if who.has("admin") else who.person.teams
     accounts = sorted({*found.accounts, *([filters.account_id] if filters.account_id else [])})
-    query = {"account": filters.account_id, "team": filters.team_id, "sla_state": filters.sla_state}
+    query = {
+        "account": filters.account_id,
+        "team": filters.team_id,
+        "sla_state": filters.sla_state,
+        "service": filters.service_id,
+    }
     return render_template(
         "inbox/index.html",
         inbox=found,
@@ -176,6 +188,7 @@ def inbox() -> Any:
         filters=filters,
         query=query,
         teams=teams,
+        services=Catalog(work).page(None, 200, active_only=True).items,
         accounts=accounts,
         own_account=work.scope.account_id,
         states=SLA_STATES,

@@ -34,6 +34,7 @@ class InboxArgs(Schema):
     account = fields.String(validate=validate.Length(min=1, max=64))
     offering = fields.String(validate=validate.Length(min=1, max=64))
     team = fields.String(validate=validate.Length(min=1, max=64))
+    service = fields.String(validate=validate.Length(min=1, max=64))
     sla_state = fields.String(validate=validate.OneOf(["on_track", "at_risk", "breached", "met"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 

@@ -63,12 +63,13 @@ class Inbox:
         sla_state: str | None = None,
         offering: str | None = None,
         team: str | None = None,
+        service: str | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
         own = self.work.scope.account_id
         reaches = [
             r
-            for r in self.remote.reaches(team_id=team)
+            for r in self.remote.reaches(team_id=team, service_id=service)
             if (account is None or r.trust.peer_account == account) and r.offering_ids
         ]
         args = {"sort": "urgency", "limit": limit, "sla_state": sla_state}
@@ -88,7 +89,7 @@ class Inbox:
                     items += found
         if account in (None, own) and not offering:
             started = time.perf_counter()
-            local = self._local(sla_state, team, limit)
+            local = self._local(sla_state, team, service, limit)
             sources.append(Source(own, None, "this node", "ok", _ms(started), len(local)))
             items += local
         items.sort(key=lambda item: (item["urgency_at"], item["id"]))
@@ -123,10 +124,14 @@ class Inbox:
         )
         return source, found
 
-    def _local(self, sla_state: str | None, team: str | None, limit: int) -> list[dict[str, Any]]:
+    def _local(
+        self, sla_state: str | None, team: str | None, service: str | None, limit: int
+    ) -> list[dict[str, Any]]:
         """This account's own open requests the person may see, due soonest first."""
         requests = Requests(self.work)
-        filters = RequestFilter(statuses=OPEN, sla_state=sla_state, team_id=team)
+        filters = RequestFilter(
+            statuses=OPEN, sla_state=sla_state, team_id=team, service_id=service
+        )
         rows = InboxStore(self.work.session, self.work.scope).most_urgent(
             requests.visibility(), filters, limit
         )

@@ -58,10 +58,15 @@ class TrustedRequests:
 
     # --- who reaches what --------------------------------------------------------------
 
-    def reaches(self, trust_id: str | None = None, team_id: str | None = None) -> list[Reach]:
+    def reaches(
+        self,
+        trust_id: str | None = None,
+        team_id: str | None = None,
+        service_id: str | None = None,
+    ) -> list[Reach]:
         """Active trusts where this account is trusted, with the offerings routed to the
-        person's teams (narrowed to ``team_id`` if given). A specialist with no such
-        offering reaches nothing there."""
+        person's teams (narrowed to ``team_id`` and ``service_id`` if given). A specialist
+        with no such offering reaches nothing there."""
         everything = bool(self.work.roles & EVERYTHING)
         teams = set(
             TeamStore(self.work.session, self.work.scope).teams_of(self.work.actor.person_id)
@@ -78,7 +83,9 @@ class TrustedRequests:
             ids = tuple(
                 o.id
                 for o in offered.get(trust.id, [])
-                if (everything or o.team_id in teams) and (team_id is None or o.team_id == team_id)
+                if (everything or o.team_id in teams)
+                and (team_id is None or o.team_id == team_id)
+                and (service_id is None or o.service_id == service_id)
             )
             found.append(Reach(trust, ids))
         return found

@@ -140,6 +140,18 @@ def test_a_team_filter_keeps_the_offerings_routed_to_that_team(estate):
     assert _inbox(msp, team=other)["items"] == []
 
 
+def test_a_service_filter_keeps_the_offerings_of_that_service(estate):
+    msp, _ = estate
+    with msp.node.client(msp.account.admin) as client:
+        [service] = ok(client.get("/api/v1/services"))["items"]
+        [sla] = ok(client.get("/api/v1/slas"))["items"][:1]
+        body = {"name": "Backups", "default_sla_id": sla["id"]}
+        other = ok(client.post("/api/v1/services", json=body), 201)
+    assert len(_inbox(msp, service=service["id"])["items"]) == 2
+    found = _inbox(msp, service=other["id"])
+    assert found["items"] == [], found["sources"]
+
+
 def test_the_msps_own_requests_are_merged_in_by_urgency_too(estate):
     msp, (alpha, beta) = estate
     with msp.node.client(msp.account.admin) as client:
