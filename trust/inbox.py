@@ -81,8 +81,12 @@ def remember_nonce(session: Any, verified: VerifiedSignature, now: datetime) -> 
     insert = _insert_for(session)(SeenNonce).values(
         keyid=verified.keyid, nonce=verified.nonce, expires_at=expires
     )
-    result = session.execute(insert.on_conflict_do_nothing(index_elements=["keyid", "nonce"]))
-    if result.rowcount == 0:
+    # RETURNING, not rowcount: the ORM's insert path does not report a row count on
+    # every driver, and a replay must never pass for want of one.
+    inserted = session.execute(
+        insert.on_conflict_do_nothing(index_elements=["keyid", "nonce"]).returning(SeenNonce.nonce)
+    ).first()
+    if inserted is None:
         raise FederationRefused("this signed call was already received", reason="nonce_replayed")
     global _last_sweep
     if now.timestamp() - _last_sweep > SWEEP_EVERY_SECONDS:
