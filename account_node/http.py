@@ -220,7 +220,11 @@ def require(*roles: str) -> Principal:
 
 def work(*roles: str) -> Work:
     """Authenticate, check roles, and open the unit of work for the caller's account."""
-    who = require(*roles)
+    return work_for(require(*roles))
+
+
+def work_for(who: Principal) -> Work:
+    """The unit of work of an authenticated person (API token or portal session)."""
     services = node()
     return Work(
         db.session(),

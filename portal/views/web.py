@@ -39,7 +39,7 @@ from wtforms.validators import ValidationError as CSRFError
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import Forbidden, NodeError
-from account_node.http import node
+from account_node.http import node, work_for
 from account_node.identity.accounts import Accounts
 from account_node.identity.authentication import Authenticator
 from account_node.identity.models import Account, Person
@@ -114,7 +114,7 @@ def current_viewer() -> Viewer | None:
     found = None
     if who is not None:
         services = node()
-        work = _work_for(who)
+        work = work_for(who)
         account = Accounts(
             db.session(), services.clock, services.jobs, services.settings, services.passwords
         ).get(who.account_id)
@@ -130,22 +130,9 @@ def viewer() -> Viewer:
     return found
 
 
-def _work_for(who: Principal) -> Work:
-    services = node()
-    return Work(
-        db.session(),
-        who.scope,
-        who.actor,
-        services.clock,
-        services.jobs,
-        services.settings,
-        roles=who.roles,
-    )
-
-
 def portal_work() -> Work:
     """The unit of work of the signed-in person: their account, their name on every change."""
-    return _work_for(viewer().principal)
+    return work_for(viewer().principal)
 
 
 def safe_next(target: str | None) -> str:
