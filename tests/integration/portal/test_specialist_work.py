@@ -178,12 +178,33 @@ def test_the_inbox_names_its_sources_and_shows_more_on_request(as_role, desk, mo
     assert len(_rows(specialist.text("/inbox?show=-5"))) == 2
 
 
-def test_an_inbox_past_its_reading_limit_says_it_is_partial(as_role, desk, monkeypatch):
+def test_the_inbox_asks_each_source_only_for_the_rows_it_shows(as_role, desk, monkeypatch):
+    from portal.views import inbox
+    from services.inbox.service import Inbox
+
+    asked = []
+    gather = Inbox.gather
+    monkeypatch.setattr(
+        Inbox, "gather", lambda self, **kw: asked.append(kw["limit"]) or gather(self, **kw)
+    )
+    monkeypatch.setattr(inbox, "SHOWN", 2)
+    for n in range(3):
+        desk.raise_request(subject=f"Request {n}")
+    specialist = as_role("specialist")
+    specialist.text("/inbox")
+    specialist.text("/inbox?show=4")
+    assert asked == [2, 4]
+
+
+def test_an_inbox_with_more_than_it_shows_counts_what_it_knows_of(as_role, desk, monkeypatch):
     from portal.views import inbox
 
-    monkeypatch.setattr(inbox, "GATHER_LIMIT", 2)
+    monkeypatch.setattr(inbox, "SHOWN", 2)
+    monkeypatch.setattr(inbox, "MOST_SHOWN", 2)
     for n in range(3):
         desk.raise_request(subject=f"Request {n}")
     html = as_role("specialist").text("/inbox")
     assert len(_rows(html)) == 2
-    assert "more open requests than the inbox reads at once" in html
+    assert "The 2 most urgent of 2+ open requests" in html
+    assert f"Sources: {desk.account.id} · ok · 2+ open · " in html
+    assert "Show more" not in html and "narrow it down with the filters" in html
