@@ -13,6 +13,7 @@ from account_node.context import Work
 from account_node.errors import ValidationFailed
 from account_node.identity.store import TeamStore
 from account_node.pagination import Page
+from services.catalog.models import Service
 from services.catalog.service import Catalog
 from services.offerings.errors import OfferingClosed
 from services.offerings.models import Offering
@@ -84,8 +85,9 @@ class Offerings:
             criteria.append(Offering.trust_id == trust_id)
         return self.store.page(cursor, limit, *criteria)
 
-    def open_for_requests(self, offering_id: str) -> Offering:
-        offering = self.store.get(offering_id)
+    def open_for_requests(self, offering_id: str) -> tuple[Offering, Service]:
+        """The offering and its service, if it takes new requests now."""
+        offering, service, trust_active = self.store.for_request(offering_id)
         if offering.kind == "offered":
             raise OfferingClosed(
                 f"offering {offering.name} is offered to {offering.peer_account}; "
@@ -97,12 +99,12 @@ class Offerings:
                 f"offering {offering.name} is not open for new requests",
                 errors={"offering_id": ["the offering has ended or not yet started"]},
             )
-        if offering.trust_id and not self.store.trust_active(offering.trust_id):
+        if offering.trust_id and not trust_active:
             raise OfferingClosed(
                 f"the trust offering {offering.name} has ended",
                 errors={"offering_id": ["the provider's trust has ended; raise no new requests"]},
             )
-        return offering
+        return offering, service
 
     def create(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from account_node.tenancy import ScopedStore
+from services.catalog.models import Service
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
 from trust.models import Trust
@@ -15,6 +16,25 @@ from trust.models import Trust
 class OfferingStore(ScopedStore[Offering]):
     model = Offering
     not_found = OfferingNotFound
+
+    def for_request(self, offering_id: str) -> tuple[Offering, Service, bool]:
+        """The offering, its service and whether its trust (if any) is active: raising
+        a request needs all three, in one round trip."""
+        query = (
+            select(Offering, Service, Trust.status)
+            .join(
+                Service,
+                (Service.id == Offering.service_id) & (Service.account_id == Offering.account_id),
+            )
+            .outerjoin(
+                Trust, (Trust.id == Offering.trust_id) & (Trust.account_id == Offering.account_id)
+            )
+            .where(Offering.id == offering_id)
+        )
+        row = self.session.execute(query).first()
+        if row is None:
+            raise OfferingNotFound(f"offering {offering_id} not found")
+        return row[0], row[1], row[2] == "active"
 
     def received(self, trust_id: str, remote_id: str) -> Offering | None:
         """This account's copy of the offering ``remote_id`` received over ``trust_id``."""
@@ -31,12 +51,6 @@ class OfferingStore(ScopedStore[Offering]):
         """Everything this account offers over trusts (one query for every trust)."""
         query = select(Offering).where(Offering.trust_id.is_not(None), Offering.remote_id.is_(None))
         return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))
-
-    def trust_active(self, trust_id: str) -> bool:
-        query = select(Trust.status).where(
-            Trust.id == trust_id, Trust.account_id == self.scope.account_id
-        )
-        return self.session.scalars(query).first() == "active"
 
     def under_active_trust(self) -> Any:
         """A criterion: the offering's trust is active in this account's records."""

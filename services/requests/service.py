@@ -194,18 +194,19 @@ class Requests:
         errors: dict[str, list[str]] = {}
         offering = service = ci = None
         if offering_id:
-            offering = _lookup(
+            found = _lookup(
                 errors, "offering_id", Offerings(self.work).open_for_requests, offering_id
             )
-            if offering is not None:
+            if found is not None:
+                offering, service = found
                 service_id = service_id or offering.service_id
                 if service_id != offering.service_id:
                     errors["service_id"] = ["is not the service of that offering"]
-        if service_id:
+        if service_id and service is None:
             service = _lookup(errors, "service_id", Catalog(self.work).get, service_id)
-            if service is not None and not service.active:
-                errors["service_id"] = ["this service no longer takes requests"]
-        elif not offering_id:
+        if service is not None and not service.active:
+            errors["service_id"] = ["this service no longer takes requests"]
+        if not service_id and not offering_id:
             errors["service_id"] = ["give a service_id or an offering_id"]
         person = self.store.person(requester_id)
         if person is None or not person.active:
