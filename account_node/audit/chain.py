@@ -39,6 +39,28 @@ def event_hash(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(rfc8785.dumps(content)).hexdigest()
 
 
+def hash_template(fields: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The event's canonical JSON in three parts around its ``prev_hash`` and ``seq``.
+
+    ``event_hash`` of the event with ``prev_hash=p, seq=n`` is the SHA-256 of
+    ``prefix + p + middle + str(n) + suffix``. The two are adjacent in RFC 8785's key
+    order, so the database can finish the hash in the statement that takes the chain
+    head (one round trip per event instead of two), with the values it just locked.
+    """
+    content = {name: _plain(fields.get(name)) for name in HASHED_FIELDS}
+    content.update(prev_hash="", seq=0)
+    text = rfc8785.dumps(content).decode()
+    # The last occurrence is the top-level pair: the keys after it (target_id,
+    # target_type, vouched_by) hold strings, where quotes are always escaped.
+    before, found, after = text.rpartition(_SPLICE)
+    if not found:
+        raise RuntimeError("the canonical form of an audit event changed shape")
+    return before + '"prev_hash":"', '","seq":', "," + after
+
+
+_SPLICE = '"prev_hash":"","seq":0,'
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

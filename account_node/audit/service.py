@@ -1,11 +1,12 @@
 """Recording and reading the audit log.
 
 ``record`` runs in the caller's transaction: the event commits or rolls back with the
-change it describes. Appending starts with an UPDATE of the chain head row that takes
-the next sequence number and reads the previous hash in one statement; the row stays
-locked until commit, so concurrent writers of one account queue up instead of forking
-the chain; other accounts are not blocked. Two round trips per event on PostgreSQL: that
-one, and the event's INSERT together with the head's new hash.
+change it describes. Appending locks the account's chain head row until commit, so
+concurrent writers of one account queue up instead of forking the chain; other accounts
+are not blocked. On PostgreSQL it is one statement: lock the head, take the next number,
+let the database finish the event's hash from the template Python computed (see
+``chain.hash_template``), move the head and insert the event. Elsewhere two: an UPDATE
+that takes the number and the previous hash, then the INSERT and the head's new hash.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, Text, bindparam, cast, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from account_node.audit.chain import HASHED_FIELDS, ChainReport, event_hash, verify_chain
+from account_node.audit.chain import (
+    HASHED_FIELDS,
+    ChainReport,
+    event_hash,
+    hash_template,
+    verify_chain,
+)
 from account_node.audit.models import GENESIS, AuditEvent, AuditHead
 from account_node.clock import Clock
 from account_node.errors import ScopeViolation
@@ -55,21 +62,22 @@ class AuditStore(ScopedStore[AuditEvent]):
         """
         taken = self._bump()
         if taken is None:
-            # The account's first event: two may race to create the head; the loser's
-            # savepoint rolls back and it bumps the winner's row.
-            try:
-                with self.session.begin_nested():
-                    self.session.execute(
-                        insert(AuditHead).values(
-                            account_id=self.scope.account_id, seq=0, hash=GENESIS
-                        )
-                    )
-            except IntegrityError:
-                pass
+            self.create_head()
             taken = self._bump()
             if taken is None:
                 raise RuntimeError("the audit chain head could not be created")
         return taken
+
+    def create_head(self) -> None:
+        """Before the account's first event: two may race to create the head; the
+        loser's savepoint rolls back and it takes the winner's row."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    insert(AuditHead).values(account_id=self.scope.account_id, seq=0, hash=GENESIS)
+                )
+        except IntegrityError:
+            pass
 
     def _bump(self) -> tuple[int, str] | None:
         # Core, not the ORM: no identity map to keep in step, and one compiled statement.
@@ -84,8 +92,7 @@ class AuditStore(ScopedStore[AuditEvent]):
         return (int(row[0]), str(row[1])) if row is not None else None
 
     def append(self, fields: dict[str, Any]) -> None:
-        """Write the event (its seq taken by ``take_next``) and make it the head: one
-        statement on PostgreSQL (the INSERT as a data-modifying CTE), two elsewhere."""
+        """Write the event (its seq taken by ``take_next``) and make it the head."""
         if fields["account_id"] != self.scope.account_id:
             raise ScopeViolation("audit event for another account")
         move = (
@@ -93,12 +100,21 @@ class AuditStore(ScopedStore[AuditEvent]):
             .where(_HEADS.c.account_id == self.scope.account_id)
             .values(hash=fields["hash"])
         )
-        written = insert(_EVENTS).values(**fields)
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(move.add_cte(written.cte("written")))
-        else:
-            self.session.execute(written)
-            self.session.execute(move)
+        self.session.execute(insert(_EVENTS).values(**fields))
+        self.session.execute(move)
+
+    def append_next(self, fields: dict[str, Any]) -> tuple[int, str, str] | None:
+        """PostgreSQL: write the event as the head's successor in one statement; returns
+        its (seq, prev_hash, hash), or None when the account has no chain head yet."""
+        if fields["account_id"] != self.scope.account_id:
+            raise ScopeViolation("audit event for another account")
+        prefix, middle, suffix = hash_template(fields)
+        # Bind names differ from column names: an UPDATE would take those as its SET.
+        params = {f"event_{name}": value for name, value in fields.items()}
+        params.update(head_account=self.scope.account_id, prefix=prefix, middle=middle)
+        params["suffix"] = suffix
+        row = self.session.execute(_APPEND_NEXT, params).first()
+        return (int(row[0]), str(row[1]), str(row[2])) if row is not None else None
 
     def head(self) -> AuditHead | None:
         # Fresh from the database: appends move the head with SQL, not through the ORM.
@@ -126,6 +142,42 @@ class AuditStore(ScopedStore[AuditEvent]):
             last = rows[-1].seq
 
 
+def _append_next_statement() -> Any:
+    """Built once: lock the head, take its successor's number, hash and insert it."""
+    # FOR UPDATE: a writer that waited reads the head its predecessor committed.
+    old = (
+        select(_HEADS.c.account_id, _HEADS.c.seq, _HEADS.c.hash)
+        .where(_HEADS.c.account_id == bindparam("head_account"))
+        .with_for_update()
+        .cte("old")
+    )
+    seq = old.c.seq + 1
+    canonical = (
+        bindparam("prefix", type_=Text)
+        + old.c.hash
+        + bindparam("middle", type_=Text)
+        + cast(seq, Text)
+        + bindparam("suffix", type_=Text)
+    )
+    head = (
+        update(_HEADS)
+        .where(_HEADS.c.account_id == old.c.account_id)  # UPDATE .. FROM old
+        .values(seq=seq, hash=func.encode(func.sha256(func.convert_to(canonical, "UTF8")), "hex"))
+        .returning(_HEADS.c.seq, _HEADS.c.hash, old.c.hash.label("prev_hash"))
+        .cte("head")
+    )
+    given = [name for name in HASHED_FIELDS if name not in ("seq", "prev_hash")]
+    values = [bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in given]
+    written = insert(_EVENTS).from_select(
+        [*given, "seq", "prev_hash", "hash"],
+        select(*values, head.c.seq, head.c.prev_hash, head.c.hash),
+    )
+    return written.returning(_EVENTS.c.seq, _EVENTS.c.prev_hash, _EVENTS.c.hash)
+
+
+_APPEND_NEXT = _append_next_statement()
+
+
 class AuditLog:
     def __init__(self, session: Session, scope: AccountScope, clock: Clock) -> None:
         self.store = AuditStore(session, scope)
@@ -141,10 +193,8 @@ class AuditLog:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        seq, prev_hash = self.store.take_next()
         fields: dict[str, Any] = {
             "account_id": self.scope.account_id,
-            "seq": seq,
             "at": self.clock.now(),
             "actor_id": actor.person_id,
             "actor_account_id": actor.account_id,
@@ -155,10 +205,19 @@ class AuditLog:
             "target_id": str(target_id),
             "before": before,
             "after": after,
-            "prev_hash": prev_hash,
         }
-        fields["hash"] = event_hash(fields)
-        self.store.append(fields)
+        if self.store.session.get_bind().dialect.name == "postgresql":
+            taken = self.store.append_next(fields)
+            if taken is None:
+                self.store.create_head()
+                taken = self.store.append_next(fields)
+            if taken is None:
+                raise RuntimeError("the audit chain head could not be created")
+            fields["seq"], fields["prev_hash"], fields["hash"] = taken
+        else:
+            fields["seq"], fields["prev_hash"] = self.store.take_next()
+            fields["hash"] = event_hash(fields)
+            self.store.append(fields)
         # What was written, for the caller to read; the row itself was inserted above.
         return AuditEvent(**fields)
 

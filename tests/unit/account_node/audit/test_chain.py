@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
-from account_node.audit.chain import event_hash, verify_chain
+from hypothesis import given
+from hypothesis import strategies as st
+
+from account_node.audit.chain import event_hash, hash_template, verify_chain
 from account_node.audit.models import GENESIS
 
 
@@ -79,3 +83,38 @@ def test_a_truncated_tail_is_found_through_the_recorded_head():
     report = verify_chain(events[:3], head)
     assert (report.ok, report.first_broken_seq) == (False, 4)
     assert verify_chain(events[:3]).ok  # without the head, a shorter chain looks whole
+
+
+_TEXT = st.text(max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    actor_name=_TEXT,
+    target_id=_TEXT,
+    vouched_by=st.none() | _TEXT,
+    before=_JSON,
+    # An "after" that itself holds prev_hash and seq must not fool the template.
+    after=st.one_of(_JSON, st.just({"prev_hash": "", "seq": 0, "z": 1})),
+    seq=st.integers(1, 10**12),
+    prev_hash=st.text("0123456789abcdef", min_size=64, max_size=64),
+)
+def test_the_hash_template_finished_with_prev_hash_and_seq_is_the_event_hash(
+    actor_name, target_id, vouched_by, before, after, seq, prev_hash
+):
+    event = {
+        **_chain(1)[0],
+        "actor_name": actor_name,
+        "target_id": target_id,
+        "vouched_by": vouched_by,
+        "before": before,
+        "after": after,
+    }
+    prefix, middle, suffix = hash_template(event)
+    finished = f"{prefix}{prev_hash}{middle}{seq}{suffix}".encode()
+    expected = event_hash({**event, "seq": seq, "prev_hash": prev_hash})
+    assert hashlib.sha256(finished).hexdigest() == expected
