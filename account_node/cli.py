@@ -300,14 +300,10 @@ def trust() -> None:
 
 
 def _handshake(app: Flask, work: Work) -> Any:
-    from trust.client import PeerClient
-    from trust.guard import OutboundPolicy
-    from trust.handshake import Handshake
+    """The same wiring as the API's (inside this command's app context)."""
+    from trust.api import handshake_for
 
-    settings = app.extensions["trustdesk"].settings
-    policy = OutboundPolicy(settings.federation_allow_http, settings.federation_allow_private)
-    peers = PeerClient(policy, settings.federation_timeout_seconds)
-    return Handshake(work, settings.public_url.rstrip("/"), app.config["SECRET_KEY"], peers)
+    return handshake_for(work)
 
 
 def _trust_row(t: Any) -> dict[str, Any]:
