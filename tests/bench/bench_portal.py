@@ -36,10 +36,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Table, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from portal.views.inbox import MOST_SHOWN
@@ -276,18 +276,19 @@ def grow_customer(owner_url: str, count: int) -> int:
     audit events are written for copies (their hash chain cannot be faked validly)."""
     from services.requests.models import Request, RequestCounter, RequestEvent
 
-    requests, events = Request.__table__, RequestEvent.__table__
-    counters = RequestCounter.__table__
+    requests, events, counters = (
+        cast(Table, model.__table__) for model in (Request, RequestEvent, RequestCounter)
+    )
     engine = create_engine(owner_url)
     with engine.begin() as connection:
-        have = connection.scalar(select(func.count()).select_from(requests))
+        have = connection.scalar(select(func.count()).select_from(requests)) or 0
         if count > have:
             originals = connection.execute(
                 select(requests).where(requests.c.status == "new")
                 .order_by(requests.c.number).limit(PER_CUSTOMER_DEMO)
             ).mappings().all()  # fmt: skip
             timelines = _timelines(connection, events, [r["id"] for r in originals])
-            last = connection.scalar(select(func.max(requests.c.number)))
+            last = connection.scalar(select(func.max(requests.c.number))) or 0
             copies, copied_events = [], []
             for g in range(1, count - have + 1):
                 original = originals[g % len(originals)]
@@ -304,7 +305,7 @@ def grow_customer(owner_url: str, count: int) -> int:
             connection.execute(counters.update().values(last=last + count - have))
         connection.execute(text("ANALYZE requests"))
         connection.execute(text("ANALYZE request_events"))
-        total = int(connection.scalar(select(func.count()).select_from(requests)))
+        total = connection.scalar(select(func.count()).select_from(requests)) or 0
     engine.dispose()
     return total
 
