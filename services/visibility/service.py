@@ -9,7 +9,9 @@ timeline and the audit log apply unchanged, with the vouching account recorded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from account_node.context import Work
@@ -17,7 +19,7 @@ from services.offerings.models import Offering
 from services.offerings.service import Offerings
 from services.requests import lifecycle
 from services.requests.clocks import read_clocks
-from services.requests.models import Request, RequestEvent, RequestPause
+from services.requests.models import Request, RequestEvent
 from services.requests.service import Requests
 from services.requests.store import RequestFilter, Visibility
 from services.visibility.errors import OfferingExpired, RequestOutsideOffering
@@ -74,12 +76,14 @@ class SharedRequests:
         query = RequestFilter(statuses=statuses, sla_state=sla_state, text=text).apply(self.reach)
         if wanted:
             query = query.where(Request.offering_id.in_(wanted))
-        if sort == "urgency":
-            rows, next_cursor = self.store.most_urgent(query, limit), None
+        rows: Sequence[Any]
+        if sort == "urgency":  # the inbox's hot path: plain rows, not entities
+            rows, next_cursor = self.store.most_urgent_summaries(query, limit), None
+            pauses: Mapping[str, Sequence[Any]] = self.store.pause_spans_of([r.id for r in rows])
         else:
             page = self.store.newest(query, cursor, limit)
             rows, next_cursor = page.items, page.next_cursor
-        pauses = self.store.pauses_of([r.id for r in rows])
+            pauses = self.store.pauses_of([r.id for r in rows])
         names = self.store.names_of(r.requester_id for r in rows)
         return {
             "items": [self._summary(r, pauses[r.id], names) for r in rows],
@@ -126,8 +130,9 @@ class SharedRequests:
         return found
 
     def _summary(
-        self, request: Request, pauses: list[RequestPause], names: dict[str, str]
+        self, request: Any, pauses: Sequence[Any], names: dict[str, str]
     ) -> dict[str, Any]:
+        """A request (entity or summary row) and its pauses (entities or rows) as shared."""
         response, resolution = read_clocks(
             request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
         )
@@ -144,7 +149,7 @@ class SharedRequests:
             "created_at": request.created_at,
             "updated_at": request.updated_at,
             "urgency_at": request.resolution_due_at,
-            "allowed_transitions": lifecycle.allowed_transitions(request.status, staff=True),
+            "allowed_transitions": _staff_moves(request.status),
             "sla": {
                 "name": request.sla_name,
                 "source": request.sla_source,
@@ -157,6 +162,16 @@ class SharedRequests:
                 ],
             },
         }
+
+
+@lru_cache(maxsize=32)
+def _moves(status: str) -> tuple[str, ...]:
+    return tuple(lifecycle.allowed_transitions(status, staff=True))
+
+
+def _staff_moves(status: str) -> list[str]:
+    """The moves staff may make from ``status`` (a fresh list: callers may keep it)."""
+    return list(_moves(status))
 
 
 def _event(event: RequestEvent) -> dict[str, Any]:

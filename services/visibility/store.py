@@ -1,10 +1,20 @@
-"""Queries for the requests a trust reaches: those raised on its received offerings."""
+"""Queries for the requests a trust reaches: those raised on its received offerings.
+
+The list page is the cross-account inbox's hot path (every trusted node asks every
+trusting node on each inbox load), so it reads plain rows of just the columns a summary
+shows, not ORM entities: no identity map, no unused text or JSON decoded.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, Text, func, or_, select, type_coerce
 
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
@@ -38,6 +48,13 @@ class SharedRequestStore(ScopedStore[Request]):
             self.session.scalars(query.order_by(Request.resolution_due_at, Request.id).limit(limit))
         )
 
+    def most_urgent_summaries(self, query: Select, limit: int) -> list[SummaryRow]:  # type: ignore[type-arg]
+        """``most_urgent`` as rows of ``SUMMARY_COLUMNS`` (what a summary and its clocks read)."""
+        query = query.where(Request.status.notin_((*FINAL, "resolved")))
+        ordered = query.order_by(Request.resolution_due_at, Request.id).limit(limit)
+        rows = self.session.execute(ordered.with_only_columns(*SUMMARY_COLUMNS))
+        return [SummaryRow.of(row) for row in rows]
+
     def count(self, query: Select) -> int:  # type: ignore[type-arg]
         return int(self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
@@ -47,6 +64,19 @@ class SharedRequestStore(ScopedStore[Request]):
             query = select(RequestPause).where(RequestPause.request_id.in_(request_ids))
             for pause in self.session.scalars(query.order_by(RequestPause.began_at)):
                 found[pause.request_id].append(pause)
+        return found
+
+    def pause_spans_of(self, request_ids: list[str]) -> dict[str, list[Any]]:
+        """``pauses_of`` as plain rows (began_at, ended_at, status), oldest first."""
+        found: dict[str, list[Any]] = {request_id: [] for request_id in request_ids}
+        if request_ids:
+            query = (
+                select(RequestPause.request_id, *PAUSE_COLUMNS)
+                .where(RequestPause.request_id.in_(request_ids))
+                .order_by(RequestPause.began_at)
+            )
+            for row in self.session.execute(query):
+                found[row.request_id].append(row)
         return found
 
     def timeline(self, request_id: str) -> list[RequestEvent]:
@@ -59,3 +89,63 @@ class SharedRequestStore(ScopedStore[Request]):
             return {}
         query = select(Person.id, Person.name).where(Person.id.in_(ids))
         return {row.id: row.name for row in self.session.execute(query)}
+
+
+# What a list summary shows and what reading its two clocks needs. The frozen SLA terms
+# and calendar come as their stored text: a page shares one or two of each, so parsing
+# each distinct text once (``frozen_json``) beats decoding the same JSON fifty times.
+SUMMARY_COLUMNS = (
+    Request.id, Request.number, Request.subject, Request.status, Request.priority,
+    Request.offering_id, Request.requester_id, Request.created_at, Request.updated_at,
+    Request.sla_name, Request.sla_source, Request.sla_reason,
+    type_coerce(Request.sla_terms, Text).label("sla_terms"),
+    type_coerce(Request.sla_calendar, Text).label("sla_calendar"),
+    Request.response_due_at, Request.resolution_due_at, Request.response_at_risk_at,
+    Request.resolution_at_risk_at, Request.first_response_at, Request.resolved_at,
+)  # fmt: skip
+PAUSE_COLUMNS = (RequestPause.began_at, RequestPause.ended_at, RequestPause.status)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    """One row of ``SUMMARY_COLUMNS``, with the SLA's JSON parsed: it has the attributes
+    ``services.requests.clocks`` reads, so it serves as well as the entity there."""
+
+    id: str
+    number: int
+    subject: str
+    status: str
+    priority: str
+    offering_id: str | None
+    requester_id: str
+    created_at: datetime
+    updated_at: datetime
+    sla_name: str
+    sla_source: str
+    sla_reason: str
+    sla_terms: dict[str, Any]
+    sla_calendar: dict[str, Any]
+    response_due_at: datetime
+    resolution_due_at: datetime
+    response_at_risk_at: datetime
+    resolution_at_risk_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> SummaryRow:
+        values = row._asdict()
+        values["sla_terms"] = frozen_json(values["sla_terms"])
+        values["sla_calendar"] = frozen_json(values["sla_calendar"])
+        return cls(**values)
+
+
+def frozen_json(value: Any) -> Any:
+    """A JSON column's value: text (SQLite) parsed once per distinct text and shared, so
+    never to be changed by the caller; a driver that decodes JSON itself passes through."""
+    return _parsed(value) if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> Any:
+    return json.loads(text)
