@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from sqlalchemy import func, select
 
 from account_node.tenancy import ScopedStore
+from services.held import HeldRows
 from services.sla.errors import CalendarNotFound, RequesterSlaNotFound, SlaNotFound
 from services.sla.models import BusinessCalendar, RequesterSla, Sla
-
-
-class HeldRows:
-    """Lookups for rows held for a trust (``provided_by``/``remote_id``)."""
-
-    session: Any
-    model: ClassVar[Any]
-
-    def held(self, trust_id: str, remote_id: str) -> Any:
-        model = self.model
-        query = select(model).where(model.provided_by == trust_id, model.remote_id == remote_id)
-        return self.session.scalars(query).first()
-
-    def free_name(self, name: str) -> str:
-        """``name``, or ``name (2)``, ``(3)``...: a held row never takes a name in use."""
-        candidate, n = name[:110], 1
-        while self.session.scalars(
-            select(self.model.id).where(self.model.name == candidate)
-        ).first():
-            n += 1
-            candidate = f"{name[:104]} ({n})"
-        return candidate
 
 
 class CalendarStore(HeldRows, ScopedStore[BusinessCalendar]):
