@@ -78,13 +78,15 @@ class SharedRequests:
             query = query.where(Request.offering_id.in_(wanted))
         rows: Sequence[Any]
         if sort == "urgency":  # the inbox's hot path: plain rows, not entities
-            rows, next_cursor = self.store.most_urgent_summaries(query, limit), None
+            summaries = self.store.most_urgent_summaries(query, limit)
+            rows, next_cursor = summaries, None
             pauses: Mapping[str, Sequence[Any]] = self.store.pause_spans_of([r.id for r in rows])
+            names = {r.requester_id: r.requester_name for r in summaries if r.requester_name}
         else:
             page = self.store.newest(query, cursor, limit)
             rows, next_cursor = page.items, page.next_cursor
             pauses = self.store.pauses_of([r.id for r in rows])
-        names = self.store.names_of(r.requester_id for r in rows)
+            names = self.store.names_of(r.requester_id for r in rows)
         return {
             "items": [self._summary(r, pauses[r.id], names) for r in rows],
             "next_cursor": next_cursor,
