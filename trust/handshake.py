@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from account_node.context import Work
 from account_node.errors import ValidationFailed
+from account_node.identity.models import Account
 from account_node.tenancy import ScopedStore
 from trust.client import PeerClient
 from trust.crypto.documents import countersign, sign_document, verify_document
@@ -107,16 +108,23 @@ class Handshake:
 
     def propose(self, invitation: dict[str, Any]) -> Trust:
         peer_node, peer_account = invitation["node_url"].rstrip("/"), invitation["account"]
-        peer_ref, peer_key = self._peer_key_from_descriptor(
+        peer_ref, peer_key, peer_name = self._peer_key_from_descriptor(
             peer_node, peer_account, invitation["fingerprint"]
         )
         own = self.keys.current()
+        own_name = self.work.session.get(Account, self.account)
         now = self.work.clock.now()
         agreement: dict[str, Any] = {
             "id": f"trust-{secrets.token_hex(8)}",
             "revision": 1,
-            "trusting": _party(self.account, self.node_url, own.ref, own.signing.verify_key),
-            "trusted": _party(peer_account, peer_node, peer_ref, peer_key),
+            "trusting": _party(
+                self.account,
+                own_name.name if own_name else self.account,
+                self.node_url,
+                own.ref,
+                own.signing.verify_key,
+            ),
+            "trusted": _party(peer_account, peer_name, peer_node, peer_ref, peer_key),
             "scopes": SCOPES,
             "start": now.isoformat(),
             "end": None,
@@ -138,7 +146,8 @@ class Handshake:
 
     def _peer_key_from_descriptor(
         self, peer_node: str, peer_account: str, fingerprint: str
-    ) -> tuple[KeyRef, VerifyKey]:
+    ) -> tuple[KeyRef, VerifyKey, str]:
+        """The peer's pinned-to-be key and its display name, from its signed descriptor."""
         descriptor = self.peers.get_json(f"{peer_node}/.well-known/trustdesk-node")
         keys = _listed_keys(descriptor, peer_account)
         match = [k for k in keys if k["status"] == "current" and k["fingerprint"] == fingerprint]
@@ -152,12 +161,13 @@ class Handshake:
             VerifyKey.from_b64url(match[0]["public_key"]),
         )
         try:
-            account_in_descriptor(descriptor, peer_account, str(ref), key)
+            entry = account_in_descriptor(descriptor, peer_account, str(ref), key)
         except SignatureError as exc:
             raise ValidationFailed(
                 errors={"node_url": [f"the descriptor is not signed: {exc.code}"]}
             ) from exc
-        return ref, key
+        name = entry.get("name")
+        return ref, key, name if isinstance(name, str) and name.strip() else peer_account
 
     # --- step 2, received by the trusted side -------------------------------------------
 
@@ -327,9 +337,12 @@ class Handshake:
         return self.trusts.add(trust)
 
 
-def _party(account: str, node: str, ref: KeyRef, key: VerifyKey) -> dict[str, str]:
+def _party(account: str, name: str, node: str, ref: KeyRef, key: VerifyKey) -> dict[str, str]:
+    """One side of an agreement; ``name`` is for people (inbox, trust pages), never for
+    checks, which go by account id and key."""
     return {
         "account": account,
+        "name": name[:200],
         "node": node,
         "keyid": str(ref),
         "public_key": key.to_b64url(),

@@ -74,6 +74,15 @@ class Trust(AccountScoped, Base):
     deactivated_at: Mapped[datetime | None]
     deactivated_by: Mapped[str | None] = mapped_column(String(300))
 
+    @property
+    def peer_name(self) -> str:
+        """The peer account's display name as the agreement gives it (agreements signed
+        before names were added give none: the account id stands in)."""
+        document = (self.agreement or {}).get("document", {})
+        party = document.get("trusted" if self.role == "trusting" else "trusting", {})
+        name = party.get("name") if isinstance(party, dict) else None
+        return name if isinstance(name, str) and name.strip() else self.peer_account
+
 
 class Invitation(AccountScoped, Base):
     """A one-time code the trusted account's admin hands to a customer out of band."""

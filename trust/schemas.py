@@ -26,6 +26,7 @@ class TrustOut(Schema):
     id = fields.String()
     role = fields.String()
     peer_account = fields.String()
+    peer_name = fields.String(metadata={"description": "for people; checks use peer_account"})
     peer_node = fields.String()
     status = fields.String()
     agreement = fields.Dict()

@@ -58,6 +58,9 @@ def test_a_trust_is_proposed_countersigned_and_active_on_both_nodes(federation):
     assert theirs["status"] == ours["status"] == "active"
     assert theirs["agreement"] == ours["agreement"]
     assert len(ours["agreement"]["signatures"]) == 2
+    # Each side shows the other by the name the agreement (signed by both) gives it.
+    assert theirs["peer_name"] == f"Account {federation.msp_account.id}"
+    assert ours["peer_name"] == f"Account {federation.customer_account.id}"
 
 
 def test_a_wrong_fingerprint_stops_the_proposal_before_anything_is_sent(federation):
