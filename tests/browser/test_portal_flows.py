@@ -69,6 +69,29 @@ def test_a_specialist_works_the_inbox_and_the_requester_sees_what_waits_for_them
     expect(requester.locator(".attention")).to_have_count(0)
 
 
+def test_a_long_inbox_shows_the_most_urgent_says_how_many_more_and_shows_more(
+    login, node, monkeypatch
+):
+    from portal.views import inbox
+
+    monkeypatch.setattr(inbox, "SHOWN", 1)  # the node serves from this process
+    monkeypatch.setattr(inbox, "MOST_SHOWN", 2)
+    with node.api("end_user") as api:  # three open at least, so two are not all
+        body = {"subject": "Label printer offline", "offering_id": node.offering, "priority": "p4"}
+        api.post("/api/v1/requests", json=body).raise_for_status()
+    specialist = login("specialist")
+    specialist.click("nav >> text=Inbox")
+    rows = specialist.locator("table.inbox tbody tr")
+    expect(rows).to_have_count(1)
+    expect(specialist.locator("main")).to_contain_text(
+        re.compile(r"The 1 most urgent of \d+\+ open requests")
+    )
+    specialist.click("text=Show more")
+    expect(rows).to_have_count(2)
+    expect(specialist.locator("main")).to_contain_text("narrow it down with the filters")
+    shot(specialist, "inbox-long")
+
+
 def test_the_calendar_preview_answers_while_the_admin_types(login, node):
     page = login("admin")
     page.goto(f"{node.url}/admin/calendars")

@@ -175,10 +175,13 @@ def test_the_inbox_names_its_sources_and_shows_more_on_request(as_role, desk, mo
     assert f"Sources: {desk.account.id} · ok · " in first
     everything = specialist.text("/inbox?show=4")
     assert len(_rows(everything)) == 3 and "Show more" not in everything
+    exactly = specialist.text("/inbox?show=3")  # all there is: nothing more to offer
+    assert len(_rows(exactly)) == 3 and "Show more" not in exactly
+    assert "3 open requests, most urgent first" in exactly
     assert len(_rows(specialist.text("/inbox?show=-5"))) == 2
 
 
-def test_the_inbox_asks_each_source_only_for_the_rows_it_shows(as_role, desk, monkeypatch):
+def test_the_inbox_asks_each_source_for_the_rows_it_shows_and_one_more(as_role, desk, monkeypatch):
     from portal.views import inbox
     from services.inbox.service import Inbox
 
@@ -193,7 +196,7 @@ def test_the_inbox_asks_each_source_only_for_the_rows_it_shows(as_role, desk, mo
     specialist = as_role("specialist")
     specialist.text("/inbox")
     specialist.text("/inbox?show=4")
-    assert asked == [2, 4]
+    assert asked == [3, 5]  # the one more tells whether there is more
 
 
 def test_an_inbox_with_more_than_it_shows_counts_what_it_knows_of(as_role, desk, monkeypatch):
@@ -205,6 +208,6 @@ def test_an_inbox_with_more_than_it_shows_counts_what_it_knows_of(as_role, desk,
         desk.raise_request(subject=f"Request {n}")
     html = as_role("specialist").text("/inbox")
     assert len(_rows(html)) == 2
-    assert "The 2 most urgent of 2+ open requests" in html
-    assert f"Sources: {desk.account.id} · ok · 2+ open · " in html
+    assert "The 2 most urgent of 3+ open requests" in html
+    assert f"Sources: {desk.account.id} · ok · 3+ open · " in html
     assert "Show more" not in html and "narrow it down with the filters" in html
