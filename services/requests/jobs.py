@@ -35,7 +35,7 @@ def monitor_work(node: Any, account_id: str) -> Work:
 
 
 def check_clocks(node: Any, account_id: str, request_id: str, version: int) -> None:
-    Requests(monitor_work(node, account_id)).refresh_clocks(request_id, version)
+    Requests(monitor_work(node, account_id)).check_clocks(request_id, version)
 
 
 def sweep_clocks(node: Any, reschedule: bool = True) -> int:

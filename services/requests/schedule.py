@@ -1,4 +1,9 @@
-"""Scheduling the SLA checks of a request: its at-risk and due moments, per clock.
+"""Scheduling the SLA checks of a request: its next at-risk or due moment.
+
+A request has up to four such moments (at risk and due, for response and resolution);
+only the earliest still to come is scheduled, and the check that runs then schedules
+the next one. One job per change instead of four: on Redis each is a round trip and a
+stored job, and most are made stale by the next change anyway.
 
 Each job carries the request's ``clock_version``; anything that moves a clock bumps it, so
 a job scheduled for an older version finds itself stale and does nothing. Jobs are
@@ -28,13 +33,15 @@ def schedule_clock_checks(work: Work, request: Request, view: RequestView) -> No
         if reading.stopped_at is not None or reading.paused:
             continue
         moments.update(m for m in (reading.at_risk_at, reading.due) if m > now)
-    for moment in sorted(moments):
-        work.enqueue(
-            "sla",
-            CHECK,
-            work.scope.account_id,
-            request.id,
-            request.clock_version,
-            at=moment,
-            job_id=f"sla-{request.id}-{request.clock_version}-{int(moment.timestamp())}",
-        )
+    if not moments:
+        return
+    moment = min(moments)
+    work.enqueue(
+        "sla",
+        CHECK,
+        work.scope.account_id,
+        request.id,
+        request.clock_version,
+        at=moment,
+        job_id=f"sla-{request.id}-{request.clock_version}-{int(moment.timestamp())}",
+    )

@@ -402,12 +402,23 @@ class Requests:
         self._changed(request, "sla")
         return request
 
-    def refresh_clocks(self, request_id: str, version: int | None = None) -> bool:
-        """Recompute stored states (jobs and the sweep); a stale job does nothing."""
+    def refresh_clocks(self, request_id: str) -> bool:
+        """Recompute stored states (the sweep); True when one changed."""
         request = self.store.locked(request_id)
-        if request is None or (version is not None and version != request.clock_version):
+        if request is None:
             return False
         return self._refresh(request, self.store.pauses(request.id), record=True)
+
+    def check_clocks(self, request_id: str, version: int) -> bool:
+        """The scheduled check: recompute, then schedule the next moment. A check for an
+        older clock version does nothing: the change that bumped it scheduled anew."""
+        request = self.store.locked(request_id)
+        if request is None or version != request.clock_version:
+            return False
+        pauses = self.store.pauses(request.id)
+        changed = self._refresh(request, pauses, record=True)
+        schedule_clock_checks(self.work, request, self._view(request, pauses))
+        return changed
 
     # --- internals ---------------------------------------------------------------------
 

@@ -37,6 +37,23 @@ def test_the_response_clock_goes_at_risk_then_breached_and_says_so(app, desk, cl
     assert events[0]["actor"]["id"] == "node:sla-monitor"
 
 
+def test_only_the_next_moment_is_scheduled_and_each_check_schedules_the_one_after(
+    app, desk, clock
+):
+    jobs = app.extensions["trustdesk"].jobs
+    jobs.drain()
+    jobs.discard_pending()
+    body = desk.raise_request()  # response 2 h, resolution 8 h on a 24x7 calendar
+    assert jobs.pending() == 1  # at risk of the response, at 90 min; not all four moments
+    clock.advance(timedelta(minutes=91))
+    jobs.drain()
+    assert jobs.pending() == 1  # now the response's due moment
+    clock.advance(timedelta(hours=8))
+    jobs.drain()  # due, then the resolution's at-risk and due, each scheduling the next
+    assert _states(desk, body) == ("breached", "breached")
+    assert jobs.pending() == 0
+
+
 def test_a_job_for_an_older_clock_version_does_nothing(app, desk, clock):
     from services.requests.jobs import check_clocks
 
