@@ -20,6 +20,7 @@ from account_node.jobs import InlineJobs, JobQueue, RqJobs, resolve
 from account_node.settings import Settings
 
 SLA_SWEEP = "services.requests.jobs.sweep_clocks"
+OUTBOX_SWEEP = "trust.outbox.sweep"
 
 
 class Node:
@@ -36,9 +37,14 @@ class Node:
 
     def start_periodic_jobs(self) -> None:
         """Start the self-rescheduling sweeps (one chain per node: a fixed job id)."""
-        if self.settings.sla_sweep_seconds > 0:
-            due = self.clock.now() + timedelta(seconds=self.settings.sla_sweep_seconds)
-            self.jobs.enqueue("sla", SLA_SWEEP, at=due, job_id=f"sla-sweep-{int(due.timestamp())}")
+        sweeps = (
+            ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
+            ("delivery", OUTBOX_SWEEP, self.settings.outbox_sweep_seconds, "outbox-sweep"),
+        )
+        for queue, func, every, name in sweeps:
+            if every > 0:
+                due = self.clock.now() + timedelta(seconds=every)
+                self.jobs.enqueue(queue, func, at=due, job_id=f"{name}-{int(due.timestamp())}")
 
     def run_job(self, func: str, args: tuple[Any, ...]) -> None:
         """Run one job in an application context; commit on success, roll back on error."""

@@ -44,7 +44,8 @@ def node_settings(**overrides: object) -> Settings:
         password_memory_kib=1024,
         secret_key="test-secret-key",
         node_name="test",
-        sla_sweep_seconds=0,  # tests run the sweep themselves
+        sla_sweep_seconds=0,  # tests run the sweeps themselves
+        outbox_sweep_seconds=0,
         inbox_stream_seconds=2,  # a live stream a test opens ends on its own, soon
     )
     return base.replace(**overrides)

@@ -7,19 +7,26 @@ nothing that happened goes unannounced. Each attempt signs the call afresh (a ne
 message's own id. A peer that fails is retried after 2, 4, 8 ... seconds, capped at
 an hour, and given up after ``MAX_ATTEMPTS`` (about a day), recorded in the audit log.
 Messages to one peer go in order of creation: a later one waits while an earlier one
-is still pending, so a peer never sees a newer state overtaken by an older one.
+is still pending, so a peer never sees a newer state overtaken by an older one. Waiting
+is not an attempt: when a message is delivered or given up, the next one to that peer
+is sent at once, so a backlog drains as soon as the peer is back.
+
+Delivery jobs can be lost (the embedded runner keeps them in memory; a Redis can be
+flushed), so a periodic sweep (``outbox_sweep_seconds``) sends, for every peer, the
+oldest pending message whose retry is due: what was written is always delivered.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
+from account_node.identity.models import Account
 from account_node.tenancy import AccountScope, ScopedStore
 from trust.client import shared_client
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
@@ -28,6 +35,7 @@ from trust.handshake import Handshake
 from trust.models import OutboxMessage, Trust
 
 DELIVER = "trust.outbox.deliver"
+SWEEP = "trust.outbox.sweep"
 MAX_ATTEMPTS = 30
 MAX_DELAY = timedelta(hours=1)
 
@@ -46,14 +54,44 @@ class OutboxStore(ScopedStore[OutboxMessage]):
         return list(self.session.scalars(query.order_by(OutboxMessage.created_at).limit(limit)))
 
     def earlier_pending(self, message: OutboxMessage) -> OutboxMessage | None:
+        return self.first_pending_to(message, OutboxMessage.created_at < message.created_at)
+
+    def first_pending_to(self, message: OutboxMessage, *criteria: Any) -> OutboxMessage | None:
+        """The oldest pending message to ``message``'s peer (with ``criteria``)."""
         query = select(OutboxMessage).where(
             OutboxMessage.peer_node == message.peer_node,
             OutboxMessage.peer_account == message.peer_account,
             OutboxMessage.delivered_at.is_(None),
             OutboxMessage.abandoned_at.is_(None),
-            OutboxMessage.created_at < message.created_at,
+            OutboxMessage.id != message.id,
+            *criteria,
         )
         return self.session.scalars(query.order_by(OutboxMessage.created_at)).first()
+
+    def heads_due(self, now: datetime) -> list[OutboxMessage]:
+        """Per peer, the oldest pending message, if its next attempt is due."""
+        pending = (OutboxMessage.delivered_at.is_(None), OutboxMessage.abandoned_at.is_(None))
+        peer = (OutboxMessage.peer_node, OutboxMessage.peer_account)
+        firsts = (
+            select(*peer, func.min(OutboxMessage.created_at).label("first"))
+            .where(*pending)
+            .group_by(*peer)
+            .subquery()
+        )
+        query = (
+            select(OutboxMessage)
+            .join(
+                firsts,
+                (OutboxMessage.peer_node == firsts.c.peer_node)
+                & (OutboxMessage.peer_account == firsts.c.peer_account)
+                & (OutboxMessage.created_at == firsts.c.first),
+            )
+            .where(
+                *pending,
+                OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now),
+            )
+        )
+        return list(self.session.scalars(query.order_by(OutboxMessage.created_at)))
 
 
 class Outbox:
@@ -90,14 +128,17 @@ class Outbox:
         if message is None or message.delivered_at or message.abandoned_at:
             return True
         earlier = self.store.earlier_pending(message)
-        if earlier is not None:  # keep the order: the earlier one goes first
-            self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, earlier.id)
-            self._retry_later(message, "waiting for an earlier message")
+        if earlier is not None:
+            # Keep the order: this one goes when the earlier one is done (see _next).
+            message.last_error = "waiting for an earlier message to this peer"
+            self.work.session.flush()
             return False
         now = self.work.clock.now()
         trust = handshake.trusts.find(message.trust_id)
         if trust is None or trust.status != "active":
             message.abandoned_at, message.last_error = now, "the trust is no longer active"
+            message.next_attempt_at = None
+            self._next(message)
             self.work.session.flush()
             return False
         try:
@@ -114,8 +155,16 @@ class Outbox:
             return False
         message.delivered_at, message.next_attempt_at = now, None
         message.attempts += 1
+        message.last_error = None
+        self._next(message)
         self.work.session.flush()
         return True
+
+    def _next(self, done: OutboxMessage) -> None:
+        """``done`` was delivered or given up: send the next message to its peer now."""
+        following = self.store.first_pending_to(done)
+        if following is not None:
+            self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, following.id)
 
     def _retry_later(self, message: OutboxMessage, error: str) -> None:
         now = self.work.clock.now()
@@ -129,6 +178,7 @@ class Outbox:
                 message.id,
                 after={"peer": message.peer_account, "path": message.path, "error": error},
             )
+            self._next(message)
         else:
             message.next_attempt_at = now + backoff(message.attempts)
             self.work.enqueue(
@@ -162,3 +212,20 @@ def deliver(node: Any, account_id: str, message_id: str) -> None:
     """Job: one delivery attempt (idempotent: a delivered message is not sent again)."""
     work = outbox_work(node, account_id)
     Outbox(work).attempt(node_handshake(node, work), message_id)
+
+
+def sweep(node: Any, reschedule: bool = True) -> int:
+    """Periodic job: per account and peer, send the oldest pending message whose retry is
+    due (its delivery job may have been lost); returns how many were sent for."""
+    sent = 0
+    accounts = [a.id for a in db.session.scalars(select(Account).where(Account.active))]
+    for account_id in accounts:
+        work = outbox_work(node, account_id)
+        for message in OutboxStore(work.session, work.scope).heads_due(work.clock.now()):
+            work.enqueue("delivery", DELIVER, account_id, message.id)
+            sent += 1
+    every = node.settings.outbox_sweep_seconds
+    if reschedule and every > 0:
+        due = node.clock.now() + timedelta(seconds=every)
+        node.jobs.enqueue("delivery", SWEEP, at=due, job_id=f"outbox-sweep-{int(due.timestamp())}")
+    return sent

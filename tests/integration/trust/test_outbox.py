@@ -1,0 +1,192 @@
+"""The outbox: per-peer order, waiting is not an attempt, and lost jobs are swept up.
+
+The peer is a stand-in that is down or up on demand; jobs are recorded, not run, so each
+test says exactly which delivery was asked for and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from account_node.audit.service import Actor
+from account_node.context import Work
+from account_node.db import db
+from tests.factories.accounts import make_account
+from trust.errors import PeerUnavailable
+from trust.handshake import TrustStore
+from trust.models import OutboxMessage, Trust
+from trust.outbox import DELIVER, Outbox, OutboxStore, sweep
+
+
+@dataclass
+class RecordedJobs:
+    """A job queue that remembers what it was asked to run."""
+
+    asked: list[tuple[str, tuple[Any, ...], datetime | None]] = field(default_factory=list)
+
+    def enqueue(self, queue: str, func: str, *args: Any, at=None, job_id=None) -> None:
+        self.asked.append((func, args, at))
+
+    def deliveries(self) -> list[str]:
+        return [args[1] for func, args, _ in self.asked if func == DELIVER]
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Peer:
+    """The receiving node: down until told otherwise; keeps what it received, in order."""
+
+    up: bool = False
+    received: list[str] = field(default_factory=list)
+
+    def post_signed(self, url: str, body: dict[str, Any], key: Any, **_: Any) -> dict:
+        if not self.up:
+            raise PeerUnavailable("the peer did not answer")
+        self.received.append(body["notice_id"])
+        return {"accepted": True}
+
+
+@dataclass
+class Handshake:
+    """What the outbox needs of a handshake: the trusts, a key, the peers."""
+
+    trusts: TrustStore
+    peers: Peer
+
+    class keys:
+        @staticmethod
+        def current() -> None:
+            return None
+
+
+@pytest.fixture
+def outbox_account(app):
+    account = make_account(app, kind="customer", prefix="outbox")
+    node = app.extensions["trustdesk"]
+    with app.app_context():
+        trust = Trust(
+            id=f"trust-outbox-{account.id}",
+            role="trusting",
+            peer_account="msp",
+            peer_node="http://msp.example",
+            status="active",
+            agreement={"document": {}, "signatures": []},
+            created_at=node.clock.now(),
+        )
+        work = _work(app, account, RecordedJobs())
+        TrustStore(work.session, work.scope).add(trust)
+        db.session.commit()
+    return account
+
+
+def _work(app, account, jobs: RecordedJobs) -> Work:
+    node = app.extensions["trustdesk"]
+    actor = Actor(account.admin.id, account.id, "Ada Admin")
+    return Work(db.session(), _scope(account), actor, node.clock, jobs, node.settings)
+
+
+def _scope(account):
+    from account_node.tenancy import AccountScope
+
+    return AccountScope(account.id)
+
+
+def _queue(app, account, clock, count: int) -> list[str]:
+    """``count`` messages to the MSP, a second apart (the order is creation order)."""
+    ids = []
+    with app.app_context():
+        work = _work(app, account, RecordedJobs())
+        trust = TrustStore(work.session, work.scope).get(f"trust-outbox-{account.id}")
+        for i in range(count):
+            ids.append(Outbox(work).add(trust, "events", {"n": i}).id)
+            clock.advance(timedelta(seconds=1))
+        db.session.commit()
+    return ids
+
+
+def _attempt(app, account, peer: Peer, message_id: str) -> tuple[bool, RecordedJobs]:
+    jobs = RecordedJobs()
+    with app.app_context():
+        work = _work(app, account, jobs)
+        done = Outbox(work).attempt(
+            Handshake(TrustStore(work.session, work.scope), peer), message_id
+        )
+        db.session.commit()
+    return done, jobs
+
+
+def _message(app, account, message_id: str) -> OutboxMessage:
+    with app.app_context():
+        work = _work(app, account, RecordedJobs())
+        found = OutboxStore(work.session, work.scope).get(message_id)
+        db.session.expunge(found)
+        return found
+
+
+def test_a_later_message_waits_uncharged_and_goes_as_soon_as_the_earlier_one_is_delivered(
+    app, outbox_account, clock
+):
+    first, second = _queue(app, outbox_account, clock, 2)
+    peer = Peer(up=False)
+
+    assert _attempt(app, outbox_account, peer, first)[0] is False  # the peer is down
+    waited, jobs = _attempt(app, outbox_account, peer, second)
+    assert waited is False and jobs.deliveries() == []  # no retry of its own: it waits
+    held = _message(app, outbox_account, second)
+    assert held.attempts == 0 and "waiting" in (held.last_error or "")
+    assert _message(app, outbox_account, first).attempts == 1
+
+    peer.up = True
+    delivered, jobs = _attempt(app, outbox_account, peer, first)
+    assert delivered and jobs.deliveries() == [second]  # the next one is sent at once
+    assert _attempt(app, outbox_account, peer, second)[0] is True
+    assert peer.received == [first, second]
+
+
+def test_the_sweep_sends_each_peers_oldest_due_message_whose_job_was_lost(
+    app, outbox_account, clock
+):
+    first, _second = _queue(app, outbox_account, clock, 2)
+    node = app.extensions["trustdesk"]
+    recorded = RecordedJobs()
+    real_jobs, node.jobs = node.jobs, recorded
+    try:
+        with app.app_context():
+            sweep(node, reschedule=False)
+            db.session.commit()
+        # Only the head of the line, not the message that must wait for it.
+        assert [m for m in recorded.deliveries() if m in (first, _second)] == [first]
+
+        _attempt(app, outbox_account, Peer(up=False), first)  # fails: retry in 2 s
+        recorded.asked.clear()
+        with app.app_context():
+            sweep(node, reschedule=False)
+            db.session.commit()
+        assert first not in recorded.deliveries()  # its retry is not due yet
+
+        clock.advance(timedelta(seconds=3))
+        with app.app_context():
+            sweep(node, reschedule=False)
+            db.session.commit()
+        assert first in recorded.deliveries()
+    finally:
+        node.jobs = real_jobs
+
+
+def test_a_message_given_up_lets_the_next_one_go(app, outbox_account, clock):
+    first, second = _queue(app, outbox_account, clock, 2)
+    with app.app_context():
+        work = _work(app, outbox_account, RecordedJobs())
+        trust = TrustStore(work.session, work.scope).get(f"trust-outbox-{outbox_account.id}")
+        trust.status = "deactivated"
+        db.session.commit()
+
+    done, jobs = _attempt(app, outbox_account, Peer(up=True), first)
+    assert done is False and _message(app, outbox_account, first).abandoned_at is not None
+    assert jobs.deliveries() == [second]
