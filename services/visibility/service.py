@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -18,7 +19,7 @@ from account_node.context import Work
 from services.offerings.models import Offering
 from services.offerings.service import Offerings
 from services.requests import lifecycle
-from services.requests.clocks import read_clocks
+from services.requests.clocks import ClockReading, read_clocks
 from services.requests.models import Request, RequestEvent
 from services.requests.service import Requests
 from services.requests.store import RequestFilter, Visibility
@@ -87,8 +88,9 @@ class SharedRequests:
             rows, next_cursor = page.items, page.next_cursor
             pauses = self.store.pauses_of([r.id for r in rows])
             names = self.store.names_of(r.requester_id for r in rows)
+        now = self.work.clock.now()
         return {
-            "items": [self._summary(r, pauses[r.id], names) for r in rows],
+            "items": [self._summary(r, pauses[r.id], names, now) for r in rows],
             "next_cursor": next_cursor,
         }
 
@@ -132,11 +134,18 @@ class SharedRequests:
         return found
 
     def _summary(
-        self, request: Any, pauses: Sequence[Any], names: dict[str, str]
+        self,
+        request: Any,
+        pauses: Sequence[Any],
+        names: dict[str, str],
+        now: datetime | None = None,
     ) -> dict[str, Any]:
-        """A request (entity or summary row) and its pauses (entities or rows) as shared."""
+        """A request (entity or summary row) and its pauses (entities or rows) as shared.
+        Moments are written here as the ISO 8601 text the JSON provider would make of
+        them: once per value, not through the encoder's fallback hook (a page holds
+        hundreds of them, and this is the cross-account inbox's hot path)."""
         response, resolution = read_clocks(
-            request, [(p.began_at, p.ended_at) for p in pauses], self.work.clock.now()
+            request, [(p.began_at, p.ended_at) for p in pauses], now or self.work.clock.now()
         )
         offering = self.offerings[request.offering_id or ""]
         return {
@@ -148,22 +157,32 @@ class SharedRequests:
             "offering": offering.remote_id,
             "offering_name": offering.name,
             "requester": names.get(request.requester_id, "unknown"),
-            "created_at": request.created_at,
-            "updated_at": request.updated_at,
-            "urgency_at": request.resolution_due_at,
+            "created_at": request.created_at.isoformat(),
+            "updated_at": request.updated_at.isoformat(),
+            "urgency_at": request.resolution_due_at.isoformat(),
             "allowed_transitions": _staff_moves(request.status),
             "sla": {
                 "name": request.sla_name,
                 "source": request.sla_source,
                 "reason": request.sla_reason,
-                "response": response.as_dict(),
-                "resolution": resolution.as_dict(),
+                "response": _clock(response),
+                "resolution": _clock(resolution),
                 "pauses": [
-                    {"began_at": p.began_at, "ended_at": p.ended_at, "status": p.status}
+                    {"began_at": _iso(p.began_at), "ended_at": _iso(p.ended_at), "status": p.status}
                     for p in pauses
                 ],
             },
         }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _clock(reading: ClockReading) -> dict[str, Any]:
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v for k, v in reading.as_dict().items()
+    }
 
 
 @lru_cache(maxsize=32)
