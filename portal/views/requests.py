@@ -9,6 +9,7 @@ the public timeline and a reply box, staff also see internal notes and the work 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -59,18 +60,19 @@ class Names:
     """Display names for the ids a request carries, looked up through the services.
 
     Each id is looked up once per page, so a list of a hundred rows naming the same few
-    people and teams costs a few queries, not hundreds.
+    people and teams costs a few queries, not hundreds; and the service is built only on
+    a miss, so a hit costs a dictionary lookup, not a service and its scoped stores.
     """
 
     def __init__(self, work: Work) -> None:
         self.work = work
         self._seen: dict[tuple[str, str], str] = {}
 
-    def _cached(self, kind: str, object_id: str, find: Any, missing: str) -> str:
+    def _cached(self, kind: str, object_id: str, find: Callable[[], Any], missing: str) -> str:
         key = (kind, object_id)
         if key not in self._seen:
             try:
-                self._seen[key] = find(object_id).name
+                self._seen[key] = find().name
             except NotFound:
                 self._seen[key] = missing
         return self._seen[key]
@@ -78,26 +80,36 @@ class Names:
     def person(self, person_id: str | None) -> str:
         if not person_id:
             return "—"
-        people = People(self.work, node().passwords)
-        return self._cached("person", person_id, people.get, "someone no longer here")
+        return self._cached(
+            "person",
+            person_id,
+            lambda: People(self.work, node().passwords).get(person_id),
+            "someone no longer here",
+        )
 
     def team(self, team_id: str | None) -> str:
         if not team_id:
             return "not routed"
-        return self._cached("team", team_id, Teams(self.work).get, "a removed team")
+        return self._cached(
+            "team", team_id, lambda: Teams(self.work).get(team_id), "a removed team"
+        )
 
     def service(self, service_id: str) -> str:
-        return self._cached("service", service_id, Catalog(self.work).get, "a removed service")
+        return self._cached(
+            "service", service_id, lambda: Catalog(self.work).get(service_id), "a removed service"
+        )
 
     def offering(self, offering_id: str | None) -> str:
         if not offering_id:
             return ""
-        return self._cached("offering", offering_id, Offerings(self.work).get, "")
+        return self._cached(
+            "offering", offering_id, lambda: Offerings(self.work).get(offering_id), ""
+        )
 
     def ci(self, ci_id: str | None) -> str:
         if not ci_id:
             return ""
-        return self._cached("ci", ci_id, Cmdb(self.work).get, "")
+        return self._cached("ci", ci_id, lambda: Cmdb(self.work).get(ci_id), "")
 
 
 # --- my requests -------------------------------------------------------------------------
