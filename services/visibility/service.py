@@ -81,7 +81,8 @@ class SharedRequests:
         if sort == "urgency":  # the inbox's hot path: plain rows, not entities
             summaries = self.store.most_urgent_summaries(query, limit)
             rows, next_cursor = summaries, None
-            pauses: Mapping[str, Sequence[Any]] = self.store.pause_spans_of([r.id for r in rows])
+            ever_paused = [r.id for r in summaries if r.has_pauses]
+            pauses: Mapping[str, Sequence[Any]] = self.store.pause_spans_of(ever_paused)
             names = {r.requester_id: r.requester_name for r in summaries if r.requester_name}
         else:
             page = self.store.newest(query, cursor, limit)
@@ -90,7 +91,7 @@ class SharedRequests:
             names = self.store.names_of(r.requester_id for r in rows)
         now = self.work.clock.now()
         return {
-            "items": [self._summary(r, pauses[r.id], names, now) for r in rows],
+            "items": [self._summary(r, pauses.get(r.id, ()), names, now) for r in rows],
             "next_cursor": next_cursor,
         }
 

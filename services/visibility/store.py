@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, func, or_, select, type_coerce
+from sqlalchemy import Select, Text, and_, exists, func, or_, select, type_coerce
 
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
@@ -41,20 +41,20 @@ class SharedRequestStore(ScopedStore[Request]):
         rows = self.session.scalars(keyset(query, Request, cursor, limit, newest_first=True))
         return page_of(list(rows), limit)
 
-    def most_urgent(self, query: Select, limit: int) -> list[Request]:  # type: ignore[type-arg]
-        """Open requests, the SLA due first (the index on (account, resolution due))."""
-        query = query.where(Request.status.notin_((*FINAL, "resolved")))
-        return list(
-            self.session.scalars(query.order_by(Request.resolution_due_at, Request.id).limit(limit))
-        )
-
     def most_urgent_summaries(self, query: Select, limit: int) -> list[SummaryRow]:  # type: ignore[type-arg]
-        """``most_urgent`` as rows of ``SUMMARY_COLUMNS`` (what a summary and its clocks read)
-        with the requester's name joined in: one query for the whole page."""
+        """Open requests, the SLA due first (the index on (account, resolution due)), as rows
+        of ``SUMMARY_COLUMNS`` (what a summary and its clocks read) with the requester's
+        name joined in and whether the request ever paused (most never did, and then their
+        pauses need no second query)."""
         query = query.where(Request.status.notin_((*FINAL, "resolved")))
         ordered = query.order_by(Request.resolution_due_at, Request.id).limit(limit)
         requester = and_(Person.account_id == Request.account_id, Person.id == Request.requester_id)
-        columns = ordered.with_only_columns(*SUMMARY_COLUMNS, Person.name.label("requester_name"))
+        paused = exists().where(
+            RequestPause.account_id == Request.account_id, RequestPause.request_id == Request.id
+        )
+        columns = ordered.with_only_columns(
+            *SUMMARY_COLUMNS, Person.name.label("requester_name"), paused.label("has_pauses")
+        )
         rows = self.session.execute(columns.outerjoin(Person, requester))
         return [SummaryRow.of(row) for row in rows]
 
@@ -135,6 +135,7 @@ class SummaryRow:
     first_response_at: datetime | None
     resolved_at: datetime | None
     requester_name: str | None
+    has_pauses: bool
 
     @classmethod
     def of(cls, row: Any) -> SummaryRow:

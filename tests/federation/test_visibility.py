@@ -106,3 +106,17 @@ def test_all_of_the_trusts_requests_page_newest_first_by_cursor(served):
         later["id"],
         served.request["id"],
     ]
+
+
+def test_a_paused_request_shows_its_stopped_clock_in_the_list_and_in_the_inbox(served):
+    path = f"/api/v1/trusts/{served.trust}/requests"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        before = ok(msp.get(path))["items"][0]["sla"]["resolution"]
+        body = {"status": "waiting_for_customer", "status_reason": "Which printer?"}
+        ok(msp.patch(f"{path}/{served.request['id']}", json=body))
+        [item] = ok(msp.get(path))["items"]
+        [shown] = ok(msp.get("/api/v1/inbox"))["items"]
+    assert not before["paused"]
+    assert (item["status"], item["sla"]["resolution"]["paused"]) == ("waiting_for_customer", True)
+    assert item["sla"]["response"]["paused"] is True
+    assert (shown["id"], shown["sla"]["resolution"]["paused"]) == (served.request["id"], True)
