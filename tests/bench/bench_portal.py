@@ -26,6 +26,7 @@ machine does not inflate, unlike the latencies (see ``harness``).
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -378,12 +379,15 @@ def federation(seconds: float) -> list[dict[str, Any]]:
 
 
 def main(seconds: float = 5.0) -> dict[str, Any]:
+    before = os.getloadavg()[0]
     rows = federation(seconds) + one_node(seconds)
     slowest = max(rows, key=lambda row: row["p95_ms"])
     return {
         "rows": rows,
         "slowest p95 (ms)": f"{slowest['p95_ms']} ({slowest['page']}, {slowest['data']})",
         "goal: every page under (ms)": 200,
+        # Latencies move with other work on the machine; the CPU columns much less.
+        "load average (1 min), start / end": f"{before:.1f} / {os.getloadavg()[0]:.1f}",
     }
 
 
