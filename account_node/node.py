@@ -21,6 +21,7 @@ from account_node.settings import Settings
 
 SLA_SWEEP = "services.requests.jobs.sweep_clocks"
 OUTBOX_SWEEP = "trust.outbox.sweep"
+AUDIT_WITNESS = "trust.witness.send_heads"
 
 
 class Node:
@@ -40,6 +41,7 @@ class Node:
         sweeps = (
             ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
             ("delivery", OUTBOX_SWEEP, self.settings.outbox_sweep_seconds, "outbox-sweep"),
+            ("delivery", AUDIT_WITNESS, self.settings.audit_witness_seconds, "audit-witness"),
         )
         for queue, func, every, name in sweeps:
             if every > 0:

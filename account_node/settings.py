@@ -81,6 +81,8 @@ class Settings:
     sla_sweep_seconds: int = 60
     # How often the outbox re-sends pending messages whose delivery job was lost; 0: off.
     outbox_sweep_seconds: int = 60
+    # How often each account signs its audit chain head and sends it to its peers; 0: never.
+    audit_witness_seconds: int = 3600
     page_size_default: int = 25
     page_size_max: int = 200
     log_level: str = "INFO"
@@ -89,7 +91,12 @@ class Settings:
         for name in _POSITIVE:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("sla_sweep_seconds", "outbox_sweep_seconds", "max_content_length"):
+        for name in (
+            "sla_sweep_seconds",
+            "outbox_sweep_seconds",
+            "audit_witness_seconds",
+            "max_content_length",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 or more, not {getattr(self, name)}")
 

@@ -46,6 +46,7 @@ def node_settings(**overrides: object) -> Settings:
         node_name="test",
         sla_sweep_seconds=0,  # tests run the sweeps themselves
         outbox_sweep_seconds=0,
+        audit_witness_seconds=0,
         inbox_stream_seconds=2,  # a live stream a test opens ends on its own, soon
     )
     return base.replace(**overrides)

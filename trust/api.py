@@ -14,7 +14,7 @@ from account_node.db import db
 from account_node.http import NodeBlueprint, PageArgs, json_response, node, page_body, work
 from account_node.identity.accounts import Accounts
 from account_node.tenancy import AccountScope
-from trust import schemas
+from trust import schemas, witness
 from trust.calls import TrustCall, authenticate_trust_call
 from trust.client import PeerClient, shared_client
 from trust.descriptor import build_descriptor
@@ -252,3 +252,28 @@ def receive_deactivation(account_id: str, trust_id: str) -> Any:
     except FederationRefused as error:
         return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 202)
+
+
+# --- witnessed audit heads (DESIGN section 6) --------------------------------------------
+
+
+@trusts_api.route("/<trust_id>/audit-heads")
+class TrustAuditHeads(MethodView):
+    @trusts_api.response(200, schemas.WitnessedHeadOut(many=True))
+    def get(self, trust_id: str) -> Any:
+        """The peer's audit chain heads this account witnessed, newest first, each with
+        what did not add up (``conflict``) if anything."""
+        current = work(*READERS)
+        trust = _handshake(current).trusts.get(trust_id)
+        return witness.WitnessStore(current.session, current.scope).of_peer(trust.peer_account)
+
+
+@federation.post("/<account_id>/trusts/<trust_id>/audit-heads")
+def receive_audit_head(account_id: str, trust_id: str) -> Any:
+    """A peer's signed chain head: kept (202), with a conflict if it does not add up."""
+    try:
+        current, call = trust_call(account_id, trust_id)
+        _, fresh = witness.receive_head(current, call, json_body())
+    except FederationRefused as error:
+        return refused(account_id, error)
+    return json_response({"accepted": True, "duplicate": not fresh}, 202)

@@ -143,3 +143,25 @@ class ReceivedNotice(AccountScoped, Base):
     peer_account: Mapped[str] = mapped_column(String(64))
     notice_id: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WitnessedHead(AccountScoped, Base):
+    """A peer account's audit chain head as it signed and sent it (DESIGN section 6).
+
+    Kept so that a truncated or rewritten history on the peer's node shows from here:
+    ``conflict`` says what did not add up with the heads witnessed before.
+    """
+
+    __tablename__ = "witnessed_heads"
+    __table_args__ = (UniqueConstraint("account_id", "peer_account", "seq", "hash"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    trust_id: Mapped[str] = mapped_column(String(40))
+    peer_account: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    document: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
+    conflict: Mapped[str | None] = mapped_column(String(300))
+

@@ -36,6 +36,17 @@ class TrustOut(Schema):
     deactivated_by = fields.String(allow_none=True)
 
 
+class WitnessedHeadOut(Schema):
+    trust_id = fields.String()
+    peer_account = fields.String()
+    seq = fields.Integer()
+    hash = fields.String()
+    signed_at = fields.DateTime()
+    received_at = fields.DateTime()
+    conflict = fields.String(allow_none=True)
+    document = fields.Dict(metadata={"description": "the head as the peer signed it"})
+
+
 class TrustPage(Schema):
     items = fields.List(fields.Nested(TrustOut))
     next_cursor = fields.String(allow_none=True)

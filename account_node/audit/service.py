@@ -121,6 +121,10 @@ class AuditStore(ScopedStore[AuditEvent]):
         query = select(AuditHead).execution_options(populate_existing=True)
         return self.session.scalars(query).first()
 
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of event ``seq`` (what this chain says now, for witnesses)."""
+        return self.session.scalars(select(AuditEvent.hash).where(AuditEvent.seq == seq)).first()
+
     def newest(self, after_seq: int | None, limit: int, action: str | None) -> list[AuditEvent]:
         query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
         if after_seq is not None:

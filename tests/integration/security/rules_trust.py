@@ -110,6 +110,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("/federation/v1/<account_id>/trusts/<trust_id>/requests/<request_id>/status", "POST"): Rule(
         EVERYONE, 401, **SIGNED
     ),
+    ("/api/v1/trusts/<trust_id>/audit-heads", "GET"): Rule(AUDIT, 200, by_id=True),
+    ("/federation/v1/<account_id>/trusts/<trust_id>/audit-heads", "POST"): Rule(
+        EVERYONE, 401, **SIGNED
+    ),
     ("/api/v1/trusts/<trust_id>/deactivate", "POST"): Rule(ADMIN, 200, by_id=True),
     ("/api/v1/keys", "GET"): Rule(AUDIT, 200),
     ("/api/v1/keys/rotate", "POST"): Rule(ADMIN, 200),
