@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -340,6 +341,7 @@ def three_nodes() -> Iterator[tuple[PortalNode, list[PortalNode]]]:
         finally:
             for node in (msp, *customers):
                 node.stop()
+    shutil.rmtree(root, ignore_errors=True)  # kept after a failure: each node's node.log
 
 
 def machine(node: PortalNode) -> BenchNode:
