@@ -12,6 +12,7 @@ from account_node.http import NodeBlueprint, json_response, node, work
 from services.inbox import notices
 from services.inbox.events import Hub, hub_for, stream
 from services.inbox.service import Inbox
+from services.requests.service import Requests
 from services.visibility.remote import TrustedRequests
 from trust.api import handshake_for, json_body, refused, trust_call
 from trust.errors import FederationRefused
@@ -63,8 +64,14 @@ class InboxEvents(MethodView):
         current = work(*READERS)
         reaches = TrustedRequests(current, handshake_for(current)).reaches()
         offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
+        visibility = Requests(current).visibility()
         seconds = float(node().settings.inbox_stream_seconds)
-        events = stream(hub(), current.scope.account_id, offerings, seconds)
+
+        def sees_local(event: dict[str, Any]) -> bool:
+            who = (event.get("requester"), event.get("team"), event.get("assignee"))
+            return visibility.covers(*who)
+
+        events = stream(hub(), current.scope.account_id, offerings, seconds, sees_local)
         response = Response(stream_with_context(events), mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"

@@ -1,11 +1,14 @@
-"""Live inbox updates: event notices from trusting nodes, fanned out to open streams.
+"""Live inbox updates: changes to the account's own requests and event notices from
+trusting nodes, fanned out to open streams.
 
 A trusting node sends references only (which request, on which offering, what kind of
 change), signed, through its outbox; this node acknowledges with 202, drops a notice it
-has seen before, and publishes it to the account's subscribers after the commit. With
-Redis configured the hub is Redis pub/sub, so every worker's streams hear every notice;
-in the embedded default it is in-process. A stream sees only notices about offerings
-routed to its person's teams, and forgets a trust as soon as it is deactivated.
+has seen before, and publishes it to the account's subscribers after the commit. A change
+to one of the account's own requests is published the same way (``local_event``), after
+its commit. With Redis configured the hub is Redis pub/sub, so every worker's streams hear
+every event; in the embedded default it is in-process. A stream sees only notices about
+offerings routed to its person's teams, and forgets a trust as soon as it is deactivated;
+of the account's own requests, only those the person may see.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import contextlib
 import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any, Protocol
 
 CHANNEL = "trustdesk:inbox:{account}"
@@ -99,7 +103,34 @@ def hub_for(registry: dict[str, Any], redis_url: str) -> Hub:
     return found  # type: ignore[no-any-return]
 
 
-def stream(hub: Hub, account_id: str, offerings: dict[str, str], seconds: float) -> Iterator[str]:
+def local_event(request: Any, action: str, at: datetime) -> dict[str, Any]:
+    """A change to one of the account's own requests, as its streams are told of it:
+    who may see it (team, assignee, requester), never its content."""
+    return {
+        "id": f"{request.id}:{request.event_count or 0}:{action}",
+        "type": "request.changed",
+        "local": True,
+        "request": request.id,
+        "team": request.team_id,
+        "assignee": request.assignee_id,
+        "requester": request.requester_id,
+        "action": action,
+        "at": at.isoformat(),
+        "path": f"/api/v1/requests/{request.id}",
+    }
+
+
+# Whether the person of a stream may see a local event's request.
+SeesLocal = Callable[[dict[str, Any]], bool]
+
+
+def stream(
+    hub: Hub,
+    account_id: str,
+    offerings: dict[str, str],
+    seconds: float,
+    sees_local: SeesLocal = lambda event: False,
+) -> Iterator[str]:
     """Server-sent events for one person: ``offerings`` maps offering id -> trust id."""
     yield "retry: 3000\n\n"
     dropped: set[str] = set()
@@ -107,7 +138,10 @@ def stream(hub: Hub, account_id: str, offerings: dict[str, str], seconds: float)
         if event is None:
             yield ": keep-alive\n\n"
             continue
-        if event.get("type") == "trust.deactivated":
+        if event.get("local"):
+            if not sees_local(event):
+                continue
+        elif event.get("type") == "trust.deactivated":
             dropped.add(str(event.get("trust")))
         elif offerings.get(str(event.get("offering"))) in dropped or (
             str(event.get("offering")) not in offerings

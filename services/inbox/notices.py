@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from account_node.context import Work
 from account_node.db import after_commit
 from account_node.errors import ValidationFailed
-from services.inbox.events import Hub
+from services.inbox.events import Hub, local_event
 from services.offerings.models import Offering
 from services.requests.models import Request
 from services.requests.signals import request_changed
@@ -61,11 +61,14 @@ def send_notice(request: Request, action: str, work: Work) -> None:
 
 
 def connect(hub: Callable[[], Hub]) -> None:
-    """Wire the slice to the signals it serves (once, at import of the HTTP edge):
-    outgoing notices on request changes, and closing streams of a deactivated trust."""
+    """Wire the slice to the signals it serves (once, at import of the HTTP edge): on a
+    request change, a notice to the provider and an event to this account's streams;
+    closing streams of a deactivated trust."""
 
     def on_change(request: Request, action: str, work: Work) -> None:
         send_notice(request, action, work)
+        event, account = local_event(request, action, work.clock.now()), work.scope.account_id
+        after_commit(work.session, lambda: hub().publish(account, event))
 
     def on_deactivated(trust: Trust, work: Work) -> None:
         if trust.role == "trusted":

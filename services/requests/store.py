@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, Table, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,16 @@ class Visibility:
         if self.assignee_id:
             clauses.append(Request.assignee_id == self.assignee_id)
         return query.where(or_(*clauses)) if clauses else query.where(Request.id.is_(None))
+
+    def covers(self, requester_id: Any, team_id: Any, assignee_id: Any) -> bool:
+        """``apply`` for one request known by these three (live events carry no more)."""
+        return (
+            self.everything
+            or (self.requester_id is not None and requester_id == self.requester_id)
+            or requester_id in self.colleague_ids
+            or team_id in self.team_ids
+            or (self.assignee_id is not None and assignee_id == self.assignee_id)
+        )
 
 
 @dataclass(frozen=True)

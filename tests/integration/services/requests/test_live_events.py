@@ -1,0 +1,56 @@
+"""The inbox's live stream tells a specialist of changes to the account's own requests too,
+but only of those they may see, and never what changed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+
+def _listen(desk, who: str) -> tuple[threading.Thread, list[dict]]:
+    """Open the person's stream (it ends on its own: inbox_stream_seconds is 2 in tests)."""
+    member = getattr(desk.account, who)
+    received: list[dict] = []
+
+    def read() -> None:
+        response = desk.client.get("/api/v1/inbox/events", headers=member.headers, buffered=False)
+        for chunk in response.response:
+            text = chunk.decode() if isinstance(chunk, bytes) else chunk
+            received.extend(
+                json.loads(line.removeprefix("data: "))
+                for line in text.splitlines()
+                if line.startswith("data: ")
+            )
+
+    listener = threading.Thread(target=read)
+    listener.start()
+    time.sleep(0.5)  # subscribed
+    return listener, received
+
+
+def test_a_note_on_a_request_routed_to_the_specialists_team_reaches_their_stream(desk):
+    routed = desk.raise_request(subject="Laptop screen flickers")  # the offering's team
+    listener, received = _listen(desk, "specialist")
+    note = {"body": "Which model is it?", "public": True}
+    assert (
+        desk.post(f"/api/v1/requests/{routed['id']}/notes", note, "specialist").status_code == 201
+    )
+    listener.join()
+    mine = [e for e in received if e["request"] == routed["id"]]
+    assert [(e["type"], e["action"], e["path"]) for e in mine] == [
+        ("request.changed", "note", f"/api/v1/requests/{routed['id']}")
+    ]
+    assert "Which model" not in json.dumps(received)  # references only
+
+
+def test_a_change_the_specialist_may_not_see_stays_off_their_stream(desk):
+    unrouted = desk.raise_request(subject="Private matter", service_id=desk.service)
+    routed = desk.raise_request(subject="Shared printer")
+    listener, received = _listen(desk, "specialist")
+    note = {"body": "Only for me", "public": True}
+    desk.created(f"/api/v1/requests/{unrouted['id']}/notes", note, "end_user")
+    desk.created(f"/api/v1/requests/{routed['id']}/notes", note, "end_user")
+    listener.join()
+    seen = {e.get("request") for e in received}
+    assert routed["id"] in seen and unrouted["id"] not in seen
