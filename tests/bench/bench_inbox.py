@@ -152,6 +152,9 @@ def _sample(msp: Node) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
+    """The machine may be shared: the load average at start and end says how far the
+    figures can be compared with a run on an idle machine."""
+    before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="td-bench-inbox-"))
     msp = Node(root, "msp", "msp")
     customers = [Node(root, f"customer{i:02d}", "customer") for i in range(20)]
@@ -182,4 +185,5 @@ def main() -> dict[str, Any]:
         "goal: at most": 2.0,
         "hung node's extra p95 (ms)": round(rows[4]["p95_ms"] - rows[3]["p95_ms"], 1),
         "per-node timeout (ms)": TIMEOUT_MS,
+        "load average (1 min), start / end": f"{before:.1f} / {os.getloadavg()[0]:.1f}",
     }
