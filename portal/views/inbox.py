@@ -39,6 +39,7 @@ from services.catalog.service import Catalog
 from services.inbox.events import hub_for, stream
 from services.inbox.service import Inbox as InboxService
 from services.requests.models import SLA_STATES
+from services.requests.service import Requests
 from services.visibility.remote import TrustedRequests
 from trust.api import handshake_for
 
@@ -66,6 +67,7 @@ class InboxFilters:
 @dataclass(frozen=True)
 class InboxItem:
     account_id: str
+    account_name: str
     trust_id: str | None  # None: this account's own request
     request_id: str
     reference: str
@@ -87,6 +89,7 @@ class InboxItem:
 @dataclass(frozen=True)
 class Source:
     account_id: str
+    account_name: str
     trust_id: str | None
     node: str
     status: str  # ok | unreachable | refused
@@ -122,6 +125,11 @@ class Inbox:
     def accounts(self) -> list[str]:
         return sorted({s.account_id for s in self.sources})
 
+    @property
+    def names(self) -> dict[str, str]:
+        """Account id -> the name people know it by (from the trusts' agreements)."""
+        return {s.account_id: s.account_name for s in self.sources}
+
 
 def gather_inbox(work: Work, filters: InboxFilters, limit: int = SHOWN) -> Inbox:
     """The one function that reads the inbox's rows: the cross-account inbox service.
@@ -139,6 +147,7 @@ def gather_inbox(work: Work, filters: InboxFilters, limit: int = SHOWN) -> Inbox
     sources = [
         Source(
             account_id=s["account"],
+            account_name=s.get("account_name") or s["account"],
             trust_id=s["trust_id"],
             node=s["node"],
             status=s["status"],
@@ -159,6 +168,7 @@ def _item(raw: dict[str, Any]) -> InboxItem:
     states = [c["state"] for _, c in clocks]
     return InboxItem(
         account_id=raw["account"],
+        account_name=raw.get("account_name") or raw["account"],
         trust_id=raw.get("trust_id"),
         request_id=raw["id"],
         reference=raw["reference"],
@@ -238,7 +248,14 @@ def inbox_events() -> Any:
     offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
     settings = node().settings
     hub = hub_for(current_app.extensions, settings.redis_url)
-    events = stream(hub, work.scope.account_id, offerings, float(settings.inbox_stream_seconds))
+    visibility = Requests(work).visibility()
+
+    def sees_local(event: dict[str, Any]) -> bool:
+        who = (event.get("requester"), event.get("team"), event.get("assignee"))
+        return visibility.covers(*who)
+
+    seconds = float(settings.inbox_stream_seconds)
+    events = stream(hub, work.scope.account_id, offerings, seconds, sees_local)
     response = Response(stream_with_context(events), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from account_node.context import Work
+from account_node.identity.models import Account
 from services.inbox.store import InboxStore
 from services.requests.clocks import read_clocks
 from services.requests.service import Requests
@@ -37,10 +38,12 @@ class Source:
     status: str
     latency_ms: float
     count: int
+    account_name: str = ""  # for people: the name the trust's agreement gives
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "account": self.account,
+            "account_name": self.account_name or self.account,
             "trust_id": self.trust_id,
             "node": self.node,
             "status": self.status,
@@ -90,7 +93,8 @@ class Inbox:
         if account in (None, own) and not offering:
             started = time.perf_counter()
             local = self._local(sla_state, team, service, limit)
-            sources.append(Source(own, None, "this node", "ok", _ms(started), len(local)))
+            name = self._own_name()
+            sources.append(Source(own, None, "this node", "ok", _ms(started), len(local), name))
             items += local
         items.sort(key=lambda item: (item["urgency_at"], item["id"]))
         return {"items": items[:limit], "sources": [s.as_dict() for s in sources]}
@@ -114,15 +118,26 @@ class Inbox:
                 {
                     **item,
                     "account": trust.peer_account,
+                    "account_name": trust.peer_name,
                     "trust_id": trust.id,
                     "path": f"/api/v1/trusts/{trust.id}/requests/{item['id']}",
                 }
                 for item in page["items"]
             ]
         source = Source(
-            trust.peer_account, trust.id, trust.peer_node, status, _ms(started), len(found)
+            trust.peer_account,
+            trust.id,
+            trust.peer_node,
+            status,
+            _ms(started),
+            len(found),
+            trust.peer_name,
         )
         return source, found
+
+    def _own_name(self) -> str:
+        account = self.work.session.get(Account, self.work.scope.account_id)  # cached
+        return account.name if account is not None else self.work.scope.account_id
 
     def _local(
         self, sla_state: str | None, team: str | None, service: str | None, limit: int
@@ -161,6 +176,7 @@ class Inbox:
                         "resolution": resolution.as_dict(),
                     },
                     "account": own,
+                    "account_name": self._own_name(),
                     "trust_id": None,
                     "path": f"/api/v1/requests/{r.id}",
                 }

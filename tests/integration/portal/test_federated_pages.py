@@ -82,7 +82,9 @@ def test_the_specialist_works_a_customers_request_from_the_inbox(served):  # noq
     [(link, subject)] = ROW.findall(inbox)
     assert subject == "Printer jams"
     assert link == f"/trusts/{s.trust}/requests/{s.request['id']}"
-    assert f'<span class="account-name">{s.customer_account.id}</span>' in inbox
+    # Shown by the name the trust's agreement gives the customer, its id on hover.
+    customer = s.customer_account.id
+    assert f'<span class="account-name" title="{customer}">Account {customer}</span>' in inbox
     assert specialist.text(f"/inbox?account={s.customer_account.id}").count(link) == 1
     assert ROW.findall(specialist.text(f"/inbox?account={s.msp_account.id}")) == []
 
@@ -132,7 +134,8 @@ def test_a_dead_customer_node_is_named_and_never_speaks_for_itself(served):  # n
     s.customer.server.server_close()
     inbox = specialist.text("/inbox")
     assert re.search(
-        rf'class="banner warn" role="alert">The node of account <strong>{s.customer_account.id}'
+        r'class="banner warn" role="alert">The node of account '
+        rf"<strong>Account {s.customer_account.id}"
         r"</strong> did not answer",
         inbox,
     )

@@ -172,7 +172,7 @@ def test_the_inbox_names_its_sources_and_shows_more_on_request(as_role, desk, mo
     specialist = as_role("specialist")
     first = specialist.text("/inbox")
     assert len(_rows(first)) == 2 and "Show more" in first
-    assert f"Sources: {desk.account.id} · ok · " in first
+    assert f"Sources: Account {desk.account.id} · ok · " in first
     everything = specialist.text("/inbox?show=4")
     assert len(_rows(everything)) == 3 and "Show more" not in everything
     exactly = specialist.text("/inbox?show=3")  # all there is: nothing more to offer
@@ -209,5 +209,5 @@ def test_an_inbox_with_more_than_it_shows_counts_what_it_knows_of(as_role, desk,
     html = as_role("specialist").text("/inbox")
     assert len(_rows(html)) == 2
     assert "The 2 most urgent of 3+ open requests" in html
-    assert f"Sources: {desk.account.id} · ok · 3+ open · " in html
+    assert f"Sources: Account {desk.account.id} · ok · 3+ open · " in html
     assert "Show more" not in html and "narrow it down with the filters" in html
