@@ -164,4 +164,3 @@ class WitnessedHead(AccountScoped, Base):
     received_at: Mapped[datetime] = mapped_column(index=True)
     document: Mapped[dict] = mapped_column(JSON)  # type: ignore[type-arg]
     conflict: Mapped[str | None] = mapped_column(String(300))
-

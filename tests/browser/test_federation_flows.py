@@ -17,6 +17,7 @@ from tests.browser.conftest import shot
 
 CUSTOMER = "fabrikam"
 MSP = "northwind-msp"
+MSP_NAME = "Northwind Managed Services"  # as the trust's agreement names it
 SUBJECT = "Label printer in bay 4 prints blank labels"
 
 
@@ -86,7 +87,7 @@ def test_a_request_reaches_the_msp_live_is_answered_and_leaves_when_the_trust_en
     expect(admin.locator("table.trusts")).to_contain_text(MSP)
     shot(admin, "trusts-customer")
     admin.click("table.trusts >> text=Deactivate")
-    expect(admin.locator("h1")).to_contain_text(f"Deactivate the trust with {MSP}?")
+    expect(admin.locator("h1")).to_contain_text(f"Deactivate the trust with {MSP_NAME}?")
     expect(admin.locator("main")).to_contain_text("loses access to your requests")
     shot(admin, "trust-deactivate-confirm")
     admin.click("button:has-text('Deactivate the trust for good')")

@@ -37,9 +37,7 @@ def test_the_response_clock_goes_at_risk_then_breached_and_says_so(app, desk, cl
     assert events[0]["actor"]["id"] == "node:sla-monitor"
 
 
-def test_only_the_next_moment_is_scheduled_and_each_check_schedules_the_one_after(
-    app, desk, clock
-):
+def test_only_the_next_moment_is_scheduled_and_each_check_schedules_the_one_after(app, desk, clock):
     jobs = app.extensions["trustdesk"].jobs
     jobs.drain()
     jobs.discard_pending()
