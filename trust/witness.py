@@ -48,7 +48,8 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 class _Previous(Schema):
     seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    hash = fields.String(required=True, validate=validate.Regexp(_HASH))
+    # None: the chain no longer holds that event.
+    hash = fields.String(required=True, allow_none=True, validate=validate.Regexp(_HASH))
 
 
 class HeadDocument(Schema):
@@ -126,8 +127,7 @@ def send_head(work: Work, node_secret: str) -> int:
             continue
         previous = None
         if last is not None:
-            now_hash = audit.hash_at(last)
-            previous = {"seq": last, "hash": now_hash} if now_hash else None
+            previous = {"seq": last, "hash": audit.hash_at(last)}  # None: no longer there
         document = {
             "account": work.scope.account_id,
             "seq": head.seq,
@@ -228,6 +228,8 @@ def conflict_of(store: Any, peer: str, head: dict[str, Any]) -> str | None:
     previous = head.get("previous")
     if previous:
         before = store.hashes_at(peer, previous["seq"])
+        if before and previous["hash"] is None:
+            return f"event {previous['seq']}, witnessed before, is gone: the chain was cut"
         if before and previous["hash"] not in before:
             return (
                 f"event {previous['seq']} now hashes to {previous['hash'][:12]}..., "

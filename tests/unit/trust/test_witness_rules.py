@@ -22,7 +22,7 @@ class Seen:
         return self.heads.get(seq, set())
 
 
-def _head(seq: int, hash_: str, previous: tuple[int, str] | None = None) -> dict:
+def _head(seq: int, hash_: str, previous: tuple[int, str | None] | None = None) -> dict:
     return {
         "seq": seq,
         "hash": hash_,
@@ -52,3 +52,8 @@ def test_a_previous_head_that_now_hashes_differently_means_it_was_rewritten():
 
 def test_a_previous_head_never_witnessed_here_proves_nothing_either_way():
     assert conflict_of(Seen({5: {A}}), "peer", _head(12, C, previous=(8, B))) is None
+
+
+def test_a_previous_head_the_chain_no_longer_holds_means_it_was_cut():
+    found = conflict_of(Seen({5: {A}}), "peer", _head(12, C, previous=(5, None)))
+    assert found and "event 5" in found and "cut" in found
