@@ -39,6 +39,9 @@ class PeerClient:
         self.timeout = timeout
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            # Keep a connection to every peer an inbox fans out to (httpx keeps 20 by
+            # default: with more trusting nodes, each inbox load would reconnect).
+            limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
             transport=transport,
             follow_redirects=False,
         )
