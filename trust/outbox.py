@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
-from account_node.identity.models import Account
+from account_node.identity.accounts import active_account_ids
 from account_node.tenancy import AccountScope, ScopedStore
 from trust.client import shared_client
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
@@ -46,12 +46,6 @@ def backoff(attempts: int) -> timedelta:
 
 class OutboxStore(ScopedStore[OutboxMessage]):
     model = OutboxMessage
-
-    def pending(self, limit: int = 100) -> list[OutboxMessage]:
-        query = select(OutboxMessage).where(
-            OutboxMessage.delivered_at.is_(None), OutboxMessage.abandoned_at.is_(None)
-        )
-        return list(self.session.scalars(query.order_by(OutboxMessage.created_at).limit(limit)))
 
     def earlier_pending(self, message: OutboxMessage) -> OutboxMessage | None:
         return self.first_pending_to(message, OutboxMessage.created_at < message.created_at)
@@ -218,8 +212,7 @@ def sweep(node: Any, reschedule: bool = True) -> int:
     """Periodic job: per account and peer, send the oldest pending message whose retry is
     due (its delivery job may have been lost); returns how many were sent for."""
     sent = 0
-    accounts = [a.id for a in db.session.scalars(select(Account).where(Account.active))]
-    for account_id in accounts:
+    for account_id in active_account_ids(db.session()):
         work = outbox_work(node, account_id)
         for message in OutboxStore(work.session, work.scope).heads_due(work.clock.now()):
             work.enqueue("delivery", DELIVER, account_id, message.id)

@@ -29,7 +29,7 @@ from account_node.audit.service import AuditStore
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import ValidationFailed
-from account_node.identity.models import Account
+from account_node.identity.accounts import active_account_ids
 from account_node.tenancy import ScopedStore
 from trust.calls import TrustCall
 from trust.crypto.documents import sign_document, verify_document
@@ -99,8 +99,7 @@ def send_heads(node: Any, reschedule: bool = True) -> int:
     """Periodic job: every active account sends its current head over each active trust
     whose peer has not had it yet; returns how many were queued."""
     sent = 0
-    accounts = [a.id for a in db.session.scalars(select(Account).where(Account.active))]
-    for account_id in accounts:
+    for account_id in active_account_ids(db.session()):
         work = outbox_work(node, account_id)
         sent += send_head(work, node.app.config["SECRET_KEY"])
     every = node.settings.audit_witness_seconds

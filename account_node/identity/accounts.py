@@ -101,3 +101,9 @@ class Accounts:
 
 def _snapshot(account: Account) -> dict[str, Any]:
     return {"name": account.name, "kind": account.kind}
+
+
+def active_account_ids(session: Session) -> list[str]:
+    """Every active account hosted here: what a node-wide periodic job goes through."""
+    query = select(Account.id).where(Account.active).order_by(Account.id)
+    return list(session.scalars(query))

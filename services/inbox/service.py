@@ -92,8 +92,8 @@ class Inbox:
                     items += found
         if account in (None, own) and not offering:
             started = time.perf_counter()
-            local = self._local(sla_state, team, service, limit)
             name = self._own_name()
+            local = self._local(sla_state, team, service, limit, name)
             sources.append(Source(own, None, "this node", "ok", _ms(started), len(local), name))
             items += local
         items.sort(key=lambda item: (item["urgency_at"], item["id"]))
@@ -136,11 +136,16 @@ class Inbox:
         return source, found
 
     def _own_name(self) -> str:
-        account = self.work.session.get(Account, self.work.scope.account_id)  # cached
+        account = self.work.session.get(Account, self.work.scope.account_id)
         return account.name if account is not None else self.work.scope.account_id
 
     def _local(
-        self, sla_state: str | None, team: str | None, service: str | None, limit: int
+        self,
+        sla_state: str | None,
+        team: str | None,
+        service: str | None,
+        limit: int,
+        own_name: str,
     ) -> list[dict[str, Any]]:
         """This account's own open requests the person may see, due soonest first."""
         requests = Requests(self.work)
@@ -176,7 +181,7 @@ class Inbox:
                         "resolution": resolution.as_dict(),
                     },
                     "account": own,
-                    "account_name": self._own_name(),
+                    "account_name": own_name,
                     "trust_id": None,
                     "path": f"/api/v1/requests/{r.id}",
                 }

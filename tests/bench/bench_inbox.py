@@ -113,8 +113,11 @@ def _desk(msp: Node) -> dict[str, str]:
     return {"service": service["id"], "team": team["id"]}
 
 
-def _join(msp: Node, desk: dict[str, str], customer: Node) -> None:
-    """Trust, offering, and 200 open requests on it."""
+def join(
+    msp: Node, desk: dict[str, str], customer: Node, count: int = REQUESTS_PER_NODE
+) -> tuple[str, str]:
+    """The real handshake, an offering over the trust, and ``count`` open requests raised
+    on it by the customer's end user through the API. Returns (trust id, first request)."""
     invitation = msp.call("admin", "POST", "/api/v1/trusts/invitations")
     proposal = {k: invitation[k] for k in ("node_url", "account", "fingerprint", "code")}
     trust = customer.call("admin", "POST", "/api/v1/trusts", proposal)["id"]
@@ -123,10 +126,13 @@ def _join(msp: Node, desk: dict[str, str], customer: Node) -> None:
                 "team_id": desk["team"]}  # fmt: skip
     msp.call("admin", "POST", "/api/v1/offerings", offering)
     [held] = customer.call("end_user", "GET", "/api/v1/offerings")["items"]
-    for i in range(REQUESTS_PER_NODE):
+    raised = [
         customer.call("end_user", "POST", "/api/v1/requests", {
-            "subject": f"Request {i} of {customer.name}", "offering_id": held["id"],
-            "priority": ("p1", "p2", "p3", "p4")[i % 4]})  # fmt: skip
+            "subject": f"{customer.name}: laptop {i} will not start", "offering_id": held["id"],
+            "description": "Raised by the bench.", "priority": f"p{1 + i % 4}"})["id"]
+        for i in range(count)
+    ]  # fmt: skip
+    return trust, raised[0]
 
 
 def _sample(msp: Node) -> dict[str, Any]:
@@ -167,7 +173,7 @@ def main() -> dict[str, Any]:
         joined = 0
         for size in (1, 5, 20):
             with ThreadPoolExecutor(max_workers=5) as pool:
-                list(pool.map(lambda c: _join(msp, desk, c), customers[joined:size]))
+                list(pool.map(lambda c: join(msp, desk, c), customers[joined:size]))
             joined = size
             rows.append({"case": f"{size} customer node(s)", **_sample(msp)})
         customers[-1].signal(signal.SIGKILL)  # killed: its port refuses connections

@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url
 
 from portal.views.inbox import MOST_SHOWN
 from tests.bench.bench_api import Get, seed_admin
-from tests.bench.bench_inbox import Node, _desk
+from tests.bench.bench_inbox import Node, _desk, join
 from tests.bench.bench_requests import grow_to, setup_desk
 from tests.bench.harness import (
     APP_ROLE,
@@ -235,26 +235,6 @@ def fresh_databases(count: int) -> Iterator[list[tuple[str, str]]]:
             for name in names:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
-
-
-def join(msp: Node, desk: dict[str, str], customer: Node, count: int) -> tuple[str, str]:
-    """The real handshake, an offering over the trust, and ``count`` requests raised on
-    it by the customer's end user through the API. Returns (trust id, first request id)."""
-    invitation = msp.call("admin", "POST", "/api/v1/trusts/invitations")
-    proposal = {k: invitation[k] for k in ("node_url", "account", "fingerprint", "code")}
-    trust = customer.call("admin", "POST", "/api/v1/trusts", proposal)["id"]
-    msp.call("admin", "POST", f"/api/v1/trusts/{trust}/accept")
-    offering = {"trust_id": trust, "service_id": desk["service"], "name": "Workplace",
-                "team_id": desk["team"]}  # fmt: skip
-    msp.call("admin", "POST", "/api/v1/offerings", offering)
-    [held] = customer.call("end_user", "GET", "/api/v1/offerings")["items"]
-    raised = [
-        customer.call("end_user", "POST", "/api/v1/requests", {
-            "subject": f"{customer.name}: laptop {i} will not start", "offering_id": held["id"],
-            "description": "Raised by the portal bench.", "priority": f"p{1 + i % 4}"})["id"]
-        for i in range(count)
-    ]  # fmt: skip
-    return trust, raised[0]
 
 
 def work_over_trust(msp: Node, customer: Node, trust: str, request_id: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
+from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
 from trust.errors import PeerUnavailable
 from trust.handshake import TrustStore
@@ -88,13 +89,7 @@ def outbox_account(app):
 def _work(app, account, jobs: RecordedJobs) -> Work:
     node = app.extensions["trustdesk"]
     actor = Actor(account.admin.id, account.id, "Ada Admin")
-    return Work(db.session(), _scope(account), actor, node.clock, jobs, node.settings)
-
-
-def _scope(account):
-    from account_node.tenancy import AccountScope
-
-    return AccountScope(account.id)
+    return Work(db.session(), AccountScope(account.id), actor, node.clock, jobs, node.settings)
 
 
 def _queue(app, account, clock, count: int) -> list[str]:
