@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -67,6 +67,25 @@ def enqueue_after_commit(
     after_commit(session, lambda: jobs.enqueue(queue, func, *args, at=at, job_id=job_id))
 
 
+def schedule_periodic(
+    jobs: JobQueue, clock: Clock, queue: str, func: str, every: int, name: str
+) -> datetime | None:
+    """Enqueue the next run of a self-rescheduling sweep at the next whole multiple of
+    ``every`` seconds (since the epoch), with a job id naming that slot.
+
+    Each ``trustdesk worker`` starts the sweeps, and a finished sweep schedules its next
+    run; with ids that named the moment of enqueuing, every worker start added a chain of
+    its own, forever. A job id per slot lets the queue keep one job per slot (rq replaces
+    a job enqueued again under its id; the embedded runner keeps the pending one), so
+    chains started by several workers, or by restarts, merge into one."""
+    if every <= 0:
+        return None
+    slot = (int(clock.now().timestamp()) // every + 1) * every
+    due = datetime.fromtimestamp(slot, tz=UTC)
+    jobs.enqueue(queue, func, at=due, job_id=f"{name}-{slot}")
+    return due
+
+
 class RqJobs:
     """rq queues on Redis; a ``trustdesk worker`` process runs them."""
 
@@ -107,15 +126,20 @@ class _Pending:
     order: int
     func: str = field(compare=False)
     args: tuple[Any, ...] = field(compare=False)
+    job_id: str | None = field(compare=False, default=None)
 
 
 class InlineJobs:
-    """The embedded default: one background thread runs jobs as they fall due."""
+    """The embedded default: one background thread runs jobs as they fall due.
+
+    As on rq, a job id names one job: enqueuing again under the id of a job still
+    pending adds nothing."""
 
     def __init__(self, execute: Executor, clock: Clock) -> None:
         self.execute = execute
         self.clock = clock
         self._heap: list[_Pending] = []
+        self._pending_ids: set[str] = set()
         self._counter = itertools.count()
         self._cond = threading.Condition()
         self._busy = 0
@@ -133,8 +157,12 @@ class InlineJobs:
     ) -> None:
         _check(queue, func)
         with self._cond:
+            if job_id is not None:
+                if job_id in self._pending_ids:
+                    return
+                self._pending_ids.add(job_id)
             due = at or self.clock.now()
-            heapq.heappush(self._heap, _Pending(due, next(self._counter), func, args))
+            heapq.heappush(self._heap, _Pending(due, next(self._counter), func, args, job_id))
             self._cond.notify_all()
 
     def drain(self, timeout: float = 10.0) -> None:
@@ -148,6 +176,7 @@ class InlineJobs:
         """Drop every job not yet started, as a crash would; returns how many."""
         with self._cond:
             dropped, self._heap = len(self._heap), []
+            self._pending_ids.clear()
             return dropped
 
     def pending(self) -> int:
@@ -172,6 +201,7 @@ class InlineJobs:
                 if self._closed:
                     return
                 job = heapq.heappop(self._heap)
+                self._pending_ids.discard(job.job_id or "")
                 self._busy += 1
             try:
                 self.execute(job.func, job.args)

@@ -7,7 +7,6 @@ nodes can run in one process (tests start a whole federation that way).
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from flask import Flask
 from account_node.clock import Clock, SystemClock
 from account_node.db import db
 from account_node.identity.passwords import Passwords
-from account_node.jobs import InlineJobs, JobQueue, RqJobs, resolve
+from account_node.jobs import InlineJobs, JobQueue, RqJobs, resolve, schedule_periodic
 from account_node.settings import Settings
 
 SLA_SWEEP = "services.requests.jobs.sweep_clocks"
@@ -37,16 +36,15 @@ class Node:
         )
 
     def start_periodic_jobs(self) -> None:
-        """Start the self-rescheduling sweeps (one chain per node: a fixed job id)."""
+        """Start the self-rescheduling sweeps (one job per period slot, however many
+        processes start them: see ``schedule_periodic``)."""
         sweeps = (
             ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
             ("delivery", OUTBOX_SWEEP, self.settings.outbox_sweep_seconds, "outbox-sweep"),
             ("delivery", AUDIT_WITNESS, self.settings.audit_witness_seconds, "audit-witness"),
         )
         for queue, func, every, name in sweeps:
-            if every > 0:
-                due = self.clock.now() + timedelta(seconds=every)
-                self.jobs.enqueue(queue, func, at=due, job_id=f"{name}-{int(due.timestamp())}")
+            schedule_periodic(self.jobs, self.clock, queue, func, every, name)
 
     def run_job(self, func: str, args: tuple[Any, ...]) -> None:
         """Run one job in an application context; commit on success, roll back on error."""

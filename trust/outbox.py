@@ -27,6 +27,7 @@ from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
 from account_node.identity.accounts import active_account_ids
+from account_node.jobs import schedule_periodic
 from account_node.tenancy import AccountScope, ScopedStore
 from trust.client import shared_client
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
@@ -217,8 +218,7 @@ def sweep(node: Any, reschedule: bool = True) -> int:
         for message in OutboxStore(work.session, work.scope).heads_due(work.clock.now()):
             work.enqueue("delivery", DELIVER, account_id, message.id)
             sent += 1
-    every = node.settings.outbox_sweep_seconds
-    if reschedule and every > 0:
-        due = node.clock.now() + timedelta(seconds=every)
-        node.jobs.enqueue("delivery", SWEEP, at=due, job_id=f"outbox-sweep-{int(due.timestamp())}")
+    if reschedule:
+        every = node.settings.outbox_sweep_seconds
+        schedule_periodic(node.jobs, node.clock, "delivery", SWEEP, every, "outbox-sweep")
     return sent

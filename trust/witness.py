@@ -18,7 +18,6 @@ rewrote it cannot reach:
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -30,6 +29,7 @@ from account_node.context import Work
 from account_node.db import db
 from account_node.errors import ValidationFailed
 from account_node.identity.accounts import active_account_ids
+from account_node.jobs import schedule_periodic
 from account_node.tenancy import ScopedStore
 from trust.calls import TrustCall
 from trust.crypto.documents import sign_document, verify_document
@@ -102,10 +102,9 @@ def send_heads(node: Any, reschedule: bool = True) -> int:
     for account_id in active_account_ids(db.session()):
         work = outbox_work(node, account_id)
         sent += send_head(work, node.app.config["SECRET_KEY"])
-    every = node.settings.audit_witness_seconds
-    if reschedule and every > 0:
-        due = node.clock.now() + timedelta(seconds=every)
-        node.jobs.enqueue("delivery", SEND, at=due, job_id=f"audit-witness-{int(due.timestamp())}")
+    if reschedule:
+        every = node.settings.audit_witness_seconds
+        schedule_periodic(node.jobs, node.clock, "delivery", SEND, every, "audit-witness")
     return sent
 
 

@@ -7,13 +7,13 @@ a state change found by the clock is a fact the node observed, not a person's ac
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
 from account_node.identity.accounts import Accounts
+from account_node.jobs import schedule_periodic
 from account_node.tenancy import AccountScope
 from services.requests.service import Requests
 
@@ -48,8 +48,7 @@ def sweep_clocks(node: Any, reschedule: bool = True) -> int:
         while batch := requests.store.open_requests(after, BATCH):
             changed += sum(requests.refresh_clocks(r.id) for r in batch)
             after = batch[-1].id
-    every = node.settings.sla_sweep_seconds
-    if reschedule and every > 0:
-        due = node.clock.now() + timedelta(seconds=every)
-        node.jobs.enqueue("sla", SWEEP, at=due, job_id=f"sla-sweep-{int(due.timestamp())}")
+    if reschedule:
+        every = node.settings.sla_sweep_seconds
+        schedule_periodic(node.jobs, node.clock, "sla", SWEEP, every, "sla-sweep")
     return changed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -10,7 +10,13 @@ from rq import Queue, SimpleWorker
 from account_node.app import create_app
 from account_node.clock import FakeClock
 from account_node.db import db
-from account_node.jobs import InlineJobs, RqJobs, enqueue_after_commit, install_worker_executor
+from account_node.jobs import (
+    InlineJobs,
+    RqJobs,
+    enqueue_after_commit,
+    install_worker_executor,
+    schedule_periodic,
+)
 from tests.conftest import node_settings
 from tests.factories.accounts import make_account
 
@@ -112,6 +118,67 @@ def test_the_embedded_node_runs_the_sla_sweep_every_interval(sqlite_dir):
         assert jobs.pending() == 1  # it ran, and put itself back for the next minute
     finally:
         app.extensions["trustdesk"].close()
+
+
+def test_inline_jobs_keep_one_pending_job_per_job_id():
+    ran: list[tuple] = []
+    clock = FakeClock()
+    jobs = InlineJobs(lambda func, args: ran.append((func, args)), clock)
+    try:
+        later = clock.now() + timedelta(minutes=1)
+        jobs.enqueue("sla", "x.sweep", at=later, job_id="sweep-slot")
+        jobs.enqueue("sla", "x.sweep", at=later, job_id="sweep-slot")
+        assert jobs.pending() == 1
+        clock.advance(timedelta(minutes=1))
+        jobs.drain()
+        jobs.enqueue("sla", "x.sweep", job_id="sweep-slot")  # it ran: the id is free again
+        jobs.drain()
+        assert ran == [("x.sweep", ()), ("x.sweep", ())]
+    finally:
+        jobs.close()
+
+
+def test_periodic_sweeps_fall_on_whole_periods_of_the_clock():
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, 42, tzinfo=UTC))
+    jobs = InlineJobs(lambda func, args: None, clock)
+    try:
+        due = schedule_periodic(jobs, clock, "sla", SWEEP, 60, "sla-sweep")
+        assert due == datetime(2026, 3, 2, 9, 1, tzinfo=UTC)
+        assert schedule_periodic(jobs, clock, "sla", SWEEP, 0, "sla-sweep") is None  # off
+    finally:
+        jobs.close()
+
+
+def test_workers_started_again_and_again_keep_one_chain_of_each_sweep(redis_url, sqlite_dir):
+    """Every `trustdesk worker` starts the sweeps, and each run schedules the next: on
+    rq, with a job id per period slot, restarts and extra workers add no chains."""
+    starts = [datetime(2026, 3, 2, 9, 0, s, tzinfo=UTC) for s in (5, 17, 58)]
+    settings = node_settings(
+        data_dir=str(sqlite_dir), redis_url=redis_url, sla_sweep_seconds=60,
+        outbox_sweep_seconds=60, audit_witness_seconds=3600,
+    )  # fmt: skip
+    nodes = [create_app(settings, clock=FakeClock(at)).extensions["trustdesk"] for at in starts]
+    try:
+        queues = nodes[0].jobs.queues
+        for name in ("sla", "delivery"):
+            queues[name].empty()
+            registry = queues[name].scheduled_job_registry
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
+        for node in nodes:  # each as a worker starting: `run_worker` does this
+            node.start_periodic_jobs()
+        assert sorted(queues["sla"].scheduled_job_registry.get_job_ids()) == [
+            f"sla-sweep-{int(datetime(2026, 3, 2, 9, 1, tzinfo=UTC).timestamp())}"
+        ]
+        assert sorted(queues["delivery"].scheduled_job_registry.get_job_ids()) == sorted(
+            [
+                f"outbox-sweep-{int(datetime(2026, 3, 2, 9, 1, tzinfo=UTC).timestamp())}",
+                f"audit-witness-{int(datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp())}",
+            ]
+        )
+    finally:
+        for node in nodes:
+            node.close()
 
 
 def test_a_job_asked_for_in_a_rolled_back_savepoint_never_runs(sqlite_app):
