@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy import Select, String, bindparam, cast, delete, func, select
 from sqlalchemy.orm import selectinload
 
 from account_node.errors import NotFound
 from account_node.identity.models import Account, ApiToken, Person, Team, TeamMember
 from account_node.pagination import Page, keyset, page_of
-from account_node.tenancy import ScopedStore
+from account_node.tenancy import ScopedStore, prebuilt
 
 
 class PersonNotFound(NotFound):
@@ -83,16 +83,8 @@ class TokenStore(ScopedStore[ApiToken]):
 
     def with_holder(self, token_id: str) -> tuple[ApiToken, Person, bool] | None:
         """The token, the person it belongs to, and whether their account is active."""
-        query = (
-            select(ApiToken, Person, Account.active)
-            .join(
-                Person,
-                (Person.id == ApiToken.person_id) & (Person.account_id == ApiToken.account_id),
-            )
-            .join(Account, Account.id == ApiToken.account_id)
-            .where(ApiToken.id == token_id)
-        )
-        row = self.session.execute(query).first()
+        query = prebuilt(_token_with_holder, self.scope.account_id)
+        row = self.session.execute(query, {"token_id": token_id}).first()
         return (row[0], row[1], bool(row[2])) if row is not None else None
 
     def for_person(self, person_id: str) -> list[ApiToken]:
@@ -100,3 +92,16 @@ class TokenStore(ScopedStore[ApiToken]):
             select(ApiToken).where(ApiToken.person_id == person_id).order_by(ApiToken.created_at)
         )
         return list(self.session.scalars(query))
+
+
+def _token_with_holder() -> Select[ApiToken, Person, bool]:
+    """Every API call runs this: built once per account (see ``prebuilt``)."""
+    return (
+        select(ApiToken, Person, Account.active)
+        .join(
+            Person,
+            (Person.id == ApiToken.person_id) & (Person.account_id == ApiToken.account_id),
+        )
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(ApiToken.id == bindparam("token_id"))
+    )

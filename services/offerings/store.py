@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
-from account_node.tenancy import ScopedStore
+from account_node.tenancy import ScopedStore, prebuilt
 from services.catalog.models import Service
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
@@ -20,18 +20,8 @@ class OfferingStore(ScopedStore[Offering]):
     def for_request(self, offering_id: str) -> tuple[Offering, Service, bool]:
         """The offering, its service and whether its trust (if any) is active: raising
         a request needs all three, in one round trip."""
-        query = (
-            select(Offering, Service, Trust.status)
-            .join(
-                Service,
-                (Service.id == Offering.service_id) & (Service.account_id == Offering.account_id),
-            )
-            .outerjoin(
-                Trust, (Trust.id == Offering.trust_id) & (Trust.account_id == Offering.account_id)
-            )
-            .where(Offering.id == offering_id)
-        )
-        row = self.session.execute(query).first()
+        query = prebuilt(_offering_for_request, self.scope.account_id)
+        row = self.session.execute(query, {"offering_id": offering_id}).first()
         if row is None:
             raise OfferingNotFound(f"offering {offering_id} not found")
         return row[0], row[1], row[2] == "active"
@@ -59,3 +49,18 @@ class OfferingStore(ScopedStore[Offering]):
                 Trust.status == "active", Trust.account_id == self.scope.account_id
             )
         )
+
+
+def _offering_for_request() -> Select[Offering, Service, str]:
+    """Every create runs this: built once per account (see ``prebuilt``)."""
+    return (
+        select(Offering, Service, Trust.status)
+        .join(
+            Service,
+            (Service.id == Offering.service_id) & (Service.account_id == Offering.account_id),
+        )
+        .outerjoin(
+            Trust, (Trust.id == Offering.trust_id) & (Trust.account_id == Offering.account_id)
+        )
+        .where(Offering.id == bindparam("offering_id"))
+    )

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Table, func, insert, or_, select, update
+from sqlalchemy import Select, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
-from account_node.tenancy import ScopedStore
+from account_node.tenancy import ScopedStore, prebuilt
 from services.requests.errors import RequestNotFound
 from services.requests.models import Request, RequestCounter, RequestEvent, RequestPause
 from services.sla.errors import SlaNotFound
@@ -149,13 +149,8 @@ class RequestStore(ScopedStore[Request]):
     def _bump_counter(self) -> int | None:
         # Core, not the ORM: nothing in the identity map to keep in step. The account is
         # named explicitly since the ORM criterion only covers entities.
-        statement = (
-            update(_COUNTERS)
-            .where(_COUNTERS.c.account_id == self.scope.account_id)
-            .values(last=_COUNTERS.c.last + 1)
-            .returning(_COUNTERS.c.last)
-        )
-        return self.session.scalar(statement)
+        statement = prebuilt(_bump_counter, self.scope.account_id)
+        return self.session.scalar(statement, {"counter_account": self.scope.account_id})
 
     def stage(self, obj: Request | RequestEvent | RequestPause) -> None:
         """Add ``obj`` to the unit of work without flushing: the next query or the commit
@@ -171,16 +166,8 @@ class RequestStore(ScopedStore[Request]):
 
     def sla_terms(self, sla_id: str) -> tuple[Sla, BusinessCalendar]:
         """An SLA and its calendar in one query: a request freezes both."""
-        query = (
-            select(Sla, BusinessCalendar)
-            .join(
-                BusinessCalendar,
-                (BusinessCalendar.id == Sla.calendar_id)
-                & (BusinessCalendar.account_id == Sla.account_id),
-            )
-            .where(Sla.id == sla_id)
-        )
-        row = self.session.execute(query).first()
+        query = prebuilt(_sla_terms, self.scope.account_id)
+        row = self.session.execute(query, {"sla_id": sla_id}).first()
         if row is None:
             raise SlaNotFound(f"sla {sla_id} not found")
         return row[0], row[1]
@@ -223,3 +210,27 @@ class RequestStore(ScopedStore[Request]):
         if after_id:
             query = query.where(Request.id > after_id)
         return list(self.session.scalars(query.order_by(Request.id).limit(batch)))
+
+
+# Statements every create runs, built once per account (see ``prebuilt``).
+
+
+def _bump_counter() -> Update:
+    return (
+        update(_COUNTERS)
+        .where(_COUNTERS.c.account_id == bindparam("counter_account"))
+        .values(last=_COUNTERS.c.last + 1)
+        .returning(_COUNTERS.c.last)
+    )
+
+
+def _sla_terms() -> Select[Sla, BusinessCalendar]:
+    return (
+        select(Sla, BusinessCalendar)
+        .join(
+            BusinessCalendar,
+            (BusinessCalendar.id == Sla.calendar_id)
+            & (BusinessCalendar.account_id == Sla.account_id),
+        )
+        .where(Sla.id == bindparam("sla_id"))
+    )

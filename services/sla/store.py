@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from account_node.tenancy import ScopedStore
+from account_node.tenancy import ScopedStore, prebuilt
 from services.held import HeldRows
 from services.sla.errors import CalendarNotFound, RequesterSlaNotFound, SlaNotFound
 from services.sla.models import BusinessCalendar, RequesterSla, Sla
@@ -40,4 +40,10 @@ class RequesterSlaStore(ScopedStore[RequesterSla]):
         return self.session.scalars(query).first()
 
     def all_by_label(self) -> list[RequesterSla]:
-        return list(self.session.scalars(select(RequesterSla).order_by(RequesterSla.label)))
+        """Every override group; each create asks (built once per account)."""
+        query = prebuilt(_all_by_label, self.scope.account_id)
+        return list(self.session.scalars(query))
+
+
+def _all_by_label() -> Select[RequesterSla]:
+    return select(RequesterSla).order_by(RequesterSla.label)

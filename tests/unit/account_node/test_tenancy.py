@@ -17,6 +17,7 @@ from account_node.tenancy import (
     bind_scope,
     clear_scope,
     current_scope,
+    prebuilt,
 )
 from tests.factories.accounts import make_account
 
@@ -63,6 +64,23 @@ def test_a_scoped_query_sees_only_its_own_account(app):
         assert {p.account_id for p in people} == {mine.id}
         assert len(people) == 4
         assert db.session.get(Person, theirs.admin.id) is None
+
+
+def _all_people():
+    return select(Person)
+
+
+def test_a_prebuilt_statement_sees_only_the_account_it_was_built_for(app):
+    mine, theirs = make_account(app), make_account(app)
+    with app.app_context():
+        for account in (mine, theirs):
+            bind_scope(db.session, AccountScope(account.id))
+            people = list(db.session.scalars(prebuilt(_all_people, account.id)))
+            assert {p.account_id for p in people} == {account.id}
+        # Run while the session acts for another account, the session's scope wins.
+        people = list(db.session.scalars(prebuilt(_all_people, mine.id)))
+        assert {p.account_id for p in people} == {theirs.id}
+        assert prebuilt(_all_people, mine.id) is prebuilt(_all_people, mine.id)
 
 
 def test_clearing_the_scope_makes_scoped_queries_raise_again(app):
