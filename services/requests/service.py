@@ -159,26 +159,28 @@ class Requests:
             priority=priority,
             status="new",
             team_id=inputs.offering.team_id if inputs.offering else None,
+            assignee_id=None,
             created_at=now,
             updated_at=now,
             idempotency_key=idempotency_key,
             first_response_at=None,
             resolved_at=None,
             closed_at=None,
+            override_sla_id=None,
+            override_reason=None,
             clock_version=0,
             event_count=0,
         )
         _freeze_sla(request, decision)
         self._refresh(request, [])
         # Locks last: everything above reads; from the number on, other creates of this
-        # account wait until we commit, so only writes follow. The request, its first
-        # timeline entry and the audit event are written in the audit log's round trips.
-        request.number = self.store.next_number()
-        self.store.stage(request)
-        schedule_clock_checks(self.work, request, self._view(request, []))
-        self._event(
+        # account wait until we commit, so only writes follow: on PostgreSQL one statement
+        # numbers and writes the request with its first timeline entry, one the audit event.
+        first = self._new_event(
             request, "created", data={"sla": request.sla_reason, "team_id": request.team_id}
         )
+        self.store.write_new(request, first)
+        schedule_clock_checks(self.work, request, self._view(request, []))
         self.work.record("request.create", "request", request.id, after=snapshot(request))
         self._changed(request, "created")
         return request, True
@@ -449,9 +451,24 @@ class Requests:
         public: bool = True,
         data: dict[str, Any] | None = None,
     ) -> RequestEvent:
+        event = self._new_event(request, kind, body=body, public=public, data=data)
+        # Written by the next query or the commit, with the request's own changes.
+        self.store.stage(event)
+        return event
+
+    def _new_event(
+        self,
+        request: Request,
+        kind: str,
+        *,
+        body: str = "",
+        public: bool = True,
+        data: dict[str, Any] | None = None,
+    ) -> RequestEvent:
+        """The request's next timeline entry, not yet added to the unit of work."""
         actor = self.work.actor
         request.event_count = (request.event_count or 0) + 1
-        event = RequestEvent(
+        return RequestEvent(
             id=new_id(),
             request_id=request.id,
             seq=request.event_count,
@@ -463,10 +480,8 @@ class Requests:
             vouched_by=actor.vouched_by,
             body=body,
             data=data,
+            account_id=self.work.scope.account_id,
         )
-        # Written by the next query or the commit, with the request's own changes.
-        self.store.stage(event)
-        return event
 
     def _changed(self, request: Request, action: str) -> None:
         request_changed.send(request, action=action, work=self.work)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
@@ -18,6 +19,8 @@ from services.sla.errors import SlaNotFound
 from services.sla.models import BusinessCalendar, Sla
 
 _COUNTERS: Table = RequestCounter.__table__  # type: ignore[assignment]
+_REQUESTS: Table = Request.__table__  # type: ignore[assignment]
+_EVENTS: Table = RequestEvent.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -132,19 +135,53 @@ class RequestStore(ScopedStore[Request]):
         """
         taken = self._bump_counter()
         if taken is None:
-            # The account's first request: two may race to create the counter; the loser's
-            # savepoint rolls back and it bumps the winner's row.
-            try:
-                with self.session.begin_nested():
-                    self.session.execute(
-                        insert(RequestCounter).values(account_id=self.scope.account_id, last=0)
-                    )
-            except IntegrityError:
-                pass
+            self._create_counter()
             taken = self._bump_counter()
             if taken is None:
                 raise RuntimeError("the request counter could not be created")
         return taken
+
+    def _create_counter(self) -> None:
+        """Before the account's first request: two may race to create the counter; the
+        loser's savepoint rolls back and it bumps the winner's row."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(
+                    insert(RequestCounter).values(account_id=self.scope.account_id, last=0)
+                )
+        except IntegrityError:
+            pass
+
+    def write_new(self, request: Request, first: RequestEvent) -> None:
+        """Number a new request and write it with its first timeline entry.
+
+        The number comes from the account's counter, whose row stays locked until commit
+        (so numbers are consecutive and creates of one account queue up from here on).
+        On PostgreSQL this is one statement: bump the counter, insert the request with
+        that number, insert the entry; both objects then join the session as persistent,
+        as if loaded, so later changes in this unit of work are plain UPDATEs. Elsewhere
+        the counter is bumped first and the unit of work writes both.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            request.number = self.next_number()
+            self.stage(request)
+            self.stage(first)
+            return
+        request.account_id = first.account_id = self.scope.account_id
+        params = {"counter_account": self.scope.account_id}
+        params.update(_values(request, _REQUEST_COLUMNS, "r_"))
+        params.update(_values(first, _EVENT_COLUMNS, "e_"))
+        statement = prebuilt(_write_new, self.scope.account_id)
+        number = self.session.scalar(statement, params)
+        if number is None:
+            self._create_counter()
+            number = self.session.scalar(statement, params)
+            if number is None:
+                raise RuntimeError("the request counter could not be created")
+        request.number = number
+        for obj in (request, first):
+            make_transient_to_detached(obj)
+            self.session.add(obj)
 
     def _bump_counter(self) -> int | None:
         # Core, not the ORM: nothing in the identity map to keep in step. The account is
@@ -234,3 +271,58 @@ def _sla_terms() -> Select[Sla, BusinessCalendar]:
         )
         .where(Sla.id == bindparam("sla_id"))
     )
+
+
+# Columns ``write_new`` inserts from bind parameters, with the attribute each comes from
+# (the number comes from the counter).
+_REQUEST_COLUMNS = [
+    (c, Request.__mapper__.get_property_by_column(c).key)
+    for c in _REQUESTS.columns
+    if c.name != "number"
+]
+_EVENT_COLUMNS = [
+    (c, RequestEvent.__mapper__.get_property_by_column(c).key) for c in _EVENTS.columns
+]
+
+
+def _values(
+    obj: Request | RequestEvent, columns: list[tuple[Any, str]], prefix: str
+) -> dict[str, Any]:
+    """``obj``'s column values as ``write_new``'s parameters. Every column must be set:
+    an object joining the session as loaded must not have attributes to load later."""
+    given = obj.__dict__
+    missing = [key for _, key in columns if key not in given]
+    if missing:
+        raise ValueError(f"{type(obj).__name__} to write lacks {', '.join(missing)}")
+    return {f"{prefix}{column.name}": given[key] for column, key in columns}
+
+
+def _write_new() -> Select[int]:
+    """Bump the counter, insert the request with its number, insert its first entry."""
+    counter = (
+        update(_COUNTERS)
+        .where(_COUNTERS.c.account_id == bindparam("counter_account"))
+        .values(last=_COUNTERS.c.last + 1)
+        .returning(_COUNTERS.c.last)
+        .cte("counter")
+    )
+    given = [column for column, _ in _REQUEST_COLUMNS]
+    written = (
+        insert(_REQUESTS)
+        .from_select(
+            [*(c.name for c in given), "number"],
+            select(*(bindparam(f"r_{c.name}", type_=c.type) for c in given), counter.c.last),
+        )
+        .returning(_REQUESTS.c.number)
+        .cte("written")
+    )
+    entry = [column for column, _ in _EVENT_COLUMNS]
+    first = (
+        insert(_EVENTS)
+        .from_select(
+            [c.name for c in entry],
+            select(*(bindparam(f"e_{c.name}", type_=c.type) for c in entry)).select_from(written),
+        )
+        .cte("first_entry")
+    )
+    return select(written.c.number).add_cte(first)

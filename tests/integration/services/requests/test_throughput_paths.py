@@ -9,8 +9,36 @@ intact chain under concurrent creates, and pauses shown wherever a request has t
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+from flask import Flask
+from sqlalchemy import event
+
+from account_node.audit.service import Actor
+from account_node.context import Work
+from account_node.db import db
+from account_node.tenancy import AccountScope
+from services.requests.service import Requests
 from tests.integration.services.requests.conftest import build_desk
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs."""
+    sent: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_concurrent_creates_get_consecutive_numbers_and_keep_the_chain_intact(
@@ -72,3 +100,48 @@ def test_a_request_is_created_with_its_timeline_entry_and_audit_event_together(d
     [event] = events.get_json()["items"]
     assert event["target_id"] == body["id"]
     assert event["after"]["number"] == body["number"]
+
+
+def test_a_create_on_postgresql_sends_seven_statements(postgres_app):
+    """The RLS setting, the token, the offering with its service and trust, the requester
+    overrides, the SLA with its calendar, the numbered request with its first timeline
+    entry, and the audit event. A new query on this path is a deliberate choice."""
+    desk = build_desk(postgres_app, postgres_app.test_client())
+    desk.raise_request()  # the account's first: creates the counter and audit head rows
+    with statements(postgres_app) as sent:
+        body = desk.raise_request()
+    assert len(sent) == 7, "\n\n".join(sent)
+    [created] = desk.get(f"/api/v1/requests/{body['id']}/timeline").get_json()
+    assert created["kind"] == "created" and created["data"]["team_id"] == desk.team
+
+
+def test_a_request_raised_in_a_unit_of_work_can_change_in_the_same_one(app, desk):
+    """The create writes the request with Core on PostgreSQL: the object must still be
+    the session's, so a change before commit is written too."""
+    node, account = app.extensions["trustdesk"], desk.account
+    with app.app_context():
+        work = Work(
+            db.session,
+            AccountScope(account.id),
+            Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
+            node.clock,
+            node.jobs,
+            node.settings,
+            roles=frozenset({"admin"}),
+        )
+        requests = Requests(work)
+        created, is_new = requests.create(subject="Raise then assign", offering_id=desk.offering)
+        assert is_new and created in db.session and created not in db.session.new
+        requests.assign(created.id, assignee_id=account.specialist.id)
+        db.session.commit()
+        request_id, number = created.id, created.number
+    stored = desk.get(f"/api/v1/requests/{request_id}").get_json()
+    assert (stored["assignee_id"], stored["status"], stored["number"]) == (
+        account.specialist.id,
+        "assigned",
+        number,
+    )
+    timeline = desk.get(f"/api/v1/requests/{request_id}/timeline").get_json()
+    assert [e["kind"] for e in timeline] == ["created", "assignment", "status"]
+    report = desk.get("/api/v1/audit/verify", who="auditor").get_json()
+    assert report["ok"] is True, report
