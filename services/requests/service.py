@@ -146,7 +146,7 @@ class Requests:
             if earlier is not None:
                 return earlier, False
         inputs = self._inputs(service_id, offering_id, requester_id, ci_id, priority)
-        decision = decide_sla(self.work, inputs, self.store.sla_terms)
+        decision = decide_sla(self.work, inputs, self.store)
         now = self.work.clock.now()
         request = Request(
             id=new_id(),
@@ -388,7 +388,7 @@ class Requests:
             override_reason=request.override_reason,
         )
         try:
-            decision = decide_sla(self.work, inputs, self.store.sla_terms)
+            decision = decide_sla(self.work, inputs, self.store)
         except NotFound as exc:
             raise InvalidRequest(errors={"sla_id": [exc.detail]}) from exc
         _freeze_sla(request, decision)

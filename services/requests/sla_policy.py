@@ -10,24 +10,35 @@ Most specific first; the first level that names an SLA wins:
 
 The choice is deterministic and explained: the request records the level as
 ``sla_source`` and a sentence a person can check as ``sla_reason``. The SLA that wins is
-loaded together with its calendar (``load``), since the request freezes both.
+loaded together with its calendar (``SlaTerms``), since the request freezes both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from account_node.context import Work
 from services.catalog.models import Service
 from services.cmdb.models import ConfigurationItem
 from services.cmdb.service import Cmdb
 from services.offerings.models import Offering
-from services.sla.models import BusinessCalendar, Sla
+from services.sla.models import BusinessCalendar, RequesterSla, Sla
 from services.sla.service import RequesterSlas
 
-# An SLA and its calendar by the SLA's id; raises SlaNotFound for an unknown id.
-SlaLoader = Callable[[str], tuple[Sla, BusinessCalendar]]
+
+class SlaTerms(Protocol):
+    """Where the hierarchy loads SLAs from (the request store)."""
+
+    def sla_terms(self, sla_id: str) -> tuple[Sla, BusinessCalendar]:
+        """An SLA and its calendar by the SLA's id; raises SlaNotFound for an unknown id."""
+
+    def requester_terms(
+        self, person_id: str, fallback_sla_id: str
+    ) -> tuple[RequesterSla | None, Sla, BusinessCalendar]:
+        """The first override group naming the person, and the SLA that wins between
+        its SLA and ``fallback_sla_id``, with its calendar."""
+
 
 SOURCES = ("request", "requester", "ci", "offering", "service")
 
@@ -50,33 +61,44 @@ class SlaInputs:
     override_reason: str | None = None
 
 
-def decide_sla(work: Work, inputs: SlaInputs, load: SlaLoader) -> SlaDecision:
+def decide_sla(work: Work, inputs: SlaInputs, terms: SlaTerms) -> SlaDecision:
     if inputs.override_sla_id:
-        sla, calendar = load(inputs.override_sla_id)
+        sla, calendar = terms.sla_terms(inputs.override_sla_id)
         return SlaDecision(
             sla, calendar, "request", f"request override: {sla.name} ({inputs.override_reason})"
         )
+    default_id, default_source, default_reason = _default_level(inputs)
+    if inputs.ci is None:
+        # Nothing between the requester and the defaults: levels 2, 4 and 5 in one query.
+        group, sla, calendar = terms.requester_terms(inputs.requester_id, default_id)
+        if group is not None:
+            return _requester_decision(group, sla, calendar)
+        return SlaDecision(sla, calendar, default_source, f"{default_reason}: {sla.name}")
     group = RequesterSlas(work).for_person(inputs.requester_id)
     if group is not None:
-        sla, calendar = load(group.sla_id)
-        return SlaDecision(sla, calendar, "requester", f"user override: {group.label}, {sla.name}")
-    if inputs.ci is not None:
-        sla_id, origin = Cmdb(work).effective_sla(inputs.ci)
-        if sla_id is not None and origin is not None:
-            sla, calendar = load(sla_id)
-            where = inputs.ci.name
-            if origin.id != inputs.ci.id:
-                where += f" (inherited from {origin.name})"
-            return SlaDecision(sla, calendar, "ci", f"configuration item: {where}, {sla.name}")
-    if inputs.offering is not None and inputs.offering.customer_sla_id:
-        sla, calendar = load(inputs.offering.customer_sla_id)
-        return SlaDecision(
-            sla,
-            calendar,
+        return _requester_decision(group, *terms.sla_terms(group.sla_id))
+    sla_id, origin = Cmdb(work).effective_sla(inputs.ci)
+    if sla_id is not None and origin is not None:
+        sla, calendar = terms.sla_terms(sla_id)
+        where = inputs.ci.name
+        if origin.id != inputs.ci.id:
+            where += f" (inherited from {origin.name})"
+        return SlaDecision(sla, calendar, "ci", f"configuration item: {where}, {sla.name}")
+    sla, calendar = terms.sla_terms(default_id)
+    return SlaDecision(sla, calendar, default_source, f"{default_reason}: {sla.name}")
+
+
+def _default_level(inputs: SlaInputs) -> tuple[str, str, str]:
+    """Levels 4 and 5: the SLA id, its source and the start of its reason."""
+    offering = inputs.offering
+    if offering is not None and offering.customer_sla_id:
+        return (
+            offering.customer_sla_id,
             "offering",
-            f"customer default on offering {inputs.offering.name}: {sla.name}",
+            f"customer default on offering {offering.name}",
         )
-    sla, calendar = load(inputs.service.default_sla_id)
-    return SlaDecision(
-        sla, calendar, "service", f"service default of {inputs.service.name}: {sla.name}"
-    )
+    return inputs.service.default_sla_id, "service", f"service default of {inputs.service.name}"
+
+
+def _requester_decision(group: RequesterSla, sla: Sla, calendar: BusinessCalendar) -> SlaDecision:
+    return SlaDecision(sla, calendar, "requester", f"user override: {group.label}, {sla.name}")

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    Update,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -16,7 +29,7 @@ from account_node.tenancy import ScopedStore, prebuilt
 from services.requests.errors import RequestNotFound
 from services.requests.models import Request, RequestCounter, RequestEvent, RequestPause
 from services.sla.errors import SlaNotFound
-from services.sla.models import BusinessCalendar, Sla
+from services.sla.models import BusinessCalendar, RequesterSla, Sla
 
 _COUNTERS: Table = RequestCounter.__table__  # type: ignore[assignment]
 _REQUESTS: Table = Request.__table__  # type: ignore[assignment]
@@ -209,6 +222,29 @@ class RequestStore(ScopedStore[Request]):
             raise SlaNotFound(f"sla {sla_id} not found")
         return row[0], row[1]
 
+    def requester_terms(
+        self, person_id: str, fallback_sla_id: str
+    ) -> tuple[RequesterSla | None, Sla, BusinessCalendar]:
+        """The first requester override (by label) naming ``person_id``, and the SLA with
+        its calendar that wins: the override's, else ``fallback_sla_id``'s. One query
+        for what a create without a configuration item needs (hierarchy levels 2, 4, 5).
+
+        Membership is matched on the JSON list's text (``"<id>"``), which is exact for
+        ids JSON writes verbatim; any other id takes the long way (two queries), as does
+        an answer the list itself does not confirm.
+        """
+        if _VERBATIM_IN_JSON.fullmatch(person_id):
+            query = prebuilt(_requester_terms, self.scope.account_id)
+            pattern = f'%"{_escape_like(person_id)}"%'
+            params = {"member": pattern, "fallback_sla_id": fallback_sla_id}
+            row = self.session.execute(query, params).first()
+            if row is not None and (row[2] is None or person_id in row[2].person_ids):
+                return row[2], row[0], row[1]
+        # Also when nothing matched: the long way names the SLA that is missing.
+        groups = self.session.scalars(select(RequesterSla).order_by(RequesterSla.label))
+        group = next((g for g in groups if person_id in g.person_ids), None)
+        return (group, *self.sla_terms(group.sla_id if group else fallback_sla_id))
+
     def by_idempotency_key(self, requester_id: str, key: str) -> Request | None:
         query = select(Request).where(
             Request.requester_id == requester_id, Request.idempotency_key == key
@@ -270,6 +306,33 @@ def _sla_terms() -> Select[Sla, BusinessCalendar]:
             & (BusinessCalendar.account_id == Sla.account_id),
         )
         .where(Sla.id == bindparam("sla_id"))
+    )
+
+
+# Characters json.dumps writes as they are (no escapes) and LIKE can be told to take
+# literally.
+_VERBATIM_IN_JSON = re.compile(r"[A-Za-z0-9_.:@+-]{1,64}")
+
+
+def _requester_terms() -> Select[Sla, BusinessCalendar, RequesterSla]:
+    first_group = (
+        select(RequesterSla.id)
+        .where(cast(RequesterSla.person_ids, String).like(bindparam("member"), escape="\\"))
+        .order_by(RequesterSla.label)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(Sla, BusinessCalendar, RequesterSla)
+        .join(
+            BusinessCalendar,
+            (BusinessCalendar.id == Sla.calendar_id)
+            & (BusinessCalendar.account_id == Sla.account_id),
+        )
+        .outerjoin(RequesterSla, RequesterSla.id == first_group)
+        .where(
+            Sla.id == func.coalesce(RequesterSla.sla_id, bindparam("fallback_sla_id", type_=String))
+        )
     )
 
 

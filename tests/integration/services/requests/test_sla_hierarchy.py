@@ -86,3 +86,51 @@ def test_the_frozen_terms_survive_a_change_to_the_sla_itself(desk):
     assert desk.patch(f"/api/v1/slas/{desk.customer}", faster).status_code == 200
     again = desk.get(f"/api/v1/requests/{body['id']}").get_json()
     assert again["sla"]["response"]["due"] == body["sla"]["response"]["due"]
+
+
+def test_level_2_without_a_ci_the_first_group_by_label_beats_the_offering(desk):
+    ids = {role: getattr(desk.account, role).id for role in ("end_user", "admin")}
+    for label, sla, people in (
+        ("Zeta desk", desk.premium, [ids["end_user"], ids["admin"]]),
+        ("Alpha desk", desk.urgent, [ids["end_user"]]),
+    ):
+        desk.created(
+            "/api/v1/slas/requester-overrides",
+            {"label": label, "sla_id": sla, "person_ids": people},
+        )
+    first = desk.raise_request()["sla"]
+    assert (first["source"], first["id"]) == ("requester", desk.urgent)
+    assert first["reason"] == "user override: Alpha desk, Urgent"
+    other = desk.raise_request(who="admin")["sla"]
+    assert (other["source"], other["reason"]) == ("requester", "user override: Zeta desk, Premium")
+    nobody = desk.raise_request(who="specialist")["sla"]
+    assert (nobody["source"], nobody["id"]) == ("offering", desk.customer)
+    assert nobody["reason"] == "customer default on offering Printing for HQ: Customer"
+
+
+def test_requester_terms_agree_for_ids_the_one_query_cannot_match(app, desk):
+    """An id JSON would escape takes the long way and still finds its group."""
+    from account_node.db import db
+    from account_node.tenancy import AccountScope
+    from services.requests.store import RequestStore
+    from services.sla.models import RequesterSla
+
+    odd = 'x"y\\z'
+    node = app.extensions["trustdesk"]
+    with app.app_context():
+        store = RequestStore(db.session, AccountScope(desk.account.id))
+        db.session.add(
+            RequesterSla(
+                account_id=desk.account.id,
+                label="Odd ones",
+                sla_id=desk.premium,
+                person_ids=[odd],
+                created_at=node.clock.now(),
+            )
+        )
+        db.session.flush()
+        group, sla, _ = store.requester_terms(odd, desk.standard)
+        assert (group.label, sla.id) == ("Odd ones", desk.premium)
+        group, sla, _ = store.requester_terms("x", desk.standard)
+        assert (group, sla.id) == (None, desk.standard)
+        db.session.rollback()
