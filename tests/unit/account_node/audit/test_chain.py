@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from hypothesis import given
+import pytest
+import rfc8785
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from account_node.audit.chain import event_hash, hash_template, verify_chain
+from account_node.audit.chain import canonical, event_hash, hash_template, verify_chain
 from account_node.audit.models import GENESIS
 
 
@@ -118,3 +120,43 @@ def test_the_hash_template_finished_with_prev_hash_and_seq_is_the_event_hash(
     finished = f"{prefix}{prev_hash}{middle}{seq}{suffix}".encode()
     expected = event_hash({**event, "seq": seq, "prev_hash": prev_hash})
     assert hashlib.sha256(finished).hexdigest() == expected
+
+
+# Every code point, surrogates included (hypothesis leaves those out by default).
+_ANY_TEXT = st.text(st.characters(exclude_categories=()))
+_ANY_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _ANY_TEXT
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(content=st.dictionaries(st.text(max_size=6), _ANY_JSON, max_size=6))
+def test_the_fast_canonical_form_is_byte_for_byte_rfc8785(content):
+    """Text of any code point (control characters, quotes, surrogates, beyond the BMP),
+    integers past 2**53, floats, tuples and keys beyond ASCII: wherever the fast encoder
+    is used it writes what rfc8785 writes, and it raises wherever rfc8785 raises."""
+    try:
+        expected = rfc8785.dumps(content)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(rfc8785.CanonicalizationError):
+            canonical(content)
+        return
+    assert canonical(content) == expected
+
+
+def test_the_fast_canonical_form_covers_escapes_and_text_beyond_the_bmp(monkeypatch):
+    content = {"b": ['"\\\b\f\n\r\t\x00\x1f\x7f\u2028', "é😀\ue000"], "a": 2**53 - 1, "": None}
+    expected = rfc8785.dumps(content)
+    monkeypatch.setattr(rfc8785, "dumps", None)  # the fast path must not need it
+    assert canonical(content) == expected
