@@ -9,13 +9,13 @@ due moment, soonest first). A request of another account links to its page reach
 the trust (``portal.views.shared_requests``); this account's own to the request page.
 
 A page shows the ``SHOWN`` most urgent rows ("show more" adds a step up to
-``MOST_SHOWN``; past it, the filters), and asks each source for just that many: the
-merged first N need at most N from any one source, and every row more costs the peer its
-clocks and JSON and us their validation and rendering (issue 5: with 2,500 open requests
-on each of two customer nodes, asking each for 200 rows to show 100 put the page over
-200 ms); and one row more, to know whether it holds more than that. When one does, the
-page says how many it knows of at least ("the 50 most urgent of 102+ open requests")
-and offers more.
+``MOST_SHOWN``; past it, the filters), and asks the inbox service for just that many:
+every row more costs the peers their clocks and JSON and us their validation and
+rendering (issue 5: with 2,500 open requests on each of two customer nodes, asking each
+for 200 rows to show 100 put the page over 200 ms). The service asks each node for only
+its share of them (see ``services.inbox.service``) and says which sources hold more than
+they sent; then the page says how many it knows of at least ("the 50 most urgent of 102+
+open requests") and offers more.
 
 Live updates: ``/inbox/events`` is the same server-sent event stream as the API's
 ``/api/v1/inbox/events``, authenticated by the session; the page's script refreshes the
@@ -94,8 +94,13 @@ class Source:
     node: str
     status: str  # ok | unreachable | refused
     latency_ms: float
-    count: int
-    partial: bool = False
+    count: int  # rows it sent
+    partial: bool = False  # it holds more than it sent
+
+    @property
+    def known(self) -> int:
+        """Open requests it surely holds: what it sent, and one more if it has more."""
+        return self.count + self.partial
 
 
 @dataclass
@@ -109,8 +114,8 @@ class Inbox:
 
     @property
     def known(self) -> int:
-        """Open requests the sources sent: a lower bound when one of them is partial."""
-        return sum(s.count for s in self.sources if s.status == "ok")
+        """Open requests the sources surely hold: a lower bound when one is partial."""
+        return sum(s.known for s in self.sources if s.status == "ok")
 
     @property
     def partial(self) -> bool:
@@ -132,9 +137,8 @@ class Inbox:
 
 
 def gather_inbox(work: Work, filters: InboxFilters, limit: int = SHOWN) -> Inbox:
-    """The one function that reads the inbox's rows: the cross-account inbox service.
-    It asks each source for the ``limit`` rows the page shows, the most urgent first,
-    and one more: a source that sends it surely holds more than the page shows."""
+    """The one function that reads the inbox's rows: the cross-account inbox service,
+    asked for the ``limit`` rows the page shows, the most urgent first."""
     service = InboxService(work, handshake_for(work), node().settings.inbox_timeout_ms / 1000)
     narrowed = {
         name: value
@@ -142,7 +146,7 @@ def gather_inbox(work: Work, filters: InboxFilters, limit: int = SHOWN) -> Inbox
         if value
     }
     found = service.gather(
-        account=filters.account_id, sla_state=filters.sla_state, limit=limit + 1, **narrowed
+        account=filters.account_id, sla_state=filters.sla_state, limit=limit, **narrowed
     )
     sources = [
         Source(
@@ -153,11 +157,11 @@ def gather_inbox(work: Work, filters: InboxFilters, limit: int = SHOWN) -> Inbox
             status=s["status"],
             latency_ms=float(s["latency_ms"]),
             count=int(s["count"]),
-            partial=int(s["count"]) > limit,
+            partial=bool(s["more"]),
         )
         for s in found["sources"]
     ]
-    return Inbox([_item(i) for i in found["items"][:limit]], sources)
+    return Inbox([_item(i) for i in found["items"]], sources)
 
 
 def _item(raw: dict[str, Any]) -> InboxItem:

@@ -7,13 +7,23 @@ and adds this account's own open requests routed to those teams. Each source is 
 or ``refused`` (the peer declined: e.g. it ended the trust), with its latency, so one
 dead node costs at most its timeout and never hides the rest. Items are merged by the
 moment their resolution SLA falls due, soonest first.
+
+A page of ``limit`` rows never needs more than ``limit`` from one source, but asking
+each of twenty nodes for all of them makes every node build, and this node check, twenty
+times the rows shown. So the first round asks each node for its fair share with room to
+spare (``first_ask``); a second round, from each node's urgency cursor, asks only the
+nodes whose rows may still belong on the page, for no more than could (``shortfall``).
+After it the page is exact: see ``shortfall`` for why two rounds always suffice.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from account_node.context import Work
@@ -28,6 +38,55 @@ from trust.handshake import Handshake
 
 OPEN = ("new", "assigned", "in_progress", "waiting_for_customer")
 MAX_FANOUT = 32
+SPARE = 2  # the first round asks each node for this many times its fair share
+LEAST_FIRST_ASK = 5  # and never for fewer rows than this
+
+Key = tuple[datetime, str]  # (resolution due, id): the order the inbox merges by
+
+
+def first_ask(limit: int, nodes: int) -> int:
+    """Rows to ask each of ``nodes`` remote sources for in the first round."""
+    if nodes <= 0:
+        return limit
+    return min(limit, max(LEAST_FIRST_ASK, math.ceil(SPARE * limit / nodes)))
+
+
+def urgency_key(item: dict[str, Any]) -> Key:
+    return item["urgency_at"], item["id"]
+
+
+@dataclass
+class Fetched:
+    """What one source has sent so far, in urgency order, and whether it holds more."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    cursor: str | None = None  # where to go on from; None: the source sent all it holds
+
+    @property
+    def last(self) -> Key | None:
+        return urgency_key(self.items[-1]) if self.items else None
+
+
+def shortfall(fetched: list[Fetched], others: list[dict[str, Any]], limit: int) -> list[int]:
+    """For each source, how many more rows to ask of it so that the page is exact.
+
+    An unsent row of source ``s`` comes after its last sent row, so ahead of it are all
+    of ``s``'s sent rows and every row known from the others (``fetched``, and ``others``:
+    this node's own) that sorts before that last row. Once those add up to ``limit``, no
+    unsent row of ``s`` can be on the page; so asking ``s`` for the difference, from its
+    cursor, settles ``s`` in one more call, whatever the others send meanwhile."""
+    known = sorted(
+        [urgency_key(i) for f in fetched for i in f.items] + [urgency_key(i) for i in others]
+    )
+    wanted = []
+    for source in fetched:
+        last = source.last
+        if source.cursor is None or last is None:
+            wanted.append(0)
+            continue
+        ahead = bisect_left(known, last) + 1  # every known row up to and with ``last``
+        wanted.append(max(0, limit - ahead))
+    return wanted
 
 
 @dataclass(frozen=True)
@@ -39,6 +98,7 @@ class Source:
     latency_ms: float
     count: int
     account_name: str = ""  # for people: the name the trust's agreement gives
+    more: bool = False  # it holds more open requests than it sent
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,7 +109,18 @@ class Source:
             "status": self.status,
             "latency_ms": round(self.latency_ms, 1),
             "count": self.count,
+            "more": self.more,
         }
+
+
+@dataclass
+class _Remote:
+    """One trusting node over the rounds of one inbox page."""
+
+    reach: Reach
+    fetched: Fetched = field(default_factory=Fetched)
+    status: str = "ok"
+    spent_ms: float = 0.0
 
 
 class Inbox:
@@ -75,46 +146,85 @@ class Inbox:
             for r in self.remote.reaches(team_id=team, service_id=service)
             if (account is None or r.trust.peer_account == account) and r.offering_ids
         ]
-        args = {"sort": "urgency", "limit": limit, "sla_state": sla_state}
+        args: dict[str, Any] = {"sort": "urgency", "sla_state": sla_state}
         if offering:
             args["offering"] = [offering]
-        key = self.handshake.keys.current() if reaches else None
-        items: list[dict[str, Any]] = []
         sources: list[Source] = []
-        if reaches:
-            assert key is not None
-            workers = min(MAX_FANOUT, len(reaches))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox") as pool:
-                futures = [pool.submit(self._ask, r, args, key) for r in reaches]
-                for future in futures:
-                    source, found = future.result()
-                    sources.append(source)
-                    items += found
+        local: list[dict[str, Any]] = []
         if account in (None, own) and not offering:
             started = time.perf_counter()
             name = self._own_name()
-            local = self._local(sla_state, team, service, limit, name)
-            sources.append(Source(own, None, "this node", "ok", _ms(started), len(local), name))
-            items += local
-        items.sort(key=lambda item: (item["urgency_at"], item["id"]))
+            local = self._local(sla_state, team, service, limit + 1, name)
+            more = len(local) > limit
+            local = local[:limit]
+            sources.append(
+                Source(own, None, "this node", "ok", _ms(started), len(local), name, more)
+            )
+        remotes = [_Remote(r) for r in reaches]
+        if remotes:
+            self._fan_out(remotes, args, local, limit)
+        items = list(local)
+        for remote in remotes:
+            trust = remote.reach.trust
+            items += remote.fetched.items
+            sources.append(
+                Source(
+                    trust.peer_account,
+                    trust.id,
+                    trust.peer_node,
+                    remote.status,
+                    remote.spent_ms,
+                    len(remote.fetched.items),
+                    trust.peer_name,
+                    remote.fetched.cursor is not None,
+                )
+            )
+        items.sort(key=urgency_key)
         return {"items": items[:limit], "sources": [s.as_dict() for s in sources]}
 
-    def _ask(
-        self, reach: Reach, args: dict[str, Any], key: Any
-    ) -> tuple[Source, list[dict[str, Any]]]:
-        """One trusting node (runs in a pool thread: no database here)."""
+    def _fan_out(
+        self,
+        remotes: list[_Remote],
+        args: dict[str, Any],
+        local: list[dict[str, Any]],
+        limit: int,
+    ) -> None:
+        """The two rounds: a fair share of every node, then what the page still needs of
+        those that may have it. A node that fails in the second round is reported
+        unreachable, with the rows it sent in the first: they are its most urgent, and
+        the others' second asks were reckoned with them ahead."""
+        key = self.handshake.keys.current()
+        workers = min(MAX_FANOUT, len(remotes))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox") as pool:
+
+            def round_of(asks: list[tuple[_Remote, int]]) -> None:
+                calls = [
+                    pool.submit(self._ask, remote, {**args, "limit": n}, key)
+                    for remote, n in asks
+                    if n > 0
+                ]
+                for call in calls:
+                    call.result()
+
+            round_of([(r, first_ask(limit, len(remotes))) for r in remotes])
+            alive = [r for r in remotes if r.status == "ok"]
+            wanted = shortfall([r.fetched for r in alive], local, limit)
+            round_of(list(zip(alive, wanted, strict=True)))
+
+    def _ask(self, remote: _Remote, args: dict[str, Any], key: Any) -> None:
+        """One call to one trusting node (runs in a pool thread: no database here)."""
         started = time.perf_counter()
-        trust = reach.trust
-        found: list[dict[str, Any]] = []
+        trust = remote.reach.trust
+        if remote.fetched.cursor is not None:
+            args = {**args, "cursor": remote.fetched.cursor}
         try:
-            page = self.remote.list_in(reach, args, key, timeout=self.timeout)
+            page = self.remote.list_in(remote.reach, args, key, timeout=self.timeout)
         except PeerDeclined:
-            status = "refused"
+            remote.status = "refused"
         except (PeerUnavailable, PeerNotAllowed):
-            status = "unreachable"
+            remote.status = "unreachable"
         else:
-            status = "ok"
-            found = [
+            remote.fetched.items += [
                 {
                     **item,
                     "account": trust.peer_account,
@@ -124,16 +234,8 @@ class Inbox:
                 }
                 for item in page["items"]
             ]
-        source = Source(
-            trust.peer_account,
-            trust.id,
-            trust.peer_node,
-            status,
-            _ms(started),
-            len(found),
-            trust.peer_name,
-        )
-        return source, found
+            remote.fetched.cursor = page["next_cursor"]
+        remote.spent_ms += _ms(started)
 
     def _own_name(self) -> str:
         account = self.work.session.get(Account, self.work.scope.account_id)

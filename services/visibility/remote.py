@@ -106,7 +106,15 @@ class TrustedRequests:
 
     def list(self, trust_id: str, args: dict[str, Any]) -> dict[str, Any]:
         reach = self.reach(trust_id)
-        return self.list_in(reach, args, self.handshake.keys.current())
+        try:
+            return self.list_in(reach, args, self.handshake.keys.current())
+        except PeerDeclined as exc:
+            if exc.extensions.get("peer_status") == 422:  # e.g. a cursor it never issued
+                code = exc.extensions.get("peer_code")
+                raise ValidationFailed(
+                    f"the customer's node found the query invalid ({code})"
+                ) from exc
+            raise
 
     def list_in(
         self, reach: Reach, args: dict[str, Any], key: OwnKey, timeout: float | None = None

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from account_node.context import Work
+from account_node.pagination import decode_cursor, encode_cursor
 from services.offerings.models import Offering
 from services.offerings.service import Offerings
 from services.requests import lifecycle
@@ -70,7 +71,10 @@ class SharedRequests:
         cursor: str | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
-        """The trust's requests: the most urgent open ones, or all newest first (cursor)."""
+        """The trust's requests: the open ones, the most urgent first, or all, newest
+        first; either order pages by cursor. The urgency order is what the trusted
+        node's inbox merges across nodes: it asks each node for a few rows, then goes on
+        from the cursor of only those nodes whose rows may still belong on its page."""
         wanted = [self.by_remote[r].id for r in offerings or [] if r in self.by_remote]
         if offerings and not wanted:
             return {"items": [], "next_cursor": None}
@@ -79,8 +83,13 @@ class SharedRequests:
             query = query.where(Request.offering_id.in_(wanted))
         rows: Sequence[Any]
         if sort == "urgency":  # the inbox's hot path: plain rows, not entities
-            summaries = self.store.most_urgent_summaries(query, limit)
-            rows, next_cursor = summaries, None
+            after = decode_cursor(cursor) if cursor else None
+            summaries = self.store.most_urgent_summaries(query, limit + 1, after)
+            next_cursor = None
+            if len(summaries) > limit:
+                last = summaries[limit - 1]
+                next_cursor = encode_cursor(last.resolution_due_at, last.id)
+            rows = summaries = summaries[:limit]
             ever_paused = [r.id for r in summaries if r.has_pauses]
             pauses: Mapping[str, Sequence[Any]] = self.store.pause_spans_of(ever_paused)
             names = {r.requester_id: r.requester_name for r in summaries if r.requester_name}

@@ -41,12 +41,26 @@ class SharedRequestStore(ScopedStore[Request]):
         rows = self.session.scalars(keyset(query, Request, cursor, limit, newest_first=True))
         return page_of(list(rows), limit)
 
-    def most_urgent_summaries(self, query: Select, limit: int) -> list[SummaryRow]:  # type: ignore[type-arg]
-        """Open requests, the SLA due first (the index on (account, resolution due)), as rows
-        of ``SUMMARY_COLUMNS`` (what a summary and its clocks read) with the requester's
-        name joined in and whether the request ever paused (most never did, and then their
-        pauses need no second query)."""
+    def most_urgent_summaries(
+        self,
+        query: Select,  # type: ignore[type-arg]
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[SummaryRow]:
+        """Open requests, the SLA due first (the index on (account, resolution due)),
+        from just after the key ``after`` (resolution due, id) if given, as rows of
+        ``SUMMARY_COLUMNS`` (what a summary and its clocks read) with the requester's
+        name joined in and whether the request ever paused (most never did, and then
+        their pauses need no second query)."""
         query = query.where(Request.status.notin_((*FINAL, "resolved")))
+        if after is not None:
+            due, request_id = after
+            query = query.where(
+                or_(
+                    Request.resolution_due_at > due,
+                    and_(Request.resolution_due_at == due, Request.id > request_id),
+                )
+            )
         ordered = query.order_by(Request.resolution_due_at, Request.id).limit(limit)
         requester = and_(Person.account_id == Request.account_id, Person.id == Request.requester_id)
         paused = exists().where(

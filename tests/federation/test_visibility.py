@@ -108,6 +108,29 @@ def test_all_of_the_trusts_requests_page_newest_first_by_cursor(served):
     ]
 
 
+def test_the_open_requests_page_most_urgent_first_by_cursor(served):
+    with served.customer.client(served.customer_account.end_user) as customer:
+        [held] = ok(customer.get("/api/v1/offerings"))["items"]
+        raised = [
+            ok(customer.post("/api/v1/requests", json={"subject": f"Toner {p}",
+                                                       "offering_id": held["id"], "priority": p}),
+               201)
+            for p in ("p4", "p1")
+        ]  # fmt: skip
+    path = f"/api/v1/trusts/{served.trust}/requests"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        pages = [ok(msp.get(path, params={"limit": 2}))]
+        pages.append(ok(msp.get(path, params={"limit": 2, "cursor": pages[0]["next_cursor"]})))
+        bad = msp.get(path, params={"cursor": "not-a-cursor"})
+    assert pages[1]["next_cursor"] is None
+    seen = [i for page in pages for i in page["items"]]
+    assert sorted(i["id"] for i in seen) == sorted(
+        [served.request["id"]] + [r["id"] for r in raised]
+    )
+    assert [i["urgency_at"] for i in seen] == sorted(i["urgency_at"] for i in seen)
+    assert bad.status_code == 422  # the customer's node refused a cursor it never issued
+
+
 def test_a_paused_request_shows_its_stopped_clock_in_the_list_and_in_the_inbox(served):
     path = f"/api/v1/trusts/{served.trust}/requests"
     with served.msp.client(served.msp_account.specialist) as msp:

@@ -1,0 +1,125 @@
+"""The inbox merges the most urgent rows of many nodes without asking each for a page.
+
+It asks every node for a fair share first, then, from their urgency cursors, only the
+nodes whose rows may still belong on the page, for no more than could. Whatever the
+spread of rows across nodes, the page is the same as if every node had sent everything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.inbox.service import Inbox, first_ask
+from services.visibility.remote import Reach
+from trust.errors import PeerUnavailable
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+class FakeNodes:
+    """Trusting nodes as the visibility API's urgency pages, with every call recorded."""
+
+    def __init__(self, rows: list[list[int]], failing: frozenset[int] = frozenset()) -> None:
+        self.rows = [
+            sorted(({"id": f"n{n}-r{i}", "urgency_at": T0 + timedelta(minutes=m)}
+                    for i, m in enumerate(minutes)), key=lambda r: (r["urgency_at"], r["id"]))
+            for n, minutes in enumerate(rows)
+        ]  # fmt: skip
+        self.failing = failing
+        self.calls: list[tuple[int, int]] = []  # (node, rows asked)
+
+    def reaches(self, **_: Any) -> list[Reach]:
+        return [
+            Reach(
+                SimpleNamespace(
+                    id=f"t{n}", peer_account="customers", peer_name="C", peer_node=f"http://n{n}"
+                ),
+                ("offering",),
+            )
+            for n in range(len(self.rows))
+        ]
+
+    def list_in(self, reach: Reach, args: dict[str, Any], key: Any, timeout: float) -> Any:
+        node = int(reach.trust.id[1:])
+        limit = args["limit"]
+        self.calls.append((node, limit))
+        if node in self.failing and args.get("cursor"):
+            raise PeerUnavailable("down in the second round")
+        start = int(args.get("cursor") or 0)
+        page = self.rows[node][start : start + limit]
+        more = start + limit < len(self.rows[node])
+        return {
+            "items": [dict(r) for r in page],
+            "next_cursor": str(start + limit) if more else None,
+        }
+
+
+def gather(nodes: FakeNodes, limit: int) -> dict[str, Any]:
+    inbox = Inbox.__new__(Inbox)
+    inbox.work = SimpleNamespace(scope=SimpleNamespace(account_id="msp"))
+    inbox.remote = nodes  # type: ignore[assignment]
+    inbox.handshake = SimpleNamespace(keys=SimpleNamespace(current=lambda: "key"))  # type: ignore[assignment]
+    inbox.timeout = 1.0
+    return inbox.gather(account="customers", limit=limit)  # only the trusting nodes
+
+
+def everything(nodes: FakeNodes, limit: int) -> list[str]:
+    rows = sorted(
+        (r for node in nodes.rows for r in node), key=lambda r: (r["urgency_at"], r["id"])
+    )
+    return [r["id"] for r in rows[:limit]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.integers(0, 500), max_size=80), min_size=1, max_size=25),
+    limit=st.integers(1, 60),
+)
+def test_the_page_is_the_most_urgent_rows_of_all_nodes_in_at_most_two_calls_each(rows, limit):
+    nodes = FakeNodes(rows)
+    page = gather(nodes, limit)
+    assert [i["id"] for i in page["items"]] == everything(nodes, limit)
+    per_node = [sum(1 for n, _ in nodes.calls if n == node) for node in range(len(rows))]
+    assert max(per_node) <= 2
+    for node, source in enumerate(page["sources"]):
+        assert source["status"] == "ok"
+        assert source["more"] == (source["count"] < len(rows[node]))
+
+
+def test_a_node_is_asked_first_for_its_fair_share_with_room_to_spare():
+    assert first_ask(50, 1) == 50  # one node: the whole page in one call
+    assert first_ask(50, 5) == 20
+    assert first_ask(50, 20) == 5
+    assert first_ask(50, 200) == 5  # never fewer than a handful
+    assert first_ask(3, 20) == 3  # nor more than the page
+
+
+def test_when_the_rows_spread_evenly_no_node_is_asked_twice():
+    nodes = FakeNodes([[n + 20 * i for i in range(200)] for n in range(20)])
+    page = gather(nodes, 50)
+    assert len(page["items"]) == 50
+    assert sorted(nodes.calls) == [(n, 5) for n in range(20)]
+
+
+def test_when_one_node_holds_the_most_urgent_rows_only_it_is_asked_again_for_the_rest():
+    nodes = FakeNodes([list(range(200))] + [list(range(1000, 1200))] * 19)
+    page = gather(nodes, 50)
+    assert [i["id"] for i in page["items"]] == everything(nodes, 50)
+    assert sorted(nodes.calls) == sorted([(n, 5) for n in range(20)] + [(0, 45)])
+    assert sum(limit for _, limit in nodes.calls) == 145  # not 20 x 50 = 1,000 rows
+
+
+def test_a_node_failing_in_the_second_round_is_reported_with_the_rows_it_sent_first():
+    nodes = FakeNodes([list(range(200))] + [list(range(1000, 1200))] * 19, failing=frozenset({0}))
+    page = gather(nodes, 50)
+    first, *others = page["sources"]
+    assert (first["status"], first["count"], first["more"]) == ("unreachable", 5, True)
+    assert {s["status"] for s in others} == {"ok"}
+    shown = [i["id"] for i in page["items"]]
+    assert shown[:5] == [f"n0-r{i}" for i in range(5)]  # its most urgent, surely
+    assert shown == everything(FakeNodes([list(range(5))] + [list(range(1000, 1200))] * 19), 50)
