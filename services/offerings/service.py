@@ -88,6 +88,13 @@ class Offerings:
     def open_for_requests(self, offering_id: str) -> tuple[Offering, Service]:
         """The offering and its service, if it takes new requests now."""
         offering, service, trust_active = self.store.for_request(offering_id)
+        self.check_open(offering, trust_active)
+        return offering, service
+
+    def check_open(self, offering: Offering, trust_active: bool) -> None:
+        """Raise OfferingClosed unless ``offering`` takes new requests now;
+        ``trust_active``: its trust, if it has one, is active. (Raising a request reads
+        the offering with its service, trust and SLA in one query: RequestStore.)"""
         if offering.kind == "offered":
             raise OfferingClosed(
                 f"offering {offering.name} is offered to {offering.peer_account}; "
@@ -104,7 +111,6 @@ class Offerings:
                 f"the trust offering {offering.name} has ended",
                 errors={"offering_id": ["the provider's trust has ended; raise no new requests"]},
             )
-        return offering, service
 
     def create(
         self,

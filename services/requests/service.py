@@ -194,13 +194,14 @@ class Requests:
         priority: str,
     ) -> SlaInputs:
         errors: dict[str, list[str]] = {}
-        offering = service = ci = None
+        offering = service = ci = terms = None
         if offering_id:
             found = _lookup(
-                errors, "offering_id", Offerings(self.work).open_for_requests, offering_id
+                errors, "offering_id", self.store.offering_terms, offering_id, requester_id
             )
             if found is not None:
-                offering, service = found
+                offering, service, terms = found.offering, found.service, found.requester_terms
+                Offerings(self.work).check_open(offering, found.trust_active)
                 service_id = service_id or offering.service_id
                 if service_id != offering.service_id:
                     errors["service_id"] = ["is not the service of that offering"]
@@ -219,7 +220,7 @@ class Requests:
             errors["priority"] = [f"must be one of {', '.join(PRIORITIES)}"]
         if errors or service is None:
             raise InvalidRequest(errors=errors or {"service_id": ["unknown service"]})
-        return SlaInputs(service, requester_id, offering, ci)
+        return SlaInputs(service, requester_id, offering, ci, requester_terms=terms)
 
     # --- working -------------------------------------------------------------------------
 
@@ -506,10 +507,12 @@ def _freeze_sla(request: Request, decision: SlaDecision) -> None:
     request.sla_calendar = calendar.definition
 
 
-def _lookup(errors: dict[str, list[str]], field: str, getter: Any, object_id: str) -> Any:
+def _lookup(
+    errors: dict[str, list[str]], field: str, getter: Any, object_id: str, *more: Any
+) -> Any:
     """Body references to missing or foreign objects are invalid fields, not 404s."""
     try:
-        return getter(object_id)
+        return getter(object_id, *more)
     except NotFound:
         errors[field] = [f"no such {field.removesuffix('_id')} in this account"]
         return None

@@ -59,6 +59,9 @@ class SlaInputs:
     ci: ConfigurationItem | None = None
     override_sla_id: str | None = None
     override_reason: str | None = None
+    # Levels 2, 4 and 5 as ``SlaTerms.requester_terms`` answers them, when they were
+    # read together with the offering (one query fewer); used only without a CI.
+    requester_terms: tuple[RequesterSla | None, Sla, BusinessCalendar] | None = None
 
 
 def decide_sla(work: Work, inputs: SlaInputs, terms: SlaTerms) -> SlaDecision:
@@ -70,7 +73,9 @@ def decide_sla(work: Work, inputs: SlaInputs, terms: SlaTerms) -> SlaDecision:
     default_id, default_source, default_reason = _default_level(inputs)
     if inputs.ci is None:
         # Nothing between the requester and the defaults: levels 2, 4 and 5 in one query.
-        group, sla, calendar = terms.requester_terms(inputs.requester_id, default_id)
+        group, sla, calendar = inputs.requester_terms or terms.requester_terms(
+            inputs.requester_id, default_id
+        )
         if group is not None:
             return _requester_decision(group, sla, calendar)
         return SlaDecision(sla, calendar, default_source, f"{default_reason}: {sla.name}")

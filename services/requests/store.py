@@ -26,10 +26,14 @@ from sqlalchemy.orm import make_transient_to_detached
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore, prebuilt
+from services.catalog.models import Service
+from services.offerings.errors import OfferingNotFound
+from services.offerings.models import Offering
 from services.requests.errors import RequestNotFound
 from services.requests.models import Request, RequestCounter, RequestEvent, RequestPause
 from services.sla.errors import SlaNotFound
 from services.sla.models import BusinessCalendar, RequesterSla, Sla
+from trust.models import Trust
 
 _COUNTERS: Table = RequestCounter.__table__  # type: ignore[assignment]
 _REQUESTS: Table = Request.__table__  # type: ignore[assignment]
@@ -245,6 +249,23 @@ class RequestStore(ScopedStore[Request]):
         group = next((g for g in groups if person_id in g.person_ids), None)
         return (group, *self.sla_terms(group.sla_id if group else fallback_sla_id))
 
+    def offering_terms(self, offering_id: str, requester_id: str) -> OfferingTerms:
+        """What raising a request on an offering reads, in one query: the offering, its
+        service, whether its trust (if any) is active, and ``requester_terms`` for the
+        requester with the offering's default (its customer SLA, else its service's).
+        ``requester_terms`` is None where that query would take the long way."""
+        query = prebuilt(_offering_terms, self.scope.account_id)
+        verbatim = _VERBATIM_IN_JSON.fullmatch(requester_id) is not None
+        # An id the pattern cannot match exactly matches nothing here; see below.
+        pattern = f'%"{_escape_like(requester_id)}"%' if verbatim else ""
+        row = self.session.execute(query, {"offering_id": offering_id, "member": pattern}).first()
+        if row is None:
+            raise OfferingNotFound(f"offering {offering_id} not found")
+        offering, service, trust_status, sla, calendar, group = row
+        confirmed = group is None or requester_id in group.person_ids
+        terms = (group, sla, calendar) if verbatim and confirmed and sla is not None else None
+        return OfferingTerms(offering, service, trust_status == "active", terms)
+
     def by_idempotency_key(self, requester_id: str, key: str) -> Request | None:
         query = select(Request).where(
             Request.requester_id == requester_id, Request.idempotency_key == key
@@ -314,14 +335,19 @@ def _sla_terms() -> Select[Sla, BusinessCalendar]:
 _VERBATIM_IN_JSON = re.compile(r"[A-Za-z0-9_.:@+-]{1,64}")
 
 
-def _requester_terms() -> Select[Sla, BusinessCalendar, RequesterSla]:
-    first_group = (
+def _first_group() -> Any:
+    """The id of the first override group (by label) whose list matches ``member``."""
+    return (
         select(RequesterSla.id)
         .where(cast(RequesterSla.person_ids, String).like(bindparam("member"), escape="\\"))
         .order_by(RequesterSla.label)
         .limit(1)
         .scalar_subquery()
     )
+
+
+def _requester_terms() -> Select[Sla, BusinessCalendar, RequesterSla]:
+    first_group = _first_group()
     return (
         select(Sla, BusinessCalendar, RequesterSla)
         .join(
@@ -333,6 +359,36 @@ def _requester_terms() -> Select[Sla, BusinessCalendar, RequesterSla]:
         .where(
             Sla.id == func.coalesce(RequesterSla.sla_id, bindparam("fallback_sla_id", type_=String))
         )
+    )
+
+
+@dataclass(frozen=True)
+class OfferingTerms:
+    offering: Offering
+    service: Service
+    trust_active: bool
+    requester_terms: tuple[RequesterSla | None, Sla, BusinessCalendar] | None
+
+
+def _offering_terms() -> Select[Offering, Service, str, Sla, BusinessCalendar, RequesterSla]:
+    default = func.coalesce(RequesterSla.sla_id, Offering.customer_sla_id, Service.default_sla_id)
+    return (
+        select(Offering, Service, Trust.status, Sla, BusinessCalendar, RequesterSla)
+        .join(
+            Service,
+            (Service.id == Offering.service_id) & (Service.account_id == Offering.account_id),
+        )
+        .outerjoin(
+            Trust, (Trust.id == Offering.trust_id) & (Trust.account_id == Offering.account_id)
+        )
+        .outerjoin(RequesterSla, RequesterSla.id == _first_group())
+        .outerjoin(Sla, (Sla.id == default) & (Sla.account_id == Offering.account_id))
+        .outerjoin(
+            BusinessCalendar,
+            (BusinessCalendar.id == Sla.calendar_id)
+            & (BusinessCalendar.account_id == Sla.account_id),
+        )
+        .where(Offering.id == bindparam("offering_id"))
     )
 
 

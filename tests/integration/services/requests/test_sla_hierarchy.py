@@ -133,4 +133,8 @@ def test_requester_terms_agree_for_ids_the_one_query_cannot_match(app, desk):
         assert (group.label, sla.id) == ("Odd ones", desk.premium)
         group, sla, _ = store.requester_terms("x", desk.standard)
         assert (group, sla.id) == (None, desk.standard)
+        # Read with the offering: left to the long way for the odd id, answered for others.
+        assert store.offering_terms(desk.offering, odd).requester_terms is None
+        group, sla, _ = store.offering_terms(desk.offering, "x").requester_terms
+        assert (group, sla.id) == (None, desk.customer)
         db.session.rollback()

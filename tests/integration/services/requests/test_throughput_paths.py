@@ -102,8 +102,8 @@ def test_a_request_is_created_with_its_timeline_entry_and_audit_event_together(d
     assert event["after"]["number"] == body["number"]
 
 
-def test_a_create_on_postgresql_sends_six_statements(postgres_app):
-    """The RLS setting, the token, the offering with its service and trust, the SLA that
+def test_a_create_on_postgresql_sends_five_statements(postgres_app):
+    """The RLS setting, the token, the offering with its service, trust and the SLA that
     wins (a requester override's or the default) with its calendar, the numbered request
     with its first timeline entry, and the audit event. A new query on this path is a
     deliberate choice."""
@@ -111,7 +111,7 @@ def test_a_create_on_postgresql_sends_six_statements(postgres_app):
     desk.raise_request()  # the account's first: creates the counter and audit head rows
     with statements(postgres_app) as sent:
         body = desk.raise_request()
-    assert len(sent) == 6, "\n\n".join(sent)
+    assert len(sent) == 5, "\n\n".join(sent)
     [created] = desk.get(f"/api/v1/requests/{body['id']}/timeline").get_json()
     assert created["kind"] == "created" and created["data"]["team_id"] == desk.team
 
