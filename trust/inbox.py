@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -78,14 +79,9 @@ def remember_nonce(session: Any, verified: VerifiedSignature, now: datetime) -> 
     """Refuse a nonce seen before (one ``INSERT ... ON CONFLICT DO NOTHING``); now and then
     forget nonces whose signatures can no longer verify."""
     expires = datetime.fromtimestamp(verified.expires, UTC) + timedelta(seconds=NONCE_GRACE_SECONDS)
-    insert = _insert_for(session)(SeenNonce).values(
-        keyid=verified.keyid, nonce=verified.nonce, expires_at=expires
-    )
-    # RETURNING, not rowcount: the ORM's insert path does not report a row count on
-    # every driver, and a replay must never pass for want of one.
-    inserted = session.execute(
-        insert.on_conflict_do_nothing(index_elements=["keyid", "nonce"]).returning(SeenNonce.nonce)
-    ).first()
+    insert = _remember(session.get_bind().dialect.name)
+    params = {"keyid": verified.keyid, "nonce": verified.nonce, "expires_at": expires}
+    inserted = session.execute(insert, params).first()
     if inserted is None:
         raise FederationRefused("this signed call was already received", reason="nonce_replayed")
     global _last_sweep
@@ -98,7 +94,19 @@ SWEEP_EVERY_SECONDS = 60
 _last_sweep = 0.0
 
 
-def _insert_for(session: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql_insert
-    return sqlite_insert
+@lru_cache(maxsize=4)
+def _remember(dialect: str) -> Any:
+    """The nonce insert, built once per dialect: every signed call runs it. RETURNING,
+    not rowcount: the ORM's insert path does not report a row count on every driver,
+    and a replay must never pass for want of one."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(SeenNonce)
+        .values(
+            keyid=bindparam("keyid"),
+            nonce=bindparam("nonce"),
+            expires_at=bindparam("expires_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["keyid", "nonce"])
+        .returning(SeenNonce.nonce)
+    )

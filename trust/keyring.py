@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from account_node.clock import Clock
-from account_node.tenancy import AccountScope, ScopedStore
+from account_node.tenancy import AccountScope, ScopedStore, prebuilt
 from trust.crypto.documents import verify_document
 from trust.crypto.errors import SignatureError
 from trust.crypto.keys import KeyRef, VerifyKey
@@ -27,14 +27,21 @@ class PinnedKeyStore(ScopedStore[PinnedKey]):
     model = PinnedKey
 
     def by_ref(self, ref: KeyRef) -> PinnedKey | None:
-        query = select(PinnedKey).where(
-            PinnedKey.peer_account == ref.account, PinnedKey.key_id == ref.key_id
-        )
-        return self.session.scalars(query).first()
+        query = prebuilt(_pinned_by_ref, self.scope.account_id)
+        params = {"peer_account": ref.account, "key_id": ref.key_id}
+        return self.session.scalars(query, params).first()
 
     def of_peer(self, peer_account: str) -> list[PinnedKey]:
         query = select(PinnedKey).where(PinnedKey.peer_account == peer_account)
         return list(self.session.scalars(query.order_by(PinnedKey.valid_from)))
+
+
+def _pinned_by_ref() -> Select[PinnedKey]:
+    """Every signed call a peer makes looks its key up (see ``prebuilt``)."""
+    return select(PinnedKey).where(
+        PinnedKey.peer_account == bindparam("peer_account"),
+        PinnedKey.key_id == bindparam("key_id"),
+    )
 
 
 class Keyring:

@@ -34,8 +34,8 @@ class OfferingStore(ScopedStore[Offering]):
         return self.session.scalars(query).first()
 
     def of_trust(self, trust_id: str) -> list[Offering]:
-        query = select(Offering).where(Offering.trust_id == trust_id)
-        return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))
+        query = prebuilt(_offerings_of_trust, self.scope.account_id)
+        return list(self.session.scalars(query, {"trust_id": trust_id}))
 
     def offered(self) -> list[Offering]:
         """Everything this account offers over trusts (one query for every trust)."""
@@ -63,4 +63,13 @@ def _offering_for_request() -> Select[Offering, Service, str]:
             Trust, (Trust.id == Offering.trust_id) & (Trust.account_id == Offering.account_id)
         )
         .where(Offering.id == bindparam("offering_id"))
+    )
+
+
+def _offerings_of_trust() -> Select[Offering]:
+    """Every call a peer makes under a trust runs this (see ``prebuilt``)."""
+    return (
+        select(Offering)
+        .where(Offering.trust_id == bindparam("trust_id"))
+        .order_by(Offering.created_at, Offering.id)
     )
