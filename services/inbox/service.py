@@ -11,16 +11,20 @@ moment their resolution SLA falls due, soonest first.
 A page of ``limit`` rows never needs more than ``limit`` from one source, but asking
 each of twenty nodes for all of them makes every node build, and this node check, twenty
 times the rows shown. So the first round asks each node for its fair share with room to
-spare (``first_ask``); a second round, from each node's urgency cursor, asks only the
-nodes whose rows may still belong on the page, for no more than could (``shortfall``).
-After it the page is exact: see ``shortfall`` for why two rounds always suffice.
+spare (``first_ask``), or, if more, for a little more than it had on the last such page
+(``Shares``: urgent work tends to stay where it is, and a second call costs more than
+many rows); a second round, from each node's urgency cursor, asks only the nodes whose
+rows may still belong on the page, for no more than could (``shortfall``). After it the
+page is exact: see ``shortfall`` for why two rounds always suffice.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from bisect import bisect_left
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +53,40 @@ def first_ask(limit: int, nodes: int) -> int:
     if nodes <= 0:
         return limit
     return min(limit, max(LEAST_FIRST_ASK, math.ceil(SPARE * limit / nodes)))
+
+
+class Shares:
+    """How many rows each node had on the last page of the same kind, per process.
+
+    Only counts, keyed by trust and the page's filters: nothing of a request is kept
+    (the inbox keeps no copy, DESIGN section 1). Bounded: the oldest entries go first.
+    """
+
+    MOST = 4096
+
+    def __init__(self) -> None:
+        self._shown: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def last(self, key: tuple[Any, ...]) -> int:
+        with self._lock:
+            return self._shown.get(key, 0)
+
+    def remember(self, key: tuple[Any, ...], shown: int) -> None:
+        with self._lock:
+            self._shown[key] = shown
+            self._shown.move_to_end(key)
+            while len(self._shown) > self.MOST:
+                self._shown.popitem(last=False)
+
+
+SHARES = Shares()
+
+
+def ask_of(limit: int, nodes: int, shown_last: int) -> int:
+    """The first round's ask of one node: its fair share with room to spare, or a
+    quarter more than it had on the last such page, if that is more."""
+    return min(limit, max(first_ask(limit, nodes), shown_last + shown_last // 4 + 1))
 
 
 def urgency_key(item: dict[str, Any]) -> Key:
@@ -118,6 +156,7 @@ class _Remote:
     """One trusting node over the rounds of one inbox page."""
 
     reach: Reach
+    share_key: tuple[Any, ...]
     fetched: Fetched = field(default_factory=Fetched)
     status: str = "ok"
     spent_ms: float = 0.0
@@ -160,7 +199,10 @@ class Inbox:
             sources.append(
                 Source(own, None, "this node", "ok", _ms(started), len(local), name, more)
             )
-        remotes = [_Remote(r) for r in reaches]
+        remotes = [
+            _Remote(r, (own, r.trust.id, r.offering_ids, offering, sla_state, limit))
+            for r in reaches
+        ]
         if remotes:
             self._fan_out(remotes, args, local, limit)
         items = list(local)
@@ -180,7 +222,12 @@ class Inbox:
                 )
             )
         items.sort(key=urgency_key)
-        return {"items": items[:limit], "sources": [s.as_dict() for s in sources]}
+        items = items[:limit]
+        shown = Counter(i["trust_id"] for i in items)
+        for remote in remotes:
+            if remote.status == "ok":
+                SHARES.remember(remote.share_key, shown[remote.reach.trust.id])
+        return {"items": items, "sources": [s.as_dict() for s in sources]}
 
     def _fan_out(
         self,
@@ -206,7 +253,8 @@ class Inbox:
                 for call in calls:
                     call.result()
 
-            round_of([(r, first_ask(limit, len(remotes))) for r in remotes])
+            n = len(remotes)
+            round_of([(r, ask_of(limit, n, SHARES.last(r.share_key))) for r in remotes])
             alive = [r for r in remotes if r.status == "ok"]
             wanted = shortfall([r.fetched for r in alive], local, limit)
             round_of(list(zip(alive, wanted, strict=True)))

@@ -1,8 +1,9 @@
 """The inbox merges the most urgent rows of many nodes without asking each for a page.
 
-It asks every node for a fair share first, then, from their urgency cursors, only the
-nodes whose rows may still belong on the page, for no more than could. Whatever the
-spread of rows across nodes, the page is the same as if every node had sent everything.
+It asks every node for a fair share first (or a little more than it had on the last such
+page), then, from their urgency cursors, only the nodes whose rows may still belong on
+the page, for no more than could. Whatever the spread of rows across nodes, the page is
+the same as if every node had sent everything.
 """
 
 from __future__ import annotations
@@ -11,14 +12,22 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.inbox.service import Inbox, first_ask
+from services.inbox import service
+from services.inbox.service import Inbox, Shares, ask_of, first_ask
 from services.visibility.remote import Reach
 from trust.errors import PeerUnavailable
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_shares(monkeypatch):
+    """Each test starts with no memory of earlier pages."""
+    monkeypatch.setattr(service, "SHARES", Shares())
 
 
 class FakeNodes:
@@ -81,6 +90,7 @@ def everything(nodes: FakeNodes, limit: int) -> list[str]:
     limit=st.integers(1, 60),
 )
 def test_the_page_is_the_most_urgent_rows_of_all_nodes_in_at_most_two_calls_each(rows, limit):
+    service.SHARES = Shares()  # (hypothesis runs every example in one test)
     nodes = FakeNodes(rows)
     page = gather(nodes, limit)
     assert [i["id"] for i in page["items"]] == everything(nodes, limit)
@@ -99,6 +109,12 @@ def test_a_node_is_asked_first_for_its_fair_share_with_room_to_spare():
     assert first_ask(3, 20) == 3  # nor more than the page
 
 
+def test_a_node_that_filled_the_last_page_is_asked_for_a_little_more_than_it_had():
+    assert ask_of(50, 20, 0) == 5
+    assert ask_of(50, 20, 8) == 11
+    assert ask_of(50, 20, 50) == 50
+
+
 def test_when_the_rows_spread_evenly_no_node_is_asked_twice():
     nodes = FakeNodes([[n + 20 * i for i in range(200)] for n in range(20)])
     page = gather(nodes, 50)
@@ -112,6 +128,15 @@ def test_when_one_node_holds_the_most_urgent_rows_only_it_is_asked_again_for_the
     assert [i["id"] for i in page["items"]] == everything(nodes, 50)
     assert sorted(nodes.calls) == sorted([(n, 5) for n in range(20)] + [(0, 45)])
     assert sum(limit for _, limit in nodes.calls) == 145  # not 20 x 50 = 1,000 rows
+
+
+def test_the_next_page_asks_that_node_for_all_it_showed_at_once():
+    nodes = FakeNodes([list(range(200))] + [list(range(1000, 1200))] * 19)
+    gather(nodes, 50)
+    nodes.calls.clear()
+    page = gather(nodes, 50)
+    assert [i["id"] for i in page["items"]] == everything(nodes, 50)
+    assert sorted(nodes.calls) == sorted([(0, 50)] + [(n, 5) for n in range(1, 20)])  # one round
 
 
 def test_a_node_failing_in_the_second_round_is_reported_with_the_rows_it_sent_first():
