@@ -13,7 +13,6 @@ from account_node.context import Work
 from account_node.errors import ValidationFailed
 from account_node.identity.store import TeamStore
 from account_node.pagination import Page
-from services.catalog.models import Service
 from services.catalog.service import Catalog
 from services.offerings.errors import OfferingClosed
 from services.offerings.models import Offering
@@ -84,12 +83,6 @@ class Offerings:
         if trust_id:
             criteria.append(Offering.trust_id == trust_id)
         return self.store.page(cursor, limit, *criteria)
-
-    def open_for_requests(self, offering_id: str) -> tuple[Offering, Service]:
-        """The offering and its service, if it takes new requests now."""
-        offering, service, trust_active = self.store.for_request(offering_id)
-        self.check_open(offering, trust_active)
-        return offering, service
 
     def check_open(self, offering: Offering, trust_active: bool) -> None:
         """Raise OfferingClosed unless ``offering`` takes new requests now;

@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 
 from account_node.tenancy import ScopedStore, prebuilt
-from services.catalog.models import Service
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
 from trust.models import Trust
@@ -16,15 +15,6 @@ from trust.models import Trust
 class OfferingStore(ScopedStore[Offering]):
     model = Offering
     not_found = OfferingNotFound
-
-    def for_request(self, offering_id: str) -> tuple[Offering, Service, bool]:
-        """The offering, its service and whether its trust (if any) is active: raising
-        a request needs all three, in one round trip."""
-        query = prebuilt(_offering_for_request, self.scope.account_id)
-        row = self.session.execute(query, {"offering_id": offering_id}).first()
-        if row is None:
-            raise OfferingNotFound(f"offering {offering_id} not found")
-        return row[0], row[1], row[2] == "active"
 
     def received(self, trust_id: str, remote_id: str) -> Offering | None:
         """This account's copy of the offering ``remote_id`` received over ``trust_id``."""
@@ -49,21 +39,6 @@ class OfferingStore(ScopedStore[Offering]):
                 Trust.status == "active", Trust.account_id == self.scope.account_id
             )
         )
-
-
-def _offering_for_request() -> Select[Offering, Service, str]:
-    """Every create runs this: built once per account (see ``prebuilt``)."""
-    return (
-        select(Offering, Service, Trust.status)
-        .join(
-            Service,
-            (Service.id == Offering.service_id) & (Service.account_id == Offering.account_id),
-        )
-        .outerjoin(
-            Trust, (Trust.id == Offering.trust_id) & (Trust.account_id == Offering.account_id)
-        )
-        .where(Offering.id == bindparam("offering_id"))
-    )
 
 
 def _offerings_of_trust() -> Select[Offering]:
