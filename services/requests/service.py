@@ -65,6 +65,7 @@ class Requests:
         self.store = RequestStore(work.session, work.scope)
         self.people = PeopleStore(work.session, work.scope)
         self.teams = TeamStore(work.session, work.scope)
+        self._raised: dict[str, RequestView] = {}  # views of requests raised here (view_of)
 
     # --- who sees what -------------------------------------------------------------
 
@@ -103,8 +104,10 @@ class Requests:
         return self._view(request, pauses)
 
     def view_of(self, created: Request) -> RequestView:
-        """The view of a request this unit of work just raised (no pauses yet, no re-read)."""
-        return self._view(created, [])
+        """The view of a request this unit of work just raised (no pauses yet, no re-read):
+        the one ``create`` read before it took the account's locks, so that nothing but
+        writes happens while other creates wait."""
+        return self._raised.get(created.id) or self._view(created, [])
 
     def _view(self, request: Request, pauses: list[RequestPause]) -> RequestView:
         response, resolution = read_clocks(
@@ -173,14 +176,16 @@ class Requests:
         )
         _freeze_sla(request, decision)
         self._refresh(request, [])
-        # Locks last: everything above reads; from the number on, other creates of this
-        # account wait until we commit, so only writes follow: on PostgreSQL one statement
-        # numbers and writes the request with its first timeline entry, one the audit event.
+        view = self._view(request, [])
+        self._raised[request.id] = view
+        schedule_clock_checks(self.work, request, view)  # enqueued once we commit
         first = self._new_event(
             request, "created", data={"sla": request.sla_reason, "team_id": request.team_id}
         )
+        # Locks last: from the number on, other creates of this account wait until we
+        # commit, so only writes follow: on PostgreSQL one statement numbers and writes
+        # the request with its first timeline entry, one the audit event.
         self.store.write_new(request, first)
-        schedule_clock_checks(self.work, request, self._view(request, []))
         self.work.record("request.create", "request", request.id, after=snapshot(request))
         self._changed(request, "created")
         return request, True
