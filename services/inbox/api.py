@@ -45,7 +45,10 @@ class InboxView(MethodView):
     @inbox_api.arguments(InboxArgs, location="query")
     def get(self, args: dict[str, Any]) -> Any:
         """Open requests routed to the caller's teams, from this account and every account
-        that trusts it, soonest SLA due first; ``sources`` says how each node answered."""
+        that trusts it, soonest SLA due first. ``sources`` says how each node answered
+        (``ok``, ``unreachable`` or ``refused``), in how long, how many of its rows it
+        sent (``count``: a node is asked only for the rows that may make the page) and
+        whether it holds ``more``."""
         current = work(*READERS)
         timeout = node().settings.inbox_timeout_ms / 1000
         inbox = Inbox(current, handshake_for(current), timeout)
