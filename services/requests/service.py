@@ -448,16 +448,9 @@ class Requests:
         ):
             raise RequestClosed(f"request {request.number} is {request.status}")
 
-    def _event(
-        self,
-        request: Request,
-        kind: str,
-        *,
-        body: str = "",
-        public: bool = True,
-        data: dict[str, Any] | None = None,
-    ) -> RequestEvent:
-        event = self._new_event(request, kind, body=body, public=public, data=data)
+    def _event(self, request: Request, kind: str, **entry: Any) -> RequestEvent:
+        """The request's next timeline entry (``_new_event``), added to the unit of work."""
+        event = self._new_event(request, kind, **entry)
         # Written by the next query or the commit, with the request's own changes.
         self.store.stage(event)
         return event

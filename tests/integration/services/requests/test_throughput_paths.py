@@ -9,12 +9,6 @@ intact chain under concurrent creates, and pauses shown wherever a request has t
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from flask import Flask
-from sqlalchemy import event
 
 from account_node.audit.service import Actor
 from account_node.context import Work
@@ -22,23 +16,7 @@ from account_node.db import db
 from account_node.tenancy import AccountScope
 from services.requests.service import Requests
 from tests.integration.services.requests.conftest import build_desk
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent while the block runs."""
-    sent: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.statements import statements
 
 
 def test_concurrent_creates_get_consecutive_numbers_and_keep_the_chain_intact(
