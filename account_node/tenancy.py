@@ -15,11 +15,12 @@ Stores take the scope in their constructor, so a call site cannot forget it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ForeignKey, String, bindparam, event, select, text
+from sqlalchemy import ForeignKey, String, bindparam, event, literal_column, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
     Mapped,
@@ -150,6 +151,28 @@ def _account_criterion(account_id: str) -> LoaderCriteriaOption:
 _CRITERION_OF = "trustdesk_criterion_of"
 
 
+@lru_cache(maxsize=4096)
+def _inlined_account_criterion(account_id: str) -> LoaderCriteriaOption:
+    """``_account_criterion`` with the account id written into the SQL as a literal.
+
+    For statements kept per account (``prebuilt``, ``_by_id``), which are compiled per
+    account anyway. With the id as a bound value, SQLAlchemy puts one annotated copy of
+    the bind per joined entity in the statement's cache key and, on every execution,
+    compares those copies pairwise by building SQL expressions: about a tenth of a
+    create's CPU. An id is only inlined if it is a valid account id, made of characters
+    that need no quoting; anything else keeps the bound form.
+    """
+    if not _INLINABLE_ACCOUNT_ID.fullmatch(account_id):
+        return _account_criterion(account_id)
+    literal = literal_column(f"'{account_id}'", String)
+    return with_loader_criteria(
+        AccountScoped, lambda cls: cls.account_id == literal, include_aliases=True
+    )
+
+
+_INLINABLE_ACCOUNT_ID = re.compile(r"[a-z0-9-]{1,40}")
+
+
 @lru_cache(maxsize=8192)
 def _by_id(model: type[Any], account_id: str) -> Any:
     """``model`` by its id, with ``account_id``'s criterion already applied: kept, so
@@ -158,7 +181,7 @@ def _by_id(model: type[Any], account_id: str) -> Any:
     return (
         select(model)
         .where(model.id == bindparam("object_id"))
-        .options(_account_criterion(account_id))
+        .options(_inlined_account_criterion(account_id))
         .execution_options(**{_CRITERION_OF: account_id})
     )
 
@@ -175,12 +198,13 @@ def prebuilt(build: Callable[[], StatementT], account_id: str) -> StatementT:
     offering and SLA): building a joined select, the criterion's copy of it and its cache
     key cost more CPU than the database spends answering it. ``build`` must be a
     module-level function whose statement takes its values as ``bindparam``s, so one
-    compiled form serves every call; the criterion still applies (RLS too), it is just
-    attached once instead of per execution.
+    compiled form serves every call of one account; the criterion still applies (RLS
+    too), it is just attached once instead of per execution. Run in a session that acts
+    for another account, the session's criterion is added as well, so it reads nothing.
     """
     return (
         build()
-        .options(_account_criterion(account_id))
+        .options(_inlined_account_criterion(account_id))
         .execution_options(  # type: ignore[return-value]
             **{_CRITERION_OF: account_id}
         )

@@ -77,10 +77,21 @@ def test_a_prebuilt_statement_sees_only_the_account_it_was_built_for(app):
             bind_scope(db.session, AccountScope(account.id))
             people = list(db.session.scalars(prebuilt(_all_people, account.id)))
             assert {p.account_id for p in people} == {account.id}
-        # Run while the session acts for another account, the session's scope wins.
+        # Run while the session acts for another account, the session's criterion is
+        # added too: a statement built for one account never reads another's rows.
         people = list(db.session.scalars(prebuilt(_all_people, mine.id)))
-        assert {p.account_id for p in people} == {theirs.id}
+        assert people == []
         assert prebuilt(_all_people, mine.id) is prebuilt(_all_people, mine.id)
+
+
+def test_a_prebuilt_statement_writes_only_valid_account_ids_into_its_sql():
+    """Kept statements carry their account id as a literal (cheaper to execute); an id
+    that is not a valid account id stays a bound value, whatever it holds."""
+    assert "= 'acct-1'" in str(prebuilt(_all_people, "acct-1"))
+    hostile = "x' OR '1'='1"
+    sql = str(prebuilt(_all_people, hostile))
+    assert hostile not in sql
+    assert ":account_id" in sql
 
 
 def test_clearing_the_scope_makes_scoped_queries_raise_again(app):
