@@ -71,6 +71,7 @@ class TeamMember(AccountScoped, Base):
     """Membership; the composite foreign keys keep both ends inside one account."""
 
     __tablename__ = "team_members"
+    __account_id_index__ = True  # no composite key starts with account_id
     __table_args__ = (
         ForeignKeyConstraint(["account_id", "team_id"], ["teams.account_id", "teams.id"]),
         ForeignKeyConstraint(["account_id", "person_id"], ["people.account_id", "people.id"]),
@@ -84,6 +85,7 @@ class ApiToken(AccountScoped, Base):
     """A personal OAuth 2 bearer token; only a SHA-256 of its secret is kept."""
 
     __tablename__ = "api_tokens"
+    __account_id_index__ = True  # no composite key starts with account_id
     __table_args__ = (
         ForeignKeyConstraint(["account_id", "person_id"], ["people.account_id", "people.id"]),
     )

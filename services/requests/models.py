@@ -110,6 +110,7 @@ class RequestPause(AccountScoped, Base):
     """A period the SLA clocks stood still (e.g. waiting for the customer)."""
 
     __tablename__ = "request_pauses"
+    __account_id_index__ = True  # no composite key starts with account_id
     __table_args__ = (
         ForeignKeyConstraint(["account_id", "request_id"], ["requests.account_id", "requests.id"]),
     )
