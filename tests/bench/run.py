@@ -1,4 +1,4 @@
-"""Benchmark runner: ``.venv/bin/python tests/bench/run.py [api|requests|calendar|all]``.
+"""Benchmark runner: ``.venv/bin/python tests/bench/run.py [suite ...|all]`` (see SUITES).
 
 Each suite is a module ``tests/bench/bench_<name>.py`` with ``main() -> dict``. The API
 suites start a real node under gunicorn on a fresh PostgreSQL database (127.0.0.1:5432,
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = ("calendar", "signatures", "api", "requests", "portal", "inbox")
+SUITES = ("calendar", "signatures", "api", "requests", "instructions", "portal", "inbox")
 
 
 def run(name: str) -> dict:
