@@ -119,7 +119,14 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 def _engine_options(settings: Settings) -> dict[str, Any]:
     if settings.is_postgresql:
         # No pre-ping: it costs a round trip per request; recycling bounds stale sockets.
-        return {"pool_recycle": 1800, "pool_size": 10, "max_overflow": 10}
+        # Sessions in UTC whatever the server's default: psycopg then returns datetimes
+        # in ``datetime.UTC`` itself, which UTCDateTime passes through unconverted.
+        return {
+            "pool_recycle": 1800,
+            "pool_size": 10,
+            "max_overflow": 10,
+            "connect_args": {"options": "-c TimeZone=UTC"},
+        }
     return {"connect_args": {"timeout": 15, "check_same_thread": False}}
 
 

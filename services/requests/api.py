@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import request as http_request
 from flask.views import MethodView
+from sqlalchemy.orm.attributes import instance_dict
 
 from account_node.errors import ValidationFailed
 from account_node.http import NodeBlueprint, json_response, page_body, work
@@ -25,8 +26,11 @@ def _requests(*roles: str) -> Requests:
 
 def render(view: RequestView, staff: bool) -> dict[str, Any]:
     r = view.request
+    # Loaded columns straight from the instance's dict: a page of 25 reads 425 of them,
+    # and each read through the ORM's attribute descriptor costs several calls.
+    loaded = instance_dict(r)
     return {
-        **{name: getattr(r, name) for name in _PLAIN},
+        **{name: loaded[name] if name in loaded else getattr(r, name) for name in _PLAIN},
         "reference": f"REQ-{r.number}",
         "allowed_transitions": lifecycle.allowed_transitions(r.status, staff=staff),
         "sla": {

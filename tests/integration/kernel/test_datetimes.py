@@ -1,0 +1,32 @@
+"""Every datetime the node reads back is an aware datetime in ``datetime.UTC``, on SQLite
+as on PostgreSQL, whatever zone it was written in and whatever the server's default."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+
+from account_node.db import db
+from account_node.identity.models import Account
+
+
+def test_a_moment_written_in_any_zone_reads_back_as_the_same_instant_in_utc(app):
+    written = datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(hours=5)))
+    account_id = f"tz-{secrets.token_hex(4)}"
+    with app.app_context():
+        db.session.add(Account(id=account_id, name="Zones", created_at=written))
+        db.session.commit()
+        db.session.expunge_all()
+        read = db.session.scalar(select(Account.created_at).where(Account.id == account_id))
+        assert read == written
+        assert read.tzinfo is UTC
+        db.session.execute(Account.__table__.delete().where(Account.id == account_id))
+        db.session.commit()
+
+
+def test_postgresql_sessions_run_in_utc(postgres_app):
+    with postgres_app.app_context():
+        assert db.session.scalar(text("SHOW TimeZone")) == "UTC"
+        db.session.rollback()
