@@ -25,6 +25,10 @@ def _people() -> People:
     return People(work(), node().passwords)
 
 
+# Named once: building the schema on every call to list them cost /me about 7 % of its CPU.
+_PERSON_FIELDS = tuple(schemas.PersonOut().fields)
+
+
 def _me_body(person: Any) -> dict[str, Any]:
     who = require()
     services = node()
@@ -32,7 +36,7 @@ def _me_body(person: Any) -> dict[str, Any]:
         db.session, services.clock, services.jobs, services.settings, services.passwords
     ).get(who.account_id)
     return {
-        **{name: getattr(person, name) for name in schemas.PersonOut().fields},
+        **{name: getattr(person, name) for name in _PERSON_FIELDS},
         "account": account,
         "via": who.via,
     }
