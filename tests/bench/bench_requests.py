@@ -119,6 +119,7 @@ def main(seconds: float | None = None) -> dict[str, Any]:
         "create_per_s": round(created.per_second, 1),
         "create_cpu_ms_total": round(create_cpu, 2),
         "create_per_s_bound_2_idle_cores": round(2000 / create_cpu, 1) if create_cpu else None,
+        "create_worker_cpu_pct": "/".join(map(str, created.worker_shares)),
         "list_p50_ms_500": round(lists[500].p50_ms, 2),
         "list_p95_ms_500": round(lists[500].p95_ms, 2),
         "list_p50_ms_50000": round(lists[50_000].p50_ms, 2),

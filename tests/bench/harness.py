@@ -4,8 +4,9 @@ bounded load generator (separate client processes, fixed duration) on loopback o
 Clients, server and database share the machine's cores, and so may other work. Besides
 rates and latencies, a load therefore reports the CPU each call cost the server (its
 gunicorn processes), the database (the backends of the bench database) and the clients:
-figures that other load on the machine does not inflate, and that show whether the
-clients themselves are the bottleneck.
+figures that show whether the clients themselves are the bottleneck (on a shared VM,
+other load inflates them too; see the ``instructions`` suite for a figure it does not),
+and how the server's workers shared the work.
 """
 
 from __future__ import annotations
@@ -61,25 +62,35 @@ class BenchNode:
         counted, so take both readings while the server runs.
         """
         server = database = 0.0
-        if not self.server_pid or not Path("/proc").is_dir():
-            return server, database
-        tick = os.sysconf("SC_CLK_TCK")
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            seconds = (int(fields[11]) + int(fields[12])) / tick
-            pid, parent = int(entry.name), int(fields[1])
+        for pid, parent, seconds, cmdline in _processes() if self.server_pid else ():
             if self.server_pid in (pid, parent):
                 server += seconds
             elif cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
                 database += seconds
         return server, database
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """CPU used so far by each of the server's workers (gunicorn's children)."""
+        if not self.server_pid:
+            return {}
+        return {pid: s for pid, parent, s, _ in _processes() if parent == self.server_pid}
+
+
+def _processes() -> Iterator[tuple[int, int, float, str]]:
+    """(pid, parent pid, CPU seconds, command line) of every process; Linux only."""
+    if not Path("/proc").is_dir():
+        return
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        yield int(entry.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline
 
 
 @contextmanager
@@ -205,6 +216,10 @@ class LoadResult:
     server_cpu_ms: float = 0.0
     db_cpu_ms: float = 0.0
     client_cpu_ms: float = 0.0
+    # Each worker's share of the workers' CPU, in %: gunicorn keeps a keep-alive
+    # connection in the worker that accepted it, so 4 clients may well be split 3 to 1,
+    # and a rate from such a run is lower than from an even one.
+    worker_shares: tuple[int, ...] = ()
 
     @property
     def per_second(self) -> float:
@@ -221,6 +236,7 @@ class LoadResult:
             "cpu_ms_server": round(self.server_cpu_ms, 2),
             "cpu_ms_db": round(self.db_cpu_ms, 2),
             "cpu_ms_clients": round(self.client_cpu_ms, 2),
+            "worker_cpu_pct": "/".join(map(str, self.worker_shares)) or "-",
         }
 
 
@@ -238,6 +254,7 @@ def load(
     With ``node``, the CPU the node's server and database spent is measured too.
     """
     before = node.cpu_seconds() if node else (0.0, 0.0)
+    workers_before = node.worker_cpu_seconds() if node else {}
     began = time.perf_counter()
     context = multiprocessing.get_context("fork")
     with context.Pool(clients) as pool:
@@ -246,6 +263,8 @@ def load(
         )
     elapsed = time.perf_counter() - began
     after = node.cpu_seconds() if node else (0.0, 0.0)
+    workers = node.worker_cpu_seconds() if node else {}
+    used = sorted(cpu - workers_before.get(pid, 0.0) for pid, cpu in workers.items())
     latencies = sorted(x for lat, _, _ in results for x in lat)
     errors = sum(e for _, e, _ in results)
     calls = len(latencies)
@@ -259,6 +278,7 @@ def load(
         server_cpu_ms=(after[0] - before[0]) * per_call,
         db_cpu_ms=(after[1] - before[1]) * per_call,
         client_cpu_ms=sum(cpu for _, _, cpu in results) * per_call,
+        worker_shares=tuple(round(100 * u / sum(used)) for u in used) if sum(used) else (),
     )
 
 
