@@ -62,14 +62,16 @@ def main() -> dict[str, Any]:
         source.write_text(HELPER)
         subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", helper, source], check=True)
         out = Path(scratch) / "callgrind.out"
-        subprocess.run(
+        counted = subprocess.run(
             [
                 "valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
                 f"--callgrind-out-file={out}", sys.executable, "-m",
                 "tests.bench.bench_instructions", str(helper),
             ],
-            cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, capture_output=True, text=True,
         )  # fmt: skip
+        if counted.returncode != 0:
+            raise RuntimeError(f"the counted run failed:\n{counted.stderr[-3000:]}")
         counts = [_total(Path(f"{out}.{part}")) for part in range(1, len(SCENARIOS) + 1)]
     rows = [
         {"scenario": name, "calls": CALLS, "instructions_per_call": count // CALLS}
