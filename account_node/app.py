@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from account_node.audit.api import audit_api
 from account_node.clock import Clock
@@ -119,15 +119,24 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 def _engine_options(settings: Settings) -> dict[str, Any]:
     if settings.is_postgresql:
         # No pre-ping: it costs a round trip per request; recycling bounds stale sockets.
-        # Sessions in UTC whatever the server's default: psycopg then returns datetimes
-        # in ``datetime.UTC`` itself, which UTCDateTime passes through unconverted.
         return {
             "pool_recycle": 1800,
             "pool_size": 10,
             "max_overflow": 10,
-            "connect_args": {"options": "-c TimeZone=UTC"},
+            "connect_args": {"options": _session_options(settings.effective_database_url)},
         }
     return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+
+
+def _session_options(url: str) -> str:
+    """The URL's own ``options`` (an operator's statement_timeout, say), plus sessions
+    in UTC whatever the server's default: psycopg then returns datetimes in
+    ``datetime.UTC`` itself, which UTCDateTime passes through unconverted. Given as a
+    connect argument, ``options`` replaces the URL's, so the two are joined here."""
+    given = make_url(url).query.get("options") or ""
+    if not isinstance(given, str):  # given more than once
+        given = " ".join(given)
+    return f"{given} -c TimeZone=UTC".strip()
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select, text
 
+from account_node.app import create_app
 from account_node.db import db
 from account_node.identity.models import Account
+from tests.conftest import node_settings
 
 
 def test_a_moment_written_in_any_zone_reads_back_as_the_same_instant_in_utc(app):
@@ -30,3 +32,19 @@ def test_postgresql_sessions_run_in_utc(postgres_app):
     with postgres_app.app_context():
         assert db.session.scalar(text("SHOW TimeZone")) == "UTC"
         db.session.rollback()
+
+
+def test_an_operators_session_options_in_the_url_are_kept(postgres_urls, clock, tmp_path):
+    _, runtime = postgres_urls
+    settings = node_settings(
+        data_dir=str(tmp_path),
+        database_url=f"{runtime}?options=-c%20statement_timeout%3D4321",
+    )
+    app = create_app(settings, clock=clock)
+    try:
+        with app.app_context():
+            assert db.session.scalar(text("SHOW statement_timeout")) == "4321ms"
+            assert db.session.scalar(text("SHOW TimeZone")) == "UTC"
+            db.session.rollback()
+    finally:
+        app.extensions["trustdesk"].close()
