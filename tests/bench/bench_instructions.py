@@ -3,8 +3,8 @@
 On a shared 2-core VM the other benches' rates, and even their CPU per call, move by 30 %
 and more from one run to the next, so a change worth 5 % cannot be seen in them.
 Callgrind counts the instructions the node's Python process executes; for the same code
-and data the count repeats to within a fraction of a percent, whatever else the machine
-does. PostgreSQL's own work is not counted (it is another process).
+and data the count repeats to within about 1 %, whatever else the machine does.
+PostgreSQL's own work is not counted (it is another process).
 
 The node runs in-process (Flask's test client) on a fresh PostgreSQL database, set up
 through the API of a node under gunicorn like the ``requests`` bench. Each scenario
