@@ -39,6 +39,8 @@ from account_node.errors import NotFound, ScopeViolation
 from account_node.pagination import Page, keyset, page_of
 
 SCOPE_KEY = "trustdesk.account_id"
+# What an account id may be: lowercase letters, digits and inner hyphens, 40 at most.
+ACCOUNT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 RLS_SETTING = "app.account_id"
 UNSCOPED = "trustdesk_unscoped"
 
@@ -177,15 +179,12 @@ def _inlined_account_criterion(account_id: str) -> LoaderCriteriaOption:
     a valid account id, made of characters that need no quoting; anything else keeps the
     bound form.
     """
-    if not _INLINABLE_ACCOUNT_ID.fullmatch(account_id):
+    if not ACCOUNT_ID_RE.fullmatch(account_id):
         return _account_criterion(account_id)
     literal = literal_column(f"'{account_id}'", String)
     return with_loader_criteria(
         AccountScoped, lambda cls: cls.account_id == literal, include_aliases=True
     )
-
-
-_INLINABLE_ACCOUNT_ID = re.compile(r"[a-z0-9-]{1,40}")
 
 
 @lru_cache(maxsize=8192)

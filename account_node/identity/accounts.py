@@ -7,7 +7,6 @@ the first one. The operator who ran the command is noted as the channel (``via``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -23,9 +22,8 @@ from account_node.identity.passwords import Passwords
 from account_node.identity.service import People
 from account_node.jobs import JobQueue
 from account_node.settings import Settings
-from account_node.tenancy import AccountScope
+from account_node.tenancy import ACCOUNT_ID_RE, AccountScope
 
-ACCOUNT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 KINDS = ("msp", "customer")
 
 
