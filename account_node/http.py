@@ -155,6 +155,18 @@ def install_unit_of_work(app: Flask) -> None:
         return response
 
 
+def commit_now() -> None:
+    """Commit the request's unit of work before its response is rendered.
+
+    For writes that take an account-wide lock (a request's number, the audit chain's
+    head): the lock is held until commit, and every other writer of the account waits
+    for it, so rendering should not happen inside it. ``_finish`` then finds nothing
+    left to commit; should rendering fail, what was committed stays, as it would had the
+    connection dropped after the commit (retries are safe with an ``Idempotency-Key``).
+    """
+    db.session.commit()
+
+
 # --- JSON -------------------------------------------------------------------------
 
 

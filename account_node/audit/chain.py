@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,26 +77,74 @@ def _simple(value: Any) -> bool:
     return False
 
 
-def hash_template(fields: Mapping[str, Any]) -> tuple[str, str, str]:
-    """The event's canonical JSON in three parts around its ``prev_hash`` and ``seq``.
+@dataclass(frozen=True)
+class Template:
+    """Text with holes for values only the database knows, under its lock (the chain
+    head's hash and number, a request's number): ``parts[0] + v0 + parts[1] + ... +
+    parts[-1]``, where ``holes`` names v0, v1, ... in order."""
 
-    ``event_hash`` of the event with ``prev_hash=p, seq=n`` is the SHA-256 of
-    ``prefix + p + middle + str(n) + suffix``. The two are adjacent in RFC 8785's key
-    order, so the database can finish the hash in the statement that takes the chain
-    head (one round trip per event instead of two), with the values it just locked.
+    parts: tuple[str, ...]
+    holes: tuple[str, ...]
+
+    def fill(self, values: Mapping[str, object]) -> str:
+        """What the database makes of it (for tests; the database does it in SQL)."""
+        filled = [self.parts[0]]
+        for hole, part in zip(self.holes, self.parts[1:], strict=True):
+            filled += [str(values[hole]), part]
+        return "".join(filled)
+
+
+def hash_template(fields: Mapping[str, Any], after_holes: tuple[str, ...] = ()) -> Template:
+    """The event's canonical JSON with holes for ``prev_hash`` and ``seq``, and for the
+    integer keys of ``after`` named in ``after_holes`` (as ``after.<key>``).
+
+    The SHA-256 of ``fill`` with the values is ``event_hash`` of the event that holds
+    them, so the database can finish the hash in the statement that takes the chain
+    head, with the values it just locked (one round trip per event, and no second lock
+    held across a round trip). Each hole is marked by a random token, so no content,
+    however crafted, can be taken for one; a token found other than once is an error.
     """
+    tag = secrets.token_hex(8)
     content = {name: _plain(fields.get(name)) for name in HASHED_FIELDS}
-    content.update(prev_hash="", seq=0)
-    text = canonical(content).decode()
-    # The last occurrence is the top-level pair: the keys after it (target_id,
-    # target_type, vouched_by) hold strings, where quotes are always escaped.
-    before, found, after = text.rpartition(_SPLICE)
-    if not found:
-        raise RuntimeError("the canonical form of an audit event changed shape")
-    return before + '"prev_hash":"', '","seq":', "," + after
+    # The hash is hex text: its hole sits inside the quotes. Numbers replace theirs.
+    content["prev_hash"], content["seq"] = f"~{tag}p", f"~{tag}s"
+    markers = {"prev_hash": f"~{tag}p", "seq": f'"~{tag}s"'}
+    if after_holes:
+        after = dict(content["after"] or {})
+        for n, key in enumerate(after_holes):
+            after[key] = f"~{tag}a{n}"
+            markers[f"after.{key}"] = f'"~{tag}a{n}"'
+        content["after"] = after
+    return cut(canonical(content).decode(), markers)
 
 
-_SPLICE = '"prev_hash":"","seq":0,'
+def json_template(value: Mapping[str, Any], holes: tuple[str, ...]) -> Template:
+    """``value`` as JSON text with holes for its integer keys ``holes`` (named as in
+    ``hash_template``): what the database stores, once filled, in a JSON column."""
+    tag = secrets.token_hex(8)
+    marked = dict(value)
+    markers = {}
+    for n, key in enumerate(holes):
+        marked[key] = f"~{tag}a{n}"
+        markers[f"after.{key}"] = f'"~{tag}a{n}"'
+    return cut(json.dumps(marked, sort_keys=True), markers)  # holes in hash_template's order
+
+
+def cut(text: str, markers: Mapping[str, str]) -> Template:
+    """``text`` cut where each marker stands; each must stand there exactly once."""
+    found = []
+    for hole, marker in markers.items():
+        at = text.find(marker)
+        if at < 0 or text.find(marker, at + 1) >= 0:
+            raise RuntimeError(f"the marker of {hole} is not in the text exactly once")
+        found.append((at, hole, marker))
+    found.sort()
+    parts, start = [], 0
+    for at, _, marker in found:
+        parts.append(text[start:at])
+        start = at + len(marker)
+    parts.append(text[start:])
+    return Template(tuple(parts), tuple(hole for _, hole, _ in found))
 
 
 def _plain(value: Any) -> Any:

@@ -15,7 +15,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, cast, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Insert,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +36,7 @@ from account_node.audit.chain import (
     ChainReport,
     event_hash,
     hash_template,
+    json_template,
     verify_chain,
 )
 from account_node.audit.models import GENESIS, AuditEvent, AuditHead
@@ -106,15 +119,32 @@ class AuditStore(ScopedStore[AuditEvent]):
     def append_next(self, fields: dict[str, Any]) -> tuple[int, str, str] | None:
         """PostgreSQL: write the event as the head's successor in one statement; returns
         its (seq, prev_hash, hash), or None when the account has no chain head yet."""
+        row = self.session.execute(_APPEND_NEXT, self.append_params(fields)).first()
+        return (int(row[0]), str(row[1]), str(row[2])) if row is not None else None
+
+    def append_params(
+        self, fields: dict[str, Any], after_holes: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """The parameters of ``append_statement(after_holes=...)`` for the event ``fields``
+        (``after_holes``: keys of ``after`` the statement fills in, see there)."""
         if fields["account_id"] != self.scope.account_id:
             raise ScopeViolation("audit event for another account")
-        prefix, middle, suffix = hash_template(fields)
+        after_holes = tuple(sorted(after_holes))  # in the order the text holds them
+        template = hash_template(fields, after_holes)
+        expected = (*(f"after.{key}" for key in after_holes), "prev_hash", "seq")
+        if template.holes != expected:  # RFC 8785 orders "after" before "prev_hash"
+            raise RuntimeError(f"the audit event's holes came out as {template.holes}")
         # Bind names differ from column names: an UPDATE would take those as its SET.
         params = {f"event_{name}": value for name, value in fields.items()}
-        params.update(head_account=self.scope.account_id, prefix=prefix, middle=middle)
-        params["suffix"] = suffix
-        row = self.session.execute(_APPEND_NEXT, params).first()
-        return (int(row[0]), str(row[1]), str(row[2])) if row is not None else None
+        params.update({f"hash_{n}": part for n, part in enumerate(template.parts)})
+        if after_holes:
+            del params["event_after"]
+            after = json_template(fields["after"], after_holes)
+            if after.holes != expected[: len(after_holes)]:
+                raise RuntimeError(f"the audit event's after came out as {after.holes}")
+            params.update({f"after_{n}": part for n, part in enumerate(after.parts)})
+        params["head_account"] = self.scope.account_id
+        return params
 
     def head(self) -> AuditHead | None:
         # Fresh from the database: appends move the head with SQL, not through the ORM.
@@ -146,40 +176,68 @@ class AuditStore(ScopedStore[AuditEvent]):
             last = rows[-1].seq
 
 
-def _append_next_statement() -> Any:
-    """Built once: lock the head, take its successor's number, hash and insert it."""
+def append_statement(
+    after_holes: dict[str, ColumnElement[int]] | None = None, source: Any = None
+) -> Insert:
+    """Lock the head, take its successor's number, hash the event and insert it.
+
+    ``after_holes`` maps keys of the event's ``after`` to SQL integers that fill them in,
+    columns of ``source`` (a CTE with an ``account_id`` column): a statement that also
+    writes the change the event describes (a request and its new number) can so append
+    its audit event too, taking the two locks in one round trip. The event is written
+    only if ``source`` holds a row of the head's account. Its parameters come from
+    ``AuditStore.append_params``.
+    """
+    holes = dict(sorted((after_holes or {}).items()))  # in the order the text holds them
     # FOR UPDATE: a writer that waited reads the head its predecessor committed.
-    old = (
-        select(_HEADS.c.account_id, _HEADS.c.seq, _HEADS.c.hash)
-        .where(_HEADS.c.account_id == bindparam("head_account"))
-        .with_for_update()
-        .cte("old")
+    reading = select(_HEADS.c.account_id, _HEADS.c.seq, _HEADS.c.hash).where(
+        _HEADS.c.account_id == bindparam("head_account")
     )
+    if holes:
+        # Read through ``source``: the database runs a statement's parts in no fixed
+        # order, and this makes the head's lock come after whatever ``source`` locks
+        # (a request's number), as it does for every other writer (no deadlock).
+        reading = reading.where(_HEADS.c.account_id == source.c.account_id)
+    old = reading.with_for_update(of=_HEADS).cte("old")
     seq = old.c.seq + 1
-    canonical = (
-        bindparam("prefix", type_=Text)
-        + old.c.hash
-        + bindparam("middle", type_=Text)
-        + cast(seq, Text)
-        + bindparam("suffix", type_=Text)
+    canonical = _filled(
+        "hash", [*(cast(v, Text) for v in holes.values()), old.c.hash, cast(seq, Text)]
     )
-    head = (
+    moving = (
         update(_HEADS)
         .where(_HEADS.c.account_id == old.c.account_id)  # UPDATE .. FROM old
         .values(seq=seq, hash=func.encode(func.sha256(func.convert_to(canonical, "UTF8")), "hex"))
-        .returning(_HEADS.c.seq, _HEADS.c.hash, old.c.hash.label("prev_hash"))
-        .cte("head")
     )
+    if holes:
+        moving = moving.where(source.c.account_id == old.c.account_id)
+    head = moving.returning(
+        _HEADS.c.account_id, _HEADS.c.seq, _HEADS.c.hash, old.c.hash.label("prev_hash")
+    ).cte("head")
     given = [name for name in HASHED_FIELDS if name not in ("seq", "prev_hash")]
-    values = [bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in given]
-    written = insert(_EVENTS).from_select(
-        [*given, "seq", "prev_hash", "hash"],
-        select(*values, head.c.seq, head.c.prev_hash, head.c.hash),
-    )
+    values: list[ColumnElement[Any]] = [
+        bindparam(f"event_{name}", type_=_EVENTS.c[name].type) for name in given
+    ]
+    if holes:
+        values[given.index("after")] = cast(
+            _filled("after", [cast(v, Text) for v in holes.values()]), JSON
+        )
+    rows = select(*values, head.c.seq, head.c.prev_hash, head.c.hash)
+    if holes:
+        rows = rows.where(source.c.account_id == head.c.account_id)
+    written = insert(_EVENTS).from_select([*given, "seq", "prev_hash", "hash"], rows)
     return written.returning(_EVENTS.c.seq, _EVENTS.c.prev_hash, _EVENTS.c.hash)
 
 
-_APPEND_NEXT = _append_next_statement()
+def _filled(name: str, holes: list[ColumnElement[str]]) -> ColumnElement[str]:
+    """A ``Template``'s text in SQL: its parts (parameters ``name_0``, ``name_1``, ...)
+    around the values of its holes."""
+    text: ColumnElement[str] = bindparam(f"{name}_0", type_=Text)
+    for n, hole in enumerate(holes, start=1):
+        text = text + hole + bindparam(f"{name}_{n}", type_=Text)
+    return text
+
+
+_APPEND_NEXT = append_statement()
 
 
 class AuditLog:
@@ -197,19 +255,7 @@ class AuditLog:
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        fields: dict[str, Any] = {
-            "account_id": self.scope.account_id,
-            "at": self.clock.now(),
-            "actor_id": actor.person_id,
-            "actor_account_id": actor.account_id,
-            "actor_name": actor.name,
-            "vouched_by": actor.vouched_by,
-            "action": action,
-            "target_type": target_type,
-            "target_id": str(target_id),
-            "before": before,
-            "after": after,
-        }
+        fields = self.event_fields(actor, action, target_type, target_id, before, after)
         if self.store.session.get_bind().dialect.name == "postgresql":
             taken = self.store.append_next(fields)
             if taken is None:
@@ -224,6 +270,31 @@ class AuditLog:
             self.store.append(fields)
         # What was written, for the caller to read; the row itself was inserted above.
         return AuditEvent(**fields)
+
+    def event_fields(
+        self,
+        actor: Actor,
+        action: str,
+        target_type: str,
+        target_id: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An event's content, as ``record`` writes it (for a statement that appends it
+        itself: see ``append_statement``)."""
+        return {
+            "account_id": self.scope.account_id,
+            "at": self.clock.now(),
+            "actor_id": actor.person_id,
+            "actor_account_id": actor.account_id,
+            "actor_name": actor.name,
+            "vouched_by": actor.vouched_by,
+            "action": action,
+            "target_type": target_type,
+            "target_id": str(target_id),
+            "before": before,
+            "after": after,
+        }
 
     def page(
         self, after_seq: int | None = None, limit: int = 50, action: str | None = None

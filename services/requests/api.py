@@ -9,7 +9,7 @@ from flask.views import MethodView
 from sqlalchemy.orm.attributes import instance_dict
 
 from account_node.errors import ValidationFailed
-from account_node.http import NodeBlueprint, json_response, page_body, work
+from account_node.http import NodeBlueprint, commit_now, json_response, page_body, work
 from services.requests import lifecycle, schemas
 from services.requests.service import UNSET, Requests, RequestView
 from services.requests.store import RequestFilter
@@ -89,6 +89,8 @@ class RequestList(MethodView):
         if key is not None and not 1 <= len(key) <= 100:
             raise ValidationFailed(errors={"Idempotency-Key": ["must be 1 to 100 characters"]})
         created, is_new = requests.create(**body, idempotency_key=key)
+        if is_new:
+            commit_now()  # the account's request number and audit head are locked till then
         view = requests.view_of(created) if is_new else requests.view(created.id)
         return json_response(render(view, requests.is_staff), 201 if is_new else 200)
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
+from account_node.audit.service import AuditStore, append_statement
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore, prebuilt
@@ -169,36 +170,44 @@ class RequestStore(ScopedStore[Request]):
         except IntegrityError:
             pass
 
-    def write_new(self, request: Request, first: RequestEvent) -> None:
-        """Number a new request and write it with its first timeline entry.
+    def write_new(self, request: Request, first: RequestEvent, event: dict[str, Any]) -> bool:
+        """Number a new request and write it with its first timeline entry and the audit
+        ``event`` of its creation (``number`` left out of its ``after``); returns
+        whether that event was written.
 
         The number comes from the account's counter, whose row stays locked until commit
         (so numbers are consecutive and creates of one account queue up from here on).
         On PostgreSQL this is one statement: bump the counter, insert the request with
-        that number, insert the entry; both objects then join the session as persistent,
-        as if loaded, so later changes in this unit of work are plain UPDATEs. Elsewhere
-        the counter is bumped first and the unit of work writes both.
+        that number and the entry, and append ``event`` to the audit chain with the
+        number in its ``after`` (the chain head's lock, too, is taken here, not one round
+        trip later); both objects then join the session as persistent, as if loaded, so
+        later changes in this unit of work are plain UPDATEs. Elsewhere the counter is
+        bumped first and the unit of work writes both; the caller records the event.
         """
         if self.session.get_bind().dialect.name != "postgresql":
             request.number = self.next_number()
             self.stage(request)
             self.stage(first)
-            return
+            return False
         request.account_id = first.account_id = self.scope.account_id
         params = {"counter_account": self.scope.account_id}
         params.update(_values(request, _REQUEST_COLUMNS, "r_"))
         params.update(_values(first, _EVENT_COLUMNS, "e_"))
+        params.update(AuditStore(self.session, self.scope).append_params(event, ("number",)))
         statement = prebuilt(_write_new, self.scope.account_id)
-        number = self.session.scalar(statement, params)
-        if number is None:
+        row = self.session.execute(statement, params).first()
+        if row is None or row[0] is None:
             self._create_counter()
-            number = self.session.scalar(statement, params)
-            if number is None:
+            row = self.session.execute(statement, params).first()
+            if row is None or row[0] is None:
                 raise RuntimeError("the request counter could not be created")
-        request.number = number
+        request.number = row[0]
         for obj in (request, first):
             make_transient_to_detached(obj)
             self.session.add(obj)
+        # No chain head yet (an account that never recorded anything): the caller's
+        # record creates it.
+        return row[1] is not None
 
     def _bump_counter(self) -> int | None:
         # Core, not the ORM: nothing in the identity map to keep in step. The account is
@@ -416,8 +425,8 @@ def _values(
     return {f"{prefix}{column.name}": given[key] for column, key in columns}
 
 
-def _write_new() -> Select[int]:
-    """Bump the counter, insert the request with its number, insert its first entry."""
+def _written() -> tuple[Any, Any]:
+    """CTEs: bump the counter, insert the request with its number, and its first entry."""
     counter = (
         update(_COUNTERS)
         .where(_COUNTERS.c.account_id == bindparam("counter_account"))
@@ -432,7 +441,7 @@ def _write_new() -> Select[int]:
             [*(c.name for c in given), "number"],
             select(*(bindparam(f"r_{c.name}", type_=c.type) for c in given), counter.c.last),
         )
-        .returning(_REQUESTS.c.number)
+        .returning(_REQUESTS.c.number, _REQUESTS.c.account_id)
         .cte("written")
     )
     entry = [column for column, _ in _EVENT_COLUMNS]
@@ -444,4 +453,13 @@ def _write_new() -> Select[int]:
         )
         .cte("first_entry")
     )
-    return select(written.c.number).add_cte(first)
+    return written, first
+
+
+def _write_new() -> Select[tuple[int, int | None]]:
+    """Number and write a request with its first entry, and append its audit event
+    (the number filled into the event's ``after``); the event's seq is None when the
+    account has no chain head."""
+    written, first = _written()
+    audited = append_statement({"number": written.c.number}, written).cte("audited")
+    return select(written.c.number, select(audited.c.seq).scalar_subquery()).add_cte(first, audited)

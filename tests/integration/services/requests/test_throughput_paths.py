@@ -1,7 +1,8 @@
 """The short cuts the create and list paths take keep their guarantees.
 
-Creating takes the request number and the audit head with one UPDATE each, late, and
-writes the request with its audit event; listing skips the pause query for requests whose
+Creating takes the request number and the audit head last, on PostgreSQL in the one
+statement that writes the request, its first timeline entry and its audit event, and
+commits before rendering; listing skips the pause query for requests whose
 clocks never moved. These tests pin what must still hold: consecutive numbers and an
 intact chain under concurrent creates, and pauses shown wherever a request has them.
 """
@@ -9,6 +10,8 @@ intact chain under concurrent creates, and pauses shown wherever a request has t
 from __future__ import annotations
 
 import threading
+
+from sqlalchemy import create_engine, text
 
 from account_node.audit.service import Actor
 from account_node.context import Work
@@ -18,10 +21,16 @@ from services.requests.service import Requests
 from tests.integration.services.requests.conftest import build_desk
 from tests.statements import statements
 
+CREATES_PER_THREAD = 12
+
 
 def test_concurrent_creates_get_consecutive_numbers_and_keep_the_chain_intact(
     postgres_app,
 ):
+    """Each create takes the account's request number and audit head in one statement;
+    the database may run a statement's parts in any order, and two creates that took
+    the two locks in opposite orders would deadlock. Enough creates per connection that
+    prepared statements (and their generic plans) take over, too."""
     desk = build_desk(postgres_app, postgres_app.test_client())
     start = desk.raise_request()["number"]
     numbers: list[int] = []
@@ -29,7 +38,7 @@ def test_concurrent_creates_get_consecutive_numbers_and_keep_the_chain_intact(
 
     def raise_some() -> None:
         client = postgres_app.test_client()
-        for _ in range(5):
+        for _ in range(CREATES_PER_THREAD):
             response = client.post(
                 "/api/v1/requests",
                 json={"subject": "Concurrent", "offering_id": desk.offering},
@@ -47,11 +56,11 @@ def test_concurrent_creates_get_consecutive_numbers_and_keep_the_chain_intact(
         thread.join(timeout=60)
 
     assert failures == []
-    assert sorted(numbers) == list(range(start + 1, start + 21))
+    assert sorted(numbers) == list(range(start + 1, start + 1 + 4 * CREATES_PER_THREAD))
     report = desk.get("/api/v1/audit/verify", who="auditor").get_json()
     assert report["ok"] is True, report
-    creates = desk.get("/api/v1/audit", who="auditor", action="request.create", limit=50)
-    assert len(creates.get_json()["items"]) == 21
+    creates = desk.get("/api/v1/audit", who="auditor", action="request.create", limit=100)
+    assert len(creates.get_json()["items"]) == 1 + 4 * CREATES_PER_THREAD
 
 
 def test_the_list_shows_pauses_of_requests_that_paused_and_none_for_new_ones(desk, clock):
@@ -80,16 +89,17 @@ def test_a_request_is_created_with_its_timeline_entry_and_audit_event_together(d
     assert event["after"]["number"] == body["number"]
 
 
-def test_a_create_on_postgresql_sends_five_statements(postgres_app):
+def test_a_create_on_postgresql_sends_four_statements(postgres_app):
     """The RLS setting, the token, the offering with its service, trust and the SLA that
-    wins (a requester override's or the default) with its calendar, the numbered request
-    with its first timeline entry, and the audit event. A new query on this path is a
-    deliberate choice."""
+    wins (a requester override's or the default) with its calendar, and the numbered
+    request with its first timeline entry and audit event: the account's two locks are
+    taken by the last statement, so held for one round trip and the commit. A new query
+    on this path is a deliberate choice."""
     desk = build_desk(postgres_app, postgres_app.test_client())
     desk.raise_request()  # the account's first: creates the counter and audit head rows
     with statements(postgres_app) as sent:
         body = desk.raise_request()
-    assert len(sent) == 5, "\n\n".join(sent)
+    assert len(sent) == 4, "\n\n".join(sent)
     [created] = desk.get(f"/api/v1/requests/{body['id']}/timeline").get_json()
     assert created["kind"] == "created" and created["data"]["team_id"] == desk.team
 
@@ -124,3 +134,38 @@ def test_a_request_raised_in_a_unit_of_work_can_change_in_the_same_one(app, desk
     assert [e["kind"] for e in timeline] == ["created", "assignment", "status"]
     report = desk.get("/api/v1/audit/verify", who="auditor").get_json()
     assert report["ok"] is True, report
+
+
+def test_a_create_waiting_for_the_request_number_holds_no_lock_on_the_audit_head(
+    postgres_app, postgres_urls
+):
+    """Every writer takes the account's request number before its audit head, or only
+    the head: so no two writers ever wait for each other in a circle (a deadlock)."""
+    desk = build_desk(postgres_app, postgres_app.test_client())
+    desk.raise_request()  # the counter row exists from here on
+    engine = create_engine(postgres_urls[1], pool_size=2, max_overflow=0)
+    account = {"a": desk.account.id}
+    holder = engine.connect()
+    holder.begin()
+    holder.execute(text("SELECT set_config('app.account_id', :a, true)"), account)
+    holder.execute(text("UPDATE request_counters SET last = last WHERE account_id = :a"), account)
+    result: list[int] = []
+    raising = threading.Thread(target=lambda: result.append(desk.raise_request()["number"]))
+    raising.start()
+    try:
+        raising.join(timeout=1)
+        assert raising.is_alive(), "the create did not wait for the request number"
+        with engine.begin() as probe:
+            probe.execute(text("SELECT set_config('app.account_id', :a, true)"), account)
+            probe.execute(text("SET LOCAL lock_timeout = '2s'"))
+            locked = probe.execute(
+                text("SELECT seq FROM audit_heads WHERE account_id = :a FOR UPDATE NOWAIT"),
+                account,
+            )
+            assert locked.scalar() is not None
+    finally:
+        holder.rollback()
+        holder.close()
+        raising.join(timeout=30)
+        engine.dispose()
+    assert len(result) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,15 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from account_node.audit.chain import canonical, event_hash, hash_template, verify_chain
+from account_node.audit import chain
+from account_node.audit.chain import (
+    canonical,
+    cut,
+    event_hash,
+    hash_template,
+    json_template,
+    verify_chain,
+)
 from account_node.audit.models import GENESIS
 
 
@@ -116,10 +125,51 @@ def test_the_hash_template_finished_with_prev_hash_and_seq_is_the_event_hash(
         "before": before,
         "after": after,
     }
-    prefix, middle, suffix = hash_template(event)
-    finished = f"{prefix}{prev_hash}{middle}{seq}{suffix}".encode()
+    template = hash_template(event)
+    assert template.holes == ("prev_hash", "seq")
+    finished = template.fill({"prev_hash": prev_hash, "seq": seq}).encode()
     expected = event_hash({**event, "seq": seq, "prev_hash": prev_hash})
     assert hashlib.sha256(finished).hexdigest() == expected
+
+
+@given(
+    after=st.dictionaries(st.text(max_size=6), _JSON, max_size=4),
+    number=st.integers(1, 10**9),
+    seq=st.integers(1, 10**12),
+    prev_hash=st.text("0123456789abcdef", min_size=64, max_size=64),
+)
+def test_a_template_with_a_hole_in_after_hashes_and_stores_the_number_the_database_fills_in(
+    after, number, seq, prev_hash
+):
+    """A create appends its audit event in the statement that numbers the request: the
+    number is a hole in the event's ``after`` as well as in its hash."""
+    event = {**_chain(1)[0], "after": {**after, "number": None}}
+    template = hash_template(event, ("number",))
+    assert template.holes == ("after.number", "prev_hash", "seq")
+    filled = {"after.number": number, "prev_hash": prev_hash, "seq": seq}
+    expected = event_hash(
+        {**event, "after": {**after, "number": number}, "seq": seq, "prev_hash": prev_hash}
+    )
+    assert hashlib.sha256(template.fill(filled).encode()).hexdigest() == expected
+    stored = json_template(event["after"], ("number",))
+    assert json.loads(stored.fill({"after.number": number})) == {**after, "number": number}
+
+
+def test_content_holding_a_holes_marker_is_refused_not_misplaced(monkeypatch):
+    """Holes are marked by a fresh random token (64 bits), so no content made earlier
+    can hold it; should some content hold it all the same, the template refuses
+    rather than put a value in the wrong place."""
+    monkeypatch.setattr(chain.secrets, "token_hex", lambda n: "0" * 2 * n)
+    event = {**_chain(1)[0], "actor_name": "~" + "0" * 16 + "p"}
+    with pytest.raises(RuntimeError, match="exactly once"):
+        hash_template(event)
+
+
+def test_cutting_at_a_marker_that_is_not_there_exactly_once_is_an_error():
+    with pytest.raises(RuntimeError, match="exactly once"):
+        cut('{"a":"~x","b":"~x"}', {"a": '"~x"'})
+    with pytest.raises(RuntimeError, match="exactly once"):
+        cut('{"a":1}', {"a": '"~x"'})
 
 
 # Every code point, surrogates included (hypothesis leaves those out by default).
