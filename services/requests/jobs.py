@@ -39,15 +39,23 @@ def check_clocks(node: Any, account_id: str, request_id: str, version: int) -> N
 
 
 def sweep_clocks(node: Any, reschedule: bool = True) -> int:
-    """Recompute every open request's states; repairs checks that were never run."""
+    """Check every open request's states; repairs checks that were never run.
+
+    The database picks the requests whose stored clocks may be stale (a state whose
+    moment passed, a paused clock); each is read again and refreshed only if it is.
+    Batch by batch, each its own transaction: the rows the sweep locks (only those it
+    changes) are held for one batch, not until the last open request was seen."""
     changed = 0
     accounts = Accounts(db.session(), node.clock, node.jobs, node.settings, node.passwords)
     for account in accounts.all():
-        requests = Requests(monitor_work(node, account.id))
+        work = monitor_work(node, account.id)
+        requests = Requests(work)
         after = None
-        while batch := requests.store.open_requests(after, BATCH):
-            changed += sum(requests.refresh_clocks(r.id) for r in batch)
+        now = node.clock.now()
+        while batch := requests.store.open_requests(after, BATCH, stale_at=now):
+            changed += requests.recheck(batch)
             after = batch[-1].id
+            work.session.commit()
     if reschedule:
         every = node.settings.sla_sweep_seconds
         schedule_periodic(node.jobs, node.clock, "sla", SWEEP, every, "sla-sweep")

@@ -9,6 +9,7 @@ SLA checks after commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -415,10 +416,30 @@ class Requests:
         self._changed(request, "sla")
         return request
 
+    def recheck(self, batch: Sequence[Request]) -> int:
+        """The sweep's check of open requests read without a lock: those whose stored
+        clocks a reading now confirms are left alone (no lock, no write), the others are
+        locked, read again and refreshed. Returns how many changed.
+
+        The sweep runs beside people's work on every open request of the account: it
+        must not hold their requests' rows, nor cost queries per request. One query
+        reads the batch's pauses; the reading uses the stored moments (only a change
+        moves them, and refreshes them in its transaction), so what it finds stale is a
+        state whose moment passed without its job, or a paused clock's moving due.
+        """
+        now = self.work.clock.now()
+        pauses = self.store.pauses_of(r.id for r in batch if _may_have_paused(r))
+        changed = 0
+        for request in batch:
+            spans = [(p.began_at, p.ended_at) for p in pauses.get(request.id, ())]
+            if not _agrees(request, read_clocks(request, spans, now)):
+                changed += self.refresh_clocks(request.id)
+        return changed
+
     def refresh_clocks(self, request_id: str) -> bool:
-        """Recompute stored states (the sweep); True when one changed."""
-        request = self.store.locked(request_id)
-        if request is None:
+        """Recompute stored states, the row locked and read afresh; True when one changed."""
+        request = self.store.locked(request_id, reread=True)
+        if request is None or request.status in lifecycle.FINAL:
             return False
         return self._refresh(request, self.store.pauses(request.id), record=True)
 
@@ -489,6 +510,18 @@ class Requests:
 
     def _changed(self, request: Request, action: str) -> None:
         request_changed.send(request, action=action, work=self.work)
+
+
+def _agrees(request: Request, readings: tuple[ClockReading, ClockReading]) -> bool:
+    """Whether ``request`` stores what ``readings`` found: states and moments."""
+    return all(
+        (
+            getattr(request, f"{r.name}_state") == r.state
+            and getattr(request, f"{r.name}_due_at") == r.due
+            and getattr(request, f"{r.name}_at_risk_at") == r.at_risk_at
+        )
+        for r in readings
+    )
 
 
 def _may_have_paused(request: Request) -> bool:

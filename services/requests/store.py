@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     String,
     Table,
     Update,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -140,9 +143,15 @@ class RequestStore(ScopedStore[Request]):
         rows = self.session.scalars(keyset(query, Request, cursor, limit, newest_first=True))
         return page_of(list(rows), limit)
 
-    def locked(self, request_id: str) -> Request | None:
-        """The request with its row locked until commit (PostgreSQL; SQLite locks on write)."""
+    def locked(self, request_id: str, *, reread: bool = False) -> Request | None:
+        """The request with its row locked until commit (PostgreSQL; SQLite locks on write).
+
+        ``reread``: replace what the session holds of it with what the lock found (a copy
+        read earlier without the lock may be stale; one with unsaved changes must not
+        be reread)."""
         query = select(Request).where(Request.id == request_id).with_for_update()
+        if reread:
+            query = query.execution_options(populate_existing=True)
         return self.session.scalars(query).first()
 
     def next_number(self) -> int:
@@ -308,11 +317,47 @@ class RequestStore(ScopedStore[Request]):
             query = query.where(RequestEvent.public.is_(True))
         return list(self.session.scalars(query.order_by(RequestEvent.seq)))
 
-    def open_requests(self, after_id: str | None, batch: int) -> list[Request]:
+    def open_requests(
+        self, after_id: str | None, batch: int, *, stale_at: datetime | None = None
+    ) -> list[Request]:
+        """Open requests by id, from after ``after_id``; with ``stale_at``, only those the
+        sweep must look at (see ``_may_be_stale``)."""
         query = select(Request).where(Request.status.notin_(("closed", "cancelled")))
+        if stale_at is not None:
+            query = query.where(_may_be_stale(stale_at))
         if after_id:
             query = query.where(Request.id > after_id)
         return list(self.session.scalars(query.order_by(Request.id).limit(batch)))
+
+
+def _may_be_stale(now: datetime) -> ColumnElement[bool]:
+    """Whether a request's stored clocks may not be what a reading at ``now`` finds.
+
+    A running clock's state follows from its stored moments alone (breached from its
+    due moment on, at risk from its at-risk moment): whatever moves a clock (a pause, a
+    reply, a new SLA) recomputes them in its own transaction. So only a running clock
+    whose state disagrees with its moments, or that lacks them, can be stale, besides
+    a paused clock, whose due moment moves with the pause. A stopped clock's state was
+    settled when it stopped.
+    """
+    paused = (
+        select(RequestPause.id)
+        .where(RequestPause.request_id == Request.id, RequestPause.ended_at.is_(None))
+        .exists()
+    )
+    stale: list[ColumnElement[bool]] = [paused]
+    for stopped, state, due, at_risk in (
+        (Request.first_response_at, Request.response_state, Request.response_due_at,
+         Request.response_at_risk_at),
+        (Request.resolved_at, Request.resolution_state, Request.resolution_due_at,
+         Request.resolution_at_risk_at),
+    ):  # fmt: skip
+        expected = case((due <= now, "breached"), (at_risk <= now, "at_risk"), else_="on_track")
+        stale.append(
+            stopped.is_(None)
+            & (due.is_(None) | at_risk.is_(None) | state.is_distinct_from(expected))
+        )
+    return or_(*stale)
 
 
 # Statements every create runs, built once per account (see ``prebuilt``).

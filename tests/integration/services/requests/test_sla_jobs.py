@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+from sqlalchemy import create_engine, text
+
 from services.requests.jobs import sweep_clocks
+from tests.integration.services.requests.conftest import build_desk
+from tests.statements import statements
 
 
 def _states(desk, body):
@@ -82,3 +87,100 @@ def test_the_sweep_repairs_states_whose_jobs_were_lost(app, desk, clock):
         assert sweep_clocks(node, reschedule=False) >= 1
         db.session.commit()
     assert _states(desk, body) == ("breached", "breached")
+
+
+def _sweep(app) -> int:
+    node = app.extensions["trustdesk"]
+    with app.app_context():
+        from account_node.db import db
+
+        try:
+            return sweep_clocks(node, reschedule=False)
+        finally:
+            db.session.commit()
+            db.session.remove()
+
+
+def test_open_requests_whose_clocks_hold_cost_the_sweep_no_query_of_their_own(app, desk):
+    """The sweep reads a batch of open requests and their pauses in two queries, and
+    only a request with something to write costs it more."""
+    desk.raise_request(subject="On track")
+    _sweep(app)  # whatever other tests left stale is repaired here
+    with statements(app) as before:
+        _sweep(app)
+    for n in range(5):
+        desk.raise_request(subject=f"On track {n}")
+    with statements(app) as after:
+        assert _sweep(app) == 0
+    assert len(after) == len(before), "\n\n".join(after)
+
+
+def test_a_person_holding_a_request_does_not_stall_the_sweep(postgres_app, postgres_urls):
+    """The sweep locks only the requests it changes, so a request a person has locked
+    (an edit in progress) does not hold up the sweep of all the others."""
+    desk = build_desk(postgres_app, postgres_app.test_client())
+    body = desk.raise_request()
+    engine = create_engine(postgres_urls[1], pool_size=1, max_overflow=0)
+    holder = engine.connect()
+    holder.begin()
+    account = {"a": desk.account.id, "id": body["id"]}
+    holder.execute(text("SELECT set_config('app.account_id', :a, true)"), account)
+    holder.execute(text("SELECT id FROM requests WHERE id = :id FOR UPDATE"), account)
+    swept: list[int] = []
+    sweeping = threading.Thread(target=lambda: swept.append(_sweep(postgres_app)))
+    sweeping.start()
+    try:
+        sweeping.join(timeout=20)
+        assert not sweeping.is_alive(), "the sweep waited for the locked request"
+    finally:
+        holder.rollback()
+        holder.close()
+        sweeping.join(timeout=30)
+        engine.dispose()
+    assert swept == [0]
+
+
+def test_the_sweep_picks_every_request_whose_stored_clocks_a_reading_finds_stale(app, desk, clock):
+    """The database picks what the sweep looks at by stored moments alone; at no moment
+    (before, at or past any at-risk or due moment; paused, resumed or answered) may it
+    leave out a request whose stored states or moments a reading finds out of date."""
+    from account_node.db import db
+    from services.requests.clocks import read_clocks
+    from services.requests.jobs import monitor_work
+    from services.requests.service import Requests, _agrees
+
+    node = app.extensions["trustdesk"]
+    for priority in ("p1", "p2", "p3", "p4"):
+        desk.raise_request(priority=priority)
+    paused = desk.raise_request()
+    desk.patch(f"/api/v1/requests/{paused['id']}", {"status": "waiting_for_customer"})
+    resumed = desk.raise_request()
+    desk.patch(f"/api/v1/requests/{resumed['id']}", {"status": "waiting_for_customer"})
+    answered = desk.raise_request()
+    desk.post(f"/api/v1/requests/{answered['id']}/notes", {"body": "On it"}, "specialist")
+    node.jobs.drain()
+    node.jobs.discard_pending()  # no job repairs anything: all is left to the sweep
+    seen_stale = 0
+    for step in range(40):
+        clock.advance(timedelta(minutes=7))
+        if step == 3:
+            desk.patch(f"/api/v1/requests/{resumed['id']}", {"status": "in_progress"})
+            node.jobs.discard_pending()
+        with app.app_context():
+            requests = Requests(monitor_work(node, desk.account.id))
+            now = clock.now()
+            everything = requests.store.open_requests(None, 1000)
+            pauses = requests.store.pauses_of(r.id for r in everything)
+            stale = {
+                r.id
+                for r in everything
+                if not _agrees(
+                    r, read_clocks(r, [(p.began_at, p.ended_at) for p in pauses[r.id]], now)
+                )
+            }
+            picked = {r.id for r in requests.store.open_requests(None, 1000, stale_at=now)}
+            assert stale <= picked, f"at step {step}"
+            seen_stale += len(stale - {paused["id"]})
+            db.session.rollback()
+            db.session.remove()
+    assert seen_stale > 0  # the walk did pass moments the jobs would have marked
