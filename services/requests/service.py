@@ -422,19 +422,28 @@ class Requests:
         locked, read again and refreshed. Returns how many changed.
 
         The sweep runs beside people's work on every open request of the account: it
-        must not hold their requests' rows, nor cost queries per request. One query
-        reads the batch's pauses; the reading uses the stored moments (only a change
-        moves them, and refreshes them in its transaction), so what it finds stale is a
-        state whose moment passed without its job, or a paused clock's moving due.
+        must not hold their requests' rows, nor cost queries per request.
         """
+        return sum(self.refresh_clocks(request.id) for request in self.stale(batch))
+
+    def stale(self, batch: Sequence[Request]) -> list[Request]:
+        """Those of ``batch`` whose stored states or moments a reading now does not
+        confirm: one query for the batch's pauses, none per request. The reading uses
+        the stored moments (only a change moves them, and refreshes them in its
+        transaction), so what it finds is a state whose moment passed without its job,
+        or a paused clock's moving due."""
         now = self.work.clock.now()
         pauses = self.store.pauses_of(r.id for r in batch if _may_have_paused(r))
-        changed = 0
-        for request in batch:
-            spans = [(p.began_at, p.ended_at) for p in pauses.get(request.id, ())]
-            if not _agrees(request, read_clocks(request, spans, now)):
-                changed += self.refresh_clocks(request.id)
-        return changed
+        return [
+            request
+            for request in batch
+            if not _agrees(
+                request,
+                read_clocks(
+                    request, [(p.began_at, p.ended_at) for p in pauses.get(request.id, ())], now
+                ),
+            )
+        ]
 
     def refresh_clocks(self, request_id: str) -> bool:
         """Recompute stored states, the row locked and read afresh; True when one changed."""

@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import load_only, make_transient_to_detached
 
 from account_node.audit.service import AuditStore, append_statement
 from account_node.identity.models import Person
@@ -320,14 +320,30 @@ class RequestStore(ScopedStore[Request]):
     def open_requests(
         self, after_id: str | None, batch: int, *, stale_at: datetime | None = None
     ) -> list[Request]:
-        """Open requests by id, from after ``after_id``; with ``stale_at``, only those the
-        sweep must look at (see ``_may_be_stale``)."""
-        query = select(Request).where(Request.status.notin_(("closed", "cancelled")))
+        """Open requests by id, from after ``after_id``, with only what reading their
+        clocks takes loaded (the rest loads if touched); with ``stale_at``, only those
+        the sweep must look at (see ``_may_be_stale``)."""
+        query = (
+            select(Request)
+            .options(load_only(*_CLOCK_COLUMNS))
+            .where(Request.status.notin_(("closed", "cancelled")))
+        )
         if stale_at is not None:
             query = query.where(_may_be_stale(stale_at))
         if after_id:
             query = query.where(Request.id > after_id)
         return list(self.session.scalars(query.order_by(Request.id).limit(batch)))
+
+
+# What reading a request's clocks, comparing them with the stored ones and recording a
+# change (the next timeline entry's number) take.
+_CLOCK_COLUMNS = (
+    Request.id, Request.created_at, Request.priority, Request.status, Request.sla_terms,
+    Request.sla_calendar, Request.first_response_at, Request.resolved_at,
+    Request.response_due_at, Request.response_at_risk_at, Request.response_state,
+    Request.resolution_due_at, Request.resolution_at_risk_at, Request.resolution_state,
+    Request.clock_version, Request.event_count,
+)  # fmt: skip
 
 
 def _may_be_stale(now: datetime) -> ColumnElement[bool]:

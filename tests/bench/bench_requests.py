@@ -95,6 +95,56 @@ def grow_to(node: BenchNode, count: int) -> int:
     return int(total)
 
 
+def sweep_figures(node: BenchNode, sample: int = 10_000) -> dict[str, float]:
+    """The periodic SLA sweep, in this process, on the bench database.
+
+    ``sweep_s``: the sweep as the node runs it. The database picks the requests whose
+    stored clocks may be stale; the seeded copies carry their template's (fresh)
+    moments and states, so it picks none, and the figure is the cost of asking.
+    ``load_<n>_s`` and ``read_<n>_s``: what the sweep does for each request it picks,
+    before it decides to write: load ``sample`` open requests from the database, then
+    read both clocks of each and compare them with what is stored (the issue's "SLA
+    state of 10,000 open requests", through the node's own code and data).
+    """
+    import time
+
+    from account_node.app import create_app
+    from account_node.db import db
+    from account_node.settings import load_settings
+    from services.requests.jobs import monitor_work, sweep_clocks
+    from services.requests.service import Requests
+
+    settings = load_settings().replace(
+        database_url=node.runtime_url, data_dir=node.data_dir, secret_key="bench",
+        public_url=node.url, log_level="WARNING", sla_sweep_seconds=0,
+    )  # fmt: skip
+    owner = create_engine(node.owner_url)  # past row-level security
+    with owner.connect() as connection:
+        account = connection.scalar(text("SELECT account_id FROM requests LIMIT 1"))
+    owner.dispose()
+    app = create_app(settings)
+    runner = app.extensions["trustdesk"]
+    try:
+        with app.app_context():
+            began = time.perf_counter()
+            sweep_clocks(runner, reschedule=False)
+            swept = time.perf_counter() - began
+            requests = Requests(monitor_work(runner, account))
+            began = time.perf_counter()
+            batch = requests.store.open_requests(None, sample)
+            loaded = time.perf_counter()
+            requests.stale(batch)  # reads, compares, writes nothing
+            read = time.perf_counter()
+            db.session.rollback()
+    finally:
+        runner.close()
+    return {
+        "sweep_s": round(swept, 3),
+        f"load_{len(batch)}_s": round(loaded - began, 3),
+        f"read_{len(batch)}_s": round(read - loaded, 3),
+    }
+
+
 def main(seconds: float | None = None) -> dict[str, Any]:
     seconds = seconds or float(os.environ.get("TRUSTDESK_BENCH_SECONDS", "6"))
     rows = []
@@ -112,6 +162,7 @@ def main(seconds: float | None = None) -> dict[str, Any]:
         total = grow_to(node, 50_000)
         lists[50_000] = load(node.url, headers, listing, seconds=seconds, node=node)
         rows.append(lists[50_000].row(f"GET /api/v1/requests?limit=25 ({total} in account)"))
+        sweep = sweep_figures(node)
     flat = lists[50_000].p95_ms / lists[500].p95_ms
     create_cpu = created.server_cpu_ms + created.db_cpu_ms + created.client_cpu_ms
     return {
@@ -125,6 +176,8 @@ def main(seconds: float | None = None) -> dict[str, Any]:
         "list_p50_ms_50000": round(lists[50_000].p50_ms, 2),
         "list_p95_ms_50000": round(lists[50_000].p95_ms, 2),
         "list_flatness": round(flat, 2),
+        f"sla_sweep_s_{total}_open": sweep["sweep_s"],
+        **{f"sla_{k}": v for k, v in sweep.items() if k != "sweep_s"},
     }
 
 
