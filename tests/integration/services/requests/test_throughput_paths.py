@@ -169,3 +169,36 @@ def test_a_create_waiting_for_the_request_number_holds_no_lock_on_the_audit_head
         raising.join(timeout=30)
         engine.dispose()
     assert len(result) == 1
+
+
+def test_the_request_written_in_one_statement_reads_back_as_the_session_holds_it(
+    postgres_app,
+):
+    """The create sends each row as one JSON parameter and the database converts its
+    fields: every column must read back exactly as the object the session kept."""
+    desk = build_desk(postgres_app, postgres_app.test_client())
+    node, account = postgres_app.extensions["trustdesk"], desk.account
+    with postgres_app.app_context():
+        work = Work(
+            db.session,
+            AccountScope(account.id),
+            Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
+            node.clock,
+            node.jobs,
+            node.settings,
+            roles=frozenset({"admin"}),
+        )
+        created, _ = Requests(work).create(
+            subject="Ünïcode, \"quotes\" and a\nnewline", description="x" * 5000,
+            offering_id=desk.offering, idempotency_key="k-1",
+        )  # fmt: skip
+        kept = {c.key: getattr(created, c.key) for c in created.__mapper__.column_attrs}
+        [entry] = Requests(work).store.timeline(created.id, include_internal=True)
+        kept_entry = {c.key: getattr(entry, c.key) for c in entry.__mapper__.column_attrs}
+        db.session.commit()
+        db.session.expunge_all()
+        stored = Requests(work).store.get(created.id)
+        assert {c.key: getattr(stored, c.key) for c in stored.__mapper__.column_attrs} == kept
+        [entry] = Requests(work).store.timeline(created.id, include_internal=True)
+        assert {c.key: getattr(entry, c.key) for c in entry.__mapper__.column_attrs} == kept_entry
+        db.session.commit()
