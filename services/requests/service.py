@@ -183,17 +183,16 @@ class Requests:
         first = self._new_event(
             request, "created", data={"sla": request.sla_reason, "team_id": request.team_id}
         )
-        # Listeners first: what they write (a notice to the provider) goes out ahead of
-        # the locks. Those come last: from the number on, other creates of this account
-        # wait until we commit, so only writes follow: on PostgreSQL one statement
-        # numbers and writes the request with its first timeline entry and its audit
-        # event; the caller should commit at once (the API does, before rendering).
-        self._changed(request, "created")
+        # Locks last: from the number on, other creates of this account wait until we
+        # commit, so only writes follow: on PostgreSQL one statement numbers and writes
+        # the request with its first timeline entry and its audit event; the caller
+        # should commit at once (the API does, before rendering).
         event = self.work.audit.event_fields(
             self.work.actor, "request.create", "request", request.id, after=snapshot(request)
         )
         if not self.store.write_new(request, first, event):
             self.work.record("request.create", "request", request.id, after=snapshot(request))
+        self._changed(request, "created")
         return request, True
 
     def _inputs(
