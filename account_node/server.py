@@ -32,6 +32,10 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "worker_class": "gthread",
         "threads": 8,
         "timeout": 60,
+        # Idle keep-alive connections stay 10 s (gunicorn's default is 2): longer than
+        # peers keep theirs (trust.client.KEEPALIVE), so a peer never sends on a
+        # connection this node is closing.
+        "keepalive": 10,
         "graceful_timeout": 10,
         "accesslog": None,
         "errorlog": "-",

@@ -21,6 +21,9 @@ from trust.guard import OutboundPolicy, PeerRefused, check_url
 from trust.keystore import OwnKey
 
 MAX_BODY = 1_048_576
+KEEPALIVE = 4.0  # seconds an idle connection to a peer is kept: under the nodes' 10
+# The peer closed the connection before any answer (not a timeout: that is final).
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
@@ -40,8 +43,12 @@ class PeerClient:
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
             # Keep a connection to every peer an inbox fans out to (httpx keeps 20 by
-            # default: with more trusting nodes, each inbox load would reconnect).
-            limits=httpx.Limits(max_connections=128, max_keepalive_connections=64),
+            # default: with more trusting nodes, each inbox load would reconnect), and
+            # let an idle one go before the peer does (nodes keep theirs 10 s): reusing
+            # a connection the peer is closing loses the call.
+            limits=httpx.Limits(
+                max_connections=128, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE
+            ),
             transport=transport,
             follow_redirects=False,
         )
@@ -77,7 +84,11 @@ class PeerClient:
         actor: str | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """One signed call (DESIGN section 5); ``body`` None sends none (and no digest)."""
+        """One signed call (DESIGN section 5); ``body`` None sends none (and no digest).
+
+        A read whose connection the peer closed before answering (a kept-alive one it
+        was just closing, say) is sent once more on a new one, signed anew: its nonce
+        may have been seen. An action is not: the peer may have done it."""
         self._check(url)
         headers: dict[str, str] = {}
         content = b""
@@ -88,12 +99,23 @@ class PeerClient:
             headers["TrustDesk-Trust"] = trust_id
         if actor:
             headers["TrustDesk-Actor"] = actor
-        parts = HttpRequestParts(method, url, headers, content)
-        sign_request(parts, key.signing, keyid=str(key.ref), created=now)
-        request = self.http.build_request(
-            method, url, headers=dict(parts.headers), content=content or None
-        )
-        return self._send(request, timeout)
+
+        def signed_request() -> httpx.Request:
+            parts = HttpRequestParts(method, url, dict(headers), content)
+            sign_request(parts, key.signing, keyid=str(key.ref), created=now)
+            return self.http.build_request(
+                method, url, headers=dict(parts.headers), content=content or None
+            )
+
+        started = time.monotonic()
+        try:
+            return self._send(signed_request(), timeout)
+        except PeerUnavailable as exc:
+            spent = time.monotonic() - started
+            dropped = isinstance(exc.__cause__, _DROPPED)
+            if method != "GET" or not dropped or spent >= (timeout or self.timeout) / 2:
+                raise
+            return self._send(signed_request(), (timeout or self.timeout) - spent)
 
     def _check(self, url: str) -> None:
         try:
