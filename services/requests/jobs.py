@@ -42,9 +42,9 @@ def sweep_clocks(node: Any, reschedule: bool = True) -> int:
     """Check every open request's states; repairs checks that were never run.
 
     The database picks the requests whose stored clocks may be stale (a state whose
-    moment passed, a paused clock); each is read again and refreshed only if it is.
-    Batch by batch, each its own transaction: the rows the sweep locks (only those it
-    changes) are held for one batch, not until the last open request was seen."""
+    moment passed, a paused clock), in batches; each is read again, and only one found
+    stale is locked and refreshed, in a transaction of its own: a change records audit
+    events, and the account's audit head must not wait for the rest of the sweep."""
     changed = 0
     accounts = Accounts(db.session(), node.clock, node.jobs, node.settings, node.passwords)
     for account in accounts.all():
@@ -53,8 +53,10 @@ def sweep_clocks(node: Any, reschedule: bool = True) -> int:
         after = None
         now = node.clock.now()
         while batch := requests.store.open_requests(after, BATCH, stale_at=now):
-            changed += requests.recheck(batch)
             after = batch[-1].id
+            for request in requests.stale(batch):
+                changed += requests.refresh_clocks(request.id)
+                work.session.commit()  # its row and the account's audit head: held briefly
             work.session.commit()
     if reschedule:
         every = node.settings.sla_sweep_seconds

@@ -415,19 +415,11 @@ class Requests:
         self._changed(request, "sla")
         return request
 
-    def recheck(self, batch: Sequence[Request]) -> int:
-        """The sweep's check of open requests read without a lock: those whose stored
-        clocks a reading now confirms are left alone (no lock, no write), the others are
-        locked, read again and refreshed. Returns how many changed.
-
-        The sweep runs beside people's work on every open request of the account: it
-        must not hold their requests' rows, nor cost queries per request.
-        """
-        return sum(self.refresh_clocks(request.id) for request in self.stale(batch))
-
     def stale(self, batch: Sequence[Request]) -> list[Request]:
-        """Those of ``batch`` whose stored states or moments a reading now does not
-        confirm: one query for the batch's pauses, none per request. The reading uses
+        """Those of ``batch`` (read without a lock) whose stored states or moments a
+        reading now does not confirm: one query for the batch's pauses, none per
+        request. The sweep runs beside people's work on every open request: it must not
+        hold their rows, nor cost queries per request. The reading uses
         the stored moments (only a change moves them, and refreshes them in its
         transaction), so what it finds is a state whose moment passed without its job,
         or a paused clock's moving due."""
