@@ -24,6 +24,23 @@ from tests.statements import statements
 CREATES_PER_THREAD = 12
 
 
+def _admin_work(node, account) -> Work:
+    """The account's admin at work in the current app context, as a service sees them."""
+    return Work(
+        db.session,
+        AccountScope(account.id),
+        Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
+        node.clock,
+        node.jobs,
+        node.settings,
+        roles=frozenset({"admin"}),
+    )
+
+
+def _columns(row) -> dict:
+    return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs}
+
+
 def test_concurrent_creates_get_consecutive_numbers_and_keep_the_chain_intact(
     postgres_app,
 ):
@@ -109,15 +126,7 @@ def test_a_request_raised_in_a_unit_of_work_can_change_in_the_same_one(app, desk
     the session's, so a change before commit is written too."""
     node, account = app.extensions["trustdesk"], desk.account
     with app.app_context():
-        work = Work(
-            db.session,
-            AccountScope(account.id),
-            Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
-            node.clock,
-            node.jobs,
-            node.settings,
-            roles=frozenset({"admin"}),
-        )
+        work = _admin_work(node, account)
         requests = Requests(work)
         created, is_new = requests.create(subject="Raise then assign", offering_id=desk.offering)
         assert is_new and created in db.session and created not in db.session.new
@@ -179,26 +188,18 @@ def test_the_request_written_in_one_statement_reads_back_as_the_session_holds_it
     desk = build_desk(postgres_app, postgres_app.test_client())
     node, account = postgres_app.extensions["trustdesk"], desk.account
     with postgres_app.app_context():
-        work = Work(
-            db.session,
-            AccountScope(account.id),
-            Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
-            node.clock,
-            node.jobs,
-            node.settings,
-            roles=frozenset({"admin"}),
-        )
+        work = _admin_work(node, account)
         created, _ = Requests(work).create(
             subject="Ünïcode, \"quotes\" and a\nnewline", description="x" * 5000,
             offering_id=desk.offering, idempotency_key="k-1",
         )  # fmt: skip
-        kept = {c.key: getattr(created, c.key) for c in created.__mapper__.column_attrs}
+        kept = _columns(created)
         [entry] = Requests(work).store.timeline(created.id, include_internal=True)
-        kept_entry = {c.key: getattr(entry, c.key) for c in entry.__mapper__.column_attrs}
+        kept_entry = _columns(entry)
         db.session.commit()
         db.session.expunge_all()
         stored = Requests(work).store.get(created.id)
-        assert {c.key: getattr(stored, c.key) for c in stored.__mapper__.column_attrs} == kept
+        assert _columns(stored) == kept
         [entry] = Requests(work).store.timeline(created.id, include_internal=True)
-        assert {c.key: getattr(entry, c.key) for c in entry.__mapper__.column_attrs} == kept_entry
+        assert _columns(entry) == kept_entry
         db.session.commit()
