@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from typing import Any
 
@@ -22,6 +23,8 @@ from trust.keystore import OwnKey
 
 MAX_BODY = 1_048_576
 KEEPALIVE = 4.0  # seconds an idle connection to a peer is kept: under the nodes' 10
+PER_PEER = 32  # connections open to one peer at most
+PER_PEER_KEPT = 8  # of which kept idle
 # The peer closed the connection before any answer (not a timeout: that is final).
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -29,7 +32,7 @@ _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 def shared_client(registry: dict[str, Any], policy: OutboundPolicy, timeout: float) -> PeerClient:
     """The node's one peer client, kept in ``registry`` (the app's extensions), so every
-    request and job of the node shares one connection pool."""
+    request and job of the node shares its connections."""
     found = registry.get("trustdesk.peers")
     if found is None:
         found = registry.setdefault("trustdesk.peers", PeerClient(policy, timeout))
@@ -37,28 +40,54 @@ def shared_client(registry: dict[str, Any], policy: OutboundPolicy, timeout: flo
 
 
 class PeerClient:
+    """Calls to peers, over one small connection pool per peer.
+
+    One pool per peer, not one for all: httpcore's pool looks at every connection it
+    holds for each request it places (twice per call), so a single pool kept open to
+    twenty trusting nodes spends more CPU placing an inbox's twenty calls than signing
+    them, and its one lock serialises the fan-out's threads."""
+
     def __init__(self, policy: OutboundPolicy, timeout: float, transport: Any = None) -> None:
         self.policy = policy
         self.timeout = timeout
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
-            # Keep a connection to every peer an inbox fans out to (httpx keeps 20 by
-            # default: with more trusting nodes, each inbox load would reconnect), and
-            # let an idle one go before the peer does (nodes keep theirs 10 s): reusing
-            # a connection the peer is closing loses the call.
-            limits=httpx.Limits(
-                max_connections=128, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE
-            ),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._transport = transport
+        self._pools: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, url: str) -> httpx.Client:
+        origin = _origin(url)
+        found = self._pools.get(origin)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._pools.get(origin)
+            if found is None:
+                found = self._pools[origin] = httpx.Client(
+                    timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 2.0)),
+                    # Enough kept connections for the inbox pages several people load
+                    # at once; an idle one goes before the peer drops it (nodes keep
+                    # theirs 10 s): reusing a connection the peer is closing loses the
+                    # call.
+                    limits=httpx.Limits(
+                        max_connections=PER_PEER,
+                        max_keepalive_connections=PER_PEER_KEPT,
+                        keepalive_expiry=KEEPALIVE,
+                    ),
+                    transport=self._transport,
+                    follow_redirects=False,
+                )
+            return found
 
     def close(self) -> None:
-        self.http.close()
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
     def get_json(self, url: str) -> Any:
         self._check(url)
-        return self._send(self.http.build_request("GET", url))
+        pool = self._pool(url)
+        return self._send(pool, pool.build_request("GET", url))
 
     def post_signed(
         self,
@@ -100,22 +129,24 @@ class PeerClient:
         if actor:
             headers["TrustDesk-Actor"] = actor
 
+        pool = self._pool(url)
+
         def signed_request() -> httpx.Request:
             parts = HttpRequestParts(method, url, dict(headers), content)
             sign_request(parts, key.signing, keyid=str(key.ref), created=now)
-            return self.http.build_request(
+            return pool.build_request(
                 method, url, headers=dict(parts.headers), content=content or None
             )
 
         started = time.monotonic()
         try:
-            return self._send(signed_request(), timeout)
+            return self._send(pool, signed_request(), timeout)
         except PeerUnavailable as exc:
             spent = time.monotonic() - started
             dropped = isinstance(exc.__cause__, _DROPPED)
             if method != "GET" or not dropped or spent >= (timeout or self.timeout) / 2:
                 raise
-            return self._send(signed_request(), (timeout or self.timeout) - spent)
+            return self._send(pool, signed_request(), (timeout or self.timeout) - spent)
 
     def _check(self, url: str) -> None:
         try:
@@ -123,13 +154,15 @@ class PeerClient:
         except PeerRefused as exc:
             raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
 
-    def _send(self, request: httpx.Request, timeout: float | None = None) -> Any:
+    def _send(
+        self, pool: httpx.Client, request: httpx.Request, timeout: float | None = None
+    ) -> Any:
         limit = min(timeout or self.timeout, self.timeout)
         deadline = time.monotonic() + limit
         if limit < self.timeout:
             request.extensions["timeout"] = httpx.Timeout(limit, connect=min(limit, 2.0)).as_dict()
         try:
-            response = self.http.send(request, stream=True)
+            response = pool.send(request, stream=True)
             try:
                 body = bytearray()
                 for chunk in response.iter_bytes():
@@ -150,6 +183,12 @@ class PeerClient:
             return json.loads(bytes(body)) if body else None
         except ValueError as exc:
             raise PeerUnavailable("the peer's answer was not JSON") from exc
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port: what one pool's connections can serve."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0].lower()}"
 
 
 def _problem_code(body: bytes) -> str | None:

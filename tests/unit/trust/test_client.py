@@ -61,3 +61,24 @@ def test_a_read_dropped_twice_is_unavailable():
     with pytest.raises(PeerUnavailable):
         client.signed("GET", URL, KEY, now=1_700_000_000)
     assert len(sent) == 2
+
+
+def test_each_peer_has_a_connection_pool_of_its_own():
+    """httpcore's pool scans every connection it holds to place each call: one pool per
+    peer keeps that scan short however many peers an inbox fans out to."""
+    client, _ = _client([])
+    same = client._pool("http://127.0.0.1:8765/federation/v1/a")
+    assert client._pool("HTTP://127.0.0.1:8765/.well-known/trustdesk-node") is same
+    assert client._pool("http://127.0.0.1:8765?x=1") is same
+    other = client._pool("http://127.0.0.1:8766/federation/v1/a")
+    assert other is not same
+    client.close()
+    assert same.is_closed and other.is_closed
+
+
+def test_calls_to_two_peers_each_reach_their_own_peer():
+    client, sent = _client([{"items": [1]}, {"items": [2]}])
+    assert client.signed("GET", URL, KEY, now=1_700_000_000) == {"items": [1]}
+    other = URL.replace("8765", "8766")
+    assert client.signed("GET", other, KEY, now=1_700_000_000) == {"items": [2]}
+    assert [str(r.url) for r in sent] == [URL, other]
