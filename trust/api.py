@@ -135,7 +135,7 @@ class TrustDeactivate(MethodView):
 def peer_work(account_id: str, actor_id: str, peer: str, actor_name: str | None = None) -> Work:
     """Work done for a peer's person; only committed if the call authenticates."""
     services = node()
-    _accounts().get(account_id)
+    _accounts().require(account_id)
     name = (actor_name or "").strip()[:120] or f"person {actor_id} of {peer}"
     actor = Actor(actor_id or "unknown", peer, name, vouched_by=peer)
     return Work(

@@ -98,15 +98,16 @@ _last_sweep = 0.0
 def _remember(dialect: str) -> Any:
     """The nonce insert, built once per dialect: every signed call runs it. RETURNING,
     not rowcount: the ORM's insert path does not report a row count on every driver,
-    and a replay must never pass for want of one."""
+    and a replay must never pass for want of one. On the table, not the entity: the
+    ORM's bulk-insert machinery around one row costs more than the insert itself."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(SeenNonce)
+        insert(SeenNonce.__table__)  # type: ignore[arg-type]
         .values(
             keyid=bindparam("keyid"),
             nonce=bindparam("nonce"),
             expires_at=bindparam("expires_at"),
         )
         .on_conflict_do_nothing(index_elements=["keyid", "nonce"])
-        .returning(SeenNonce.nonce)
+        .returning(SeenNonce.__table__.c.nonce)
     )

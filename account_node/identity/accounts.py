@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from account_node.audit.service import Actor
@@ -22,9 +22,19 @@ from account_node.identity.passwords import Passwords
 from account_node.identity.service import People
 from account_node.jobs import JobQueue
 from account_node.settings import Settings
-from account_node.tenancy import ACCOUNT_ID_RE, AccountScope
+from account_node.tenancy import ACCOUNT_ID_RE, UNSCOPED, AccountScope
 
 KINDS = ("msp", "customer")
+
+
+# Every call a peer makes names the account it is for: one statement, built once (its
+# cache key is memoised on it). Accounts are node-level rows: no account criterion.
+_BY_ID = (
+    select(Account)
+    .where(Account.id == bindparam("account_id"))
+    .execution_options(**{UNSCOPED: True})
+)
+_HOSTED = select(Account.__table__.c.id).where(Account.__table__.c.id == bindparam("account_id"))
 
 
 class AccountNotFound(NotFound):
@@ -47,10 +57,16 @@ class Accounts:
         self.passwords = passwords
 
     def get(self, account_id: str) -> Account:
-        account = self.session.get(Account, account_id)
+        account = self.session.scalars(_BY_ID, {"account_id": account_id}).first()
         if account is None:
             raise AccountNotFound(f"account {account_id} not found")
         return account
+
+    def require(self, account_id: str) -> None:
+        """Raise ``AccountNotFound`` unless this node hosts ``account_id``: the check
+        every call a peer makes begins with, so a plain row, no entity."""
+        if self.session.execute(_HOSTED, {"account_id": account_id}).first() is None:
+            raise AccountNotFound(f"account {account_id} not found")
 
     def all(self) -> list[Account]:
         return list(self.session.scalars(select(Account).order_by(Account.id)))

@@ -116,7 +116,7 @@ class RequestFilter:
         elif self.breached is False:
             query = query.where(~breached)
         if self.text:
-            pattern = f"%{_escape_like(self.text.lower())}%"
+            pattern = f"%{escape_like(self.text.lower())}%"
             query = query.where(
                 or_(
                     func.lower(Request.subject).like(pattern, escape="\\"),
@@ -126,7 +126,8 @@ class RequestFilter:
         return query
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -262,7 +263,7 @@ class RequestStore(ScopedStore[Request]):
         """
         if _VERBATIM_IN_JSON.fullmatch(person_id):
             query = prebuilt(_requester_terms, self.scope.account_id)
-            pattern = f'%"{_escape_like(person_id)}"%'
+            pattern = f'%"{escape_like(person_id)}"%'
             params = {"member": pattern, "fallback_sla_id": fallback_sla_id}
             row = self.session.execute(query, params).first()
             if row is not None and (row[2] is None or person_id in row[2].person_ids):
@@ -280,7 +281,7 @@ class RequestStore(ScopedStore[Request]):
         query = prebuilt(_offering_terms, self.scope.account_id)
         verbatim = _VERBATIM_IN_JSON.fullmatch(requester_id) is not None
         # An id the pattern cannot match exactly matches nothing here; see below.
-        pattern = f'%"{_escape_like(requester_id)}"%' if verbatim else ""
+        pattern = f'%"{escape_like(requester_id)}"%' if verbatim else ""
         row = self.session.execute(query, {"offering_id": offering_id, "member": pattern}).first()
         if row is None:
             raise OfferingNotFound(f"offering {offering_id} not found")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from account_node.context import Work
@@ -25,7 +25,7 @@ from services.requests.models import Request, RequestEvent
 from services.requests.service import Requests
 from services.requests.store import RequestFilter, Visibility
 from services.visibility.errors import OfferingExpired, RequestOutsideOffering
-from services.visibility.store import SharedRequestStore
+from services.visibility.store import Reach, SharedRequestStore, UrgentFilter
 from trust.models import Trust
 
 SORTS = ("urgency", "newest")
@@ -53,10 +53,16 @@ class SharedRequests:
         self.by_remote = {o.remote_id: o for o in self.offerings.values()}
         self.open_ids = [o.id for o in self.offerings.values() if o.is_open(now)]
         self.store = SharedRequestStore(work.session, work.scope)
-        self.reach = self.store.reach(self.offerings, self.open_ids)
-        self.requests = Requests(work)
-        clause = self.reach.whereclause
-        self.requests.visibility = lambda: _OfferingReach(everything=False, reach=clause)  # type: ignore[method-assign]
+        self.reach = Reach(tuple(self.offerings), tuple(self.open_ids))
+
+    @cached_property
+    def requests(self) -> Requests:
+        """The request service, seeing only what the trust reaches (for reads of one
+        request and for actions; the urgency page needs none of it)."""
+        requests = Requests(self.work)
+        clause = self.reach.query().whereclause
+        requests.visibility = lambda: _OfferingReach(everything=False, reach=clause)  # type: ignore[method-assign]
+        return requests
 
     # --- reading ---------------------------------------------------------------------
 
@@ -78,13 +84,13 @@ class SharedRequests:
         wanted = [self.by_remote[r].id for r in offerings or [] if r in self.by_remote]
         if offerings and not wanted:
             return {"items": [], "next_cursor": None}
-        query = RequestFilter(statuses=statuses, sla_state=sla_state, text=text).apply(self.reach)
-        if wanted:
-            query = query.where(Request.offering_id.in_(wanted))
         rows: Sequence[Any]
         if sort == "urgency":  # the inbox's hot path: plain rows, not entities
             after = decode_cursor(cursor) if cursor else None
-            summaries = self.store.most_urgent_summaries(query, limit + 1, after)
+            filters = UrgentFilter(statuses, sla_state, text)
+            summaries = self.store.most_urgent_summaries(
+                self.reach, wanted, filters, limit + 1, after
+            )
             next_cursor = None
             if len(summaries) > limit:
                 last = summaries[limit - 1]
@@ -94,6 +100,11 @@ class SharedRequests:
             pauses: Mapping[str, Sequence[Any]] = self.store.pause_spans_of(ever_paused)
             names = {r.requester_id: r.requester_name for r in summaries if r.requester_name}
         else:
+            query = RequestFilter(statuses=statuses, sla_state=sla_state, text=text).apply(
+                self.reach.query()
+            )
+            if wanted:
+                query = query.where(Request.offering_id.in_(wanted))
             page = self.store.newest(query, cursor, limit)
             rows, next_cursor = page.items, page.next_cursor
             pauses = self.store.pauses_of([r.id for r in rows])
@@ -129,8 +140,9 @@ class SharedRequests:
     # --- internals ---------------------------------------------------------------------
 
     def _reached(self, request_id: str) -> Request:
+        everything = Reach(self.reach.offering_ids, self.reach.offering_ids)
         found = self.store.session.scalars(
-            self.store.reach(self.offerings, self.offerings).where(Request.id == request_id)
+            everything.query().where(Request.id == request_id)
         ).first()
         if found is None:
             raise RequestOutsideOffering(

@@ -8,33 +8,51 @@ shows, not ORM entities: no identity map, no unused text or JSON decoded.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, exists, func, or_, select, type_coerce
+from sqlalchemy import Select, Text, and_, bindparam, exists, func, or_, select, type_coerce
 
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
-from account_node.tenancy import ScopedStore
+from account_node.tenancy import ScopedStore, prebuilt
 from services.requests.lifecycle import FINAL
 from services.requests.models import Request, RequestEvent, RequestPause
+from services.requests.store import escape_like
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The requests a trust reaches: those raised on its received offerings, and of an
+    offering that has ended, only those not closed."""
+
+    offering_ids: tuple[str, ...]
+    open_offering_ids: tuple[str, ...]
+
+    def query(self) -> Select:  # type: ignore[type-arg]
+        return select(Request).where(
+            Request.offering_id.in_(self.offering_ids),
+            or_(
+                Request.offering_id.in_(self.open_offering_ids),
+                Request.status.notin_(FINAL),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class UrgentFilter:
+    """What the trusted node may narrow the urgency page by."""
+
+    statuses: tuple[str, ...] = ()
+    sla_state: str | None = None
+    text: str | None = None
 
 
 class SharedRequestStore(ScopedStore[Request]):
     model = Request
-
-    def reach(self, offering_ids: Iterable[str], open_offering_ids: Iterable[str]) -> Select:  # type: ignore[type-arg]
-        """Requests of the trust's offerings; of an ended offering, only those not closed."""
-        return select(Request).where(
-            Request.offering_id.in_(list(offering_ids)),
-            or_(
-                Request.offering_id.in_(list(open_offering_ids)),
-                Request.status.notin_(FINAL),
-            ),
-        )
 
     def newest(self, query: Select, cursor: str | None, limit: int) -> Page[Request]:  # type: ignore[type-arg]
         """A page of ``query``, newest first, by cursor (the list's keyset index)."""
@@ -43,34 +61,42 @@ class SharedRequestStore(ScopedStore[Request]):
 
     def most_urgent_summaries(
         self,
-        query: Select,  # type: ignore[type-arg]
+        reach: Reach,
+        wanted: list[str],
+        filters: UrgentFilter,
         limit: int,
         after: tuple[datetime, str] | None = None,
     ) -> list[SummaryRow]:
-        """Open requests, the SLA due first (the index on (account, resolution due)),
-        from just after the key ``after`` (resolution due, id) if given, as rows of
-        ``SUMMARY_COLUMNS`` (what a summary and its clocks read) with the requester's
-        name joined in and whether the request ever paused (most never did, and then
-        their pauses need no second query)."""
-        query = query.where(Request.status.notin_((*FINAL, "resolved")))
+        """Open requests of ``reach`` (narrowed to the offerings ``wanted``, if any), the
+        SLA due first (the index on (account, resolution due)), from just after the key
+        ``after`` (resolution due, id) if given, as rows of ``SUMMARY_COLUMNS`` (what a
+        summary and its clocks read) with the requester's name joined in and whether
+        the request ever paused (most never did, and then their pauses need no second
+        query).
+
+        The inbox's hot path: every trusted node asks every trusting node on each inbox
+        load. So the statement is built once per shape of the filters and account
+        (``prebuilt``), every value bound: building it, and its cache key, anew on each
+        call cost more CPU than the database spends answering it."""
+        shape = _Shape(bool(wanted), bool(filters.statuses), filters.sla_state is not None,
+                       bool(filters.text), after is not None)  # fmt: skip
+        params: dict[str, Any] = {
+            "reach": list(reach.offering_ids),
+            "open": list(reach.open_offering_ids),
+            "limit": limit,
+        }
+        if wanted:
+            params["wanted"] = wanted
+        if filters.statuses:
+            params["statuses"] = list(filters.statuses)
+        if filters.sla_state is not None:
+            params["sla_state"] = filters.sla_state
+        if filters.text:
+            params["pattern"] = f"%{escape_like(filters.text.lower())}%"
         if after is not None:
-            due, request_id = after
-            query = query.where(
-                or_(
-                    Request.resolution_due_at > due,
-                    and_(Request.resolution_due_at == due, Request.id > request_id),
-                )
-            )
-        ordered = query.order_by(Request.resolution_due_at, Request.id).limit(limit)
-        requester = and_(Person.account_id == Request.account_id, Person.id == Request.requester_id)
-        paused = exists().where(
-            RequestPause.account_id == Request.account_id, RequestPause.request_id == Request.id
-        )
-        columns = ordered.with_only_columns(
-            *SUMMARY_COLUMNS, Person.name.label("requester_name"), paused.label("has_pauses")
-        )
-        rows = self.session.execute(columns.outerjoin(Person, requester))
-        return [SummaryRow.of(row) for row in rows]
+            params["due"], params["after_id"] = after
+        query = prebuilt(_urgent_builder(shape), self.scope.account_id)
+        return [SummaryRow.of(row) for row in self.session.execute(query, params)]
 
     def count(self, query: Select) -> int:  # type: ignore[type-arg]
         return int(self.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
@@ -168,3 +194,63 @@ def frozen_json(value: Any) -> Any:
 @lru_cache(maxsize=256)
 def _parsed(text: str) -> Any:
     return json.loads(text)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Which optional criteria an urgency page has: one prebuilt statement each."""
+
+    wanted: bool
+    statuses: bool
+    sla_state: bool
+    text: bool
+    after: bool
+
+
+@lru_cache(maxsize=64)
+def _urgent_builder(shape: _Shape) -> Callable[[], Select]:  # type: ignore[type-arg]
+    """One builder (one object, so ``prebuilt`` keeps one statement) per shape."""
+    return partial(_urgent_statement, shape)
+
+
+def _urgent_statement(shape: _Shape) -> Select:  # type: ignore[type-arg]
+    requester = and_(Person.account_id == Request.account_id, Person.id == Request.requester_id)
+    paused = exists().where(
+        RequestPause.account_id == Request.account_id, RequestPause.request_id == Request.id
+    )
+    query = (
+        select(*SUMMARY_COLUMNS, Person.name.label("requester_name"), paused.label("has_pauses"))
+        .select_from(Request)
+        .outerjoin(Person, requester)
+        .where(
+            Request.offering_id.in_(bindparam("reach", expanding=True)),
+            or_(
+                Request.offering_id.in_(bindparam("open", expanding=True)),
+                Request.status.notin_(FINAL),
+            ),
+            Request.status.notin_((*FINAL, "resolved")),
+        )
+    )
+    if shape.wanted:
+        query = query.where(Request.offering_id.in_(bindparam("wanted", expanding=True)))
+    if shape.statuses:
+        query = query.where(Request.status.in_(bindparam("statuses", expanding=True)))
+    if shape.sla_state:
+        query = query.where(Request.resolution_state == bindparam("sla_state"))
+    if shape.text:
+        pattern: Any = bindparam("pattern")
+        query = query.where(
+            or_(
+                func.lower(Request.subject).like(pattern, escape="\\"),
+                func.lower(Request.description).like(pattern, escape="\\"),
+            )
+        )
+    if shape.after:
+        due = bindparam("due", type_=Request.resolution_due_at.type)
+        query = query.where(
+            or_(
+                Request.resolution_due_at > due,
+                and_(Request.resolution_due_at == due, Request.id > bindparam("after_id")),
+            )
+        )
+    return query.order_by(Request.resolution_due_at, Request.id).limit(bindparam("limit"))

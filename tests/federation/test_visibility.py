@@ -131,6 +131,33 @@ def test_the_open_requests_page_most_urgent_first_by_cursor(served):
     assert bad.status_code == 422  # the customer's node refused a cursor it never issued
 
 
+def test_the_urgency_page_narrows_by_status_sla_state_text_and_offering(served):
+    """Each filter the trusted node may send, alone and together; ``q`` matches its
+    text literally (``_`` and ``%`` are not wildcards)."""
+    with served.customer.client(served.customer_account.end_user) as customer:
+        [held] = ok(customer.get("/api/v1/offerings"))["items"]
+        for subject in ("Toner 50% low", "Scanner_2 offline"):
+            body = {"subject": subject, "offering_id": held["id"]}
+            ok(customer.post("/api/v1/requests", json=body), 201)
+    path = f"/api/v1/trusts/{served.trust}/requests"
+
+    def subjects(**params):
+        return sorted(i["subject"] for i in ok(msp.get(path, params=params))["items"])
+
+    with served.msp.client(served.msp_account.specialist) as msp:
+        ok(msp.patch(f"{path}/{served.request['id']}", json={"status": "in_progress"}))
+        assert subjects() == ["Printer jams", "Scanner_2 offline", "Toner 50% low"]
+        assert subjects(status=["in_progress"]) == ["Printer jams"]
+        assert subjects(status=["new", "assigned"]) == ["Scanner_2 offline", "Toner 50% low"]
+        assert subjects(q="_") == ["Scanner_2 offline"]
+        assert subjects(q="50%") == ["Toner 50% low"]
+        assert subjects(q="TONER", status=["in_progress"]) == []
+        assert subjects(sla_state="on_track") == subjects()
+        assert subjects(sla_state="breached") == []
+        assert subjects(offering=[served.offering["id"]], limit=1) == ["Printer jams"]
+        assert subjects(offering=["not-an-offering-of-this-trust"]) == []
+
+
 def test_a_paused_request_shows_its_stopped_clock_in_the_list_and_in_the_inbox(served):
     path = f"/api/v1/trusts/{served.trust}/requests"
     with served.msp.client(served.msp_account.specialist) as msp:
