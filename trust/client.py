@@ -54,8 +54,9 @@ class PeerClient:
         self._pools: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
 
-    def _pool(self, url: str) -> httpx.Client:
-        origin = _origin(url)
+    def _pool(self, origin: str) -> httpx.Client:
+        """The pool for one peer (``origin``: scheme, host and port, as checked). There are
+        as many as peers this node was told to call: trusts and invitations admins made."""
         found = self._pools.get(origin)
         if found is not None:
             return found
@@ -85,8 +86,7 @@ class PeerClient:
             pool.close()
 
     def get_json(self, url: str) -> Any:
-        self._check(url)
-        pool = self._pool(url)
+        pool = self._pool(self._check(url))
         return self._send(pool, pool.build_request("GET", url))
 
     def post_signed(
@@ -118,7 +118,7 @@ class PeerClient:
         A read whose connection the peer closed before answering (a kept-alive one it
         was just closing, say) is sent once more on a new one, signed anew: its nonce
         may have been seen. An action is not: the peer may have done it."""
-        self._check(url)
+        pool = self._pool(self._check(url))
         headers: dict[str, str] = {}
         content = b""
         if body is not None:
@@ -128,8 +128,6 @@ class PeerClient:
             headers["TrustDesk-Trust"] = trust_id
         if actor:
             headers["TrustDesk-Actor"] = actor
-
-        pool = self._pool(url)
 
         def signed_request() -> httpx.Request:
             parts = HttpRequestParts(method, url, dict(headers), content)
@@ -148,9 +146,10 @@ class PeerClient:
                 raise
             return self._send(pool, signed_request(), (timeout or self.timeout) - spent)
 
-    def _check(self, url: str) -> None:
+    def _check(self, url: str) -> str:
+        """The URL's scheme, host and port, if the node may call it."""
         try:
-            check_url(url, self.policy)
+            return check_url(url, self.policy)
         except PeerRefused as exc:
             raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
 
@@ -183,12 +182,6 @@ class PeerClient:
             return json.loads(bytes(body)) if body else None
         except ValueError as exc:
             raise PeerUnavailable("the peer's answer was not JSON") from exc
-
-
-def _origin(url: str) -> str:
-    """Scheme, host and port: what one pool's connections can serve."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.lower()}://{rest.split('/', 1)[0].split('?', 1)[0].lower()}"
 
 
 def _problem_code(body: bytes) -> str | None:

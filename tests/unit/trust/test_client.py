@@ -67,10 +67,14 @@ def test_each_peer_has_a_connection_pool_of_its_own():
     """httpcore's pool scans every connection it holds to place each call: one pool per
     peer keeps that scan short however many peers an inbox fans out to."""
     client, _ = _client([])
-    same = client._pool("http://127.0.0.1:8765/federation/v1/a")
-    assert client._pool("HTTP://127.0.0.1:8765/.well-known/trustdesk-node") is same
-    assert client._pool("http://127.0.0.1:8765?x=1") is same
-    other = client._pool("http://127.0.0.1:8766/federation/v1/a")
+
+    def pool_of(url: str):
+        return client._pool(client._check(url))
+
+    same = pool_of("http://127.0.0.1:8765/federation/v1/a")
+    assert pool_of("HTTP://127.0.0.1:8765/.well-known/trustdesk-node") is same
+    assert pool_of("http://127.0.0.1:8765?x=1") is same
+    other = pool_of("http://127.0.0.1:8766/federation/v1/a")
     assert other is not same
     client.close()
     assert same.is_closed and other.is_closed
