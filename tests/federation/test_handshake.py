@@ -111,9 +111,9 @@ def test_a_replayed_federation_call_is_refused(federation):
 
     original = client_module.PeerClient._send
 
-    def capture(self, request, *rest):
+    def capture(self, pool, request, *rest):
         captured["request"] = request
-        return original(self, request, *rest)
+        return original(self, pool, request, *rest)
 
     client_module.PeerClient._send = capture
     try:
