@@ -27,8 +27,8 @@ from account_node.tenancy import ACCOUNT_ID_RE, UNSCOPED, AccountScope
 KINDS = ("msp", "customer")
 
 
-# Every call a peer makes names the account it is for: one statement, built once (its
-# cache key is memoised on it). Accounts are node-level rows: no account criterion.
+# Built once, so SQLAlchemy memoises their cache keys; ``_HOSTED`` serves the check every
+# call a peer makes begins with. Accounts are node-level rows: no account criterion.
 _BY_ID = (
     select(Account)
     .where(Account.id == bindparam("account_id"))

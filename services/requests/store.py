@@ -116,14 +116,17 @@ class RequestFilter:
         elif self.breached is False:
             query = query.where(~breached)
         if self.text:
-            pattern = f"%{escape_like(self.text.lower())}%"
-            query = query.where(
-                or_(
-                    func.lower(Request.subject).like(pattern, escape="\\"),
-                    func.lower(Request.description).like(pattern, escape="\\"),
-                )
-            )
+            query = query.where(text_matches(f"%{escape_like(self.text.lower())}%"))
         return query
+
+
+def text_matches(pattern: Any) -> Any:
+    """Subject or description matches the lowercase LIKE ``pattern`` (a value or a
+    bound parameter), escaped with ``escape_like``."""
+    return or_(
+        func.lower(Request.subject).like(pattern, escape="\\"),
+        func.lower(Request.description).like(pattern, escape="\\"),
+    )
 
 
 def escape_like(text: str) -> str:

@@ -21,7 +21,7 @@ from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore, prebuilt
 from services.requests.lifecycle import FINAL
 from services.requests.models import Request, RequestEvent, RequestPause
-from services.requests.store import escape_like
+from services.requests.store import escape_like, text_matches
 
 
 @dataclass(frozen=True)
@@ -242,13 +242,7 @@ def _urgent_statement(shape: _Shape) -> Select:  # type: ignore[type-arg]
     if shape.sla_state:
         query = query.where(Request.resolution_state == bindparam("sla_state"))
     if shape.text:
-        pattern: Any = bindparam("pattern")
-        query = query.where(
-            or_(
-                func.lower(Request.subject).like(pattern, escape="\\"),
-                func.lower(Request.description).like(pattern, escape="\\"),
-            )
-        )
+        query = query.where(text_matches(bindparam("pattern")))
     if shape.after:
         due = bindparam("due", type_=Request.resolution_due_at.type)
         query = query.where(
