@@ -4,21 +4,29 @@ Every call checks the URL against the outbound policy, has a per-phase timeout a
 total deadline (httpx's read timeout applies per read, so a peer that drips bytes would
 otherwise hold a page forever), reads at most ``MAX_BODY`` bytes, and turns anything
 unexpected into ``PeerUnavailable`` or ``PeerDeclined`` without the peer's own words.
+
+Every connection opens to an address the guard checked when it opened (``PinnedBackend``):
+the host name is resolved once, there, and never again by the HTTP library, so a DNS
+answer that changes after the URL check (DNS rebinding) cannot reach an internal service.
+Only the socket is pinned: URLs, the Host header, SNI and certificate checks keep the name.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
+import httpcore
 import httpx
 
 from trust.crypto.httpsig import HttpRequestParts, sign_request
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
-from trust.guard import OutboundPolicy, PeerRefused, check_url
+from trust.guard import OutboundPolicy, PeerRefused, check_url, resolve
 from trust.keystore import OwnKey
 
 MAX_BODY = 1_048_576
@@ -39,13 +47,76 @@ def shared_client(registry: dict[str, Any], policy: OutboundPolicy, timeout: flo
     return found  # type: ignore[no-any-return]
 
 
+class PinnedBackend(httpcore.SyncBackend):
+    """httpcore's network, except that a connection opens only to an address the guard
+    checked as it opened: the host is resolved once (``trust.guard.resolve``), an internal
+    address refused per the policy (``PeerRefused``, ``peer_address_private``), and the
+    socket connects to a checked IP itself, each in the resolver's order until one answers.
+
+    httpcore starts TLS over the returned stream with the URL's host name, so SNI and the
+    certificate check are unchanged. A name that no longer resolves is a network failure
+    (``httpcore.ConnectError``), as it was before: the URL itself passed the check."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self.policy = policy
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = resolve(host, port, self.policy)
+        except PeerRefused as exc:
+            if exc.code != "peer_unresolvable":
+                raise
+            raise httpcore.ConnectError(exc.detail) from exc
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            try:
+                # An IP literal: the resolver is not asked again.
+                return super().connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx's own transport over httpcore's pool, with ``PinnedBackend`` as its network.
+
+    httpx 0.28 cannot pass a network backend to the pool it builds (encode/httpx#3749
+    would add that), and ``HTTPTransport.__init__`` does nothing but build ``self._pool``,
+    which its other methods use; so this builds that pool itself, as httpx would for a
+    client without a proxy, and does not call ``super().__init__``. No proxy: a proxy
+    would resolve the peer's name itself, past the check."""
+
+    def __init__(
+        self, policy: OutboundPolicy, limits: httpx.Limits, ssl_context: ssl.SSLContext
+    ) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=PinnedBackend(policy),
+        )
+
+
 class PeerClient:
     """Calls to peers, over one small connection pool per peer.
 
     One pool per peer, not one for all: httpcore's pool looks at every connection it
     holds for each request it places (twice per call), so a single pool kept open to
     twenty trusting nodes spends more CPU placing an inbox's twenty calls than signing
-    them, and its one lock serialises the fan-out's threads."""
+    them, and its one lock serialises the fan-out's threads.
+
+    Each pool connects through ``PinnedTransport``. A ``transport`` given replaces the
+    network for every pool (tests: ``httpx.MockTransport``), guard included."""
 
     def __init__(self, policy: OutboundPolicy, timeout: float, transport: Any = None) -> None:
         self.policy = policy
@@ -53,6 +124,7 @@ class PeerClient:
         self._transport = transport
         self._pools: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None  # one for all pools, made at first need
 
     def _pool(self, origin: str) -> httpx.Client:
         """The pool for one peer (``origin``: scheme, host and port, as checked). There are
@@ -63,21 +135,29 @@ class PeerClient:
         with self._lock:
             found = self._pools.get(origin)
             if found is None:
+                transport = self._transport
+                if transport is None:
+                    transport = self._pinned_transport()
                 found = self._pools[origin] = httpx.Client(
                     timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 2.0)),
-                    # Enough kept connections for the inbox pages several people load
-                    # at once; an idle one goes before the peer drops it (nodes keep
-                    # theirs 10 s): reusing a connection the peer is closing loses the
-                    # call.
-                    limits=httpx.Limits(
-                        max_connections=PER_PEER,
-                        max_keepalive_connections=PER_PEER_KEPT,
-                        keepalive_expiry=KEEPALIVE,
-                    ),
-                    transport=self._transport,
+                    transport=transport,
                     follow_redirects=False,
                 )
             return found
+
+    def _pinned_transport(self) -> PinnedTransport:
+        """A new pool's network (under ``self._lock``). Enough kept connections for the
+        inbox pages several people load at once; an idle one goes before the peer drops
+        it (nodes keep theirs 10 s): reusing a connection the peer is closing loses the
+        call."""
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        limits = httpx.Limits(
+            max_connections=PER_PEER,
+            max_keepalive_connections=PER_PEER_KEPT,
+            keepalive_expiry=KEEPALIVE,
+        )
+        return PinnedTransport(self.policy, limits, self._ssl)
 
     def close(self) -> None:
         with self._lock:
@@ -172,6 +252,8 @@ class PeerClient:
                 response.close()
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"the peer did not answer ({type(exc).__name__})") from exc
+        except PeerRefused as exc:  # from PinnedBackend, before anything was sent
+            raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
         if response.status_code >= 400:
             raise PeerDeclined(
                 f"the peer answered {response.status_code}",

@@ -3,8 +3,13 @@
 A typed URL must never let someone make the node reach its own internal services
 (SSRF): the scheme must be https (http only where settings allow it, e.g. loopback in
 development) and every address the host resolves to must be public unless private
-addresses are allowed. Resolution happens here and the connection should use the
-checked address, so DNS cannot change its answer in between.
+addresses are allowed.
+
+Checking a name and then letting the HTTP library resolve it again to connect would let a
+DNS answer that changes in between (DNS rebinding) reach an internal service. So the
+check is made twice, with one rule: ``check_url`` refuses a typed URL early and clearly,
+and ``resolve`` is called again when a connection opens (``trust.client.PinnedBackend``),
+which connects to one of the addresses it returned: what was checked is what is reached.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class PeerRefused(ValueError):
@@ -39,28 +46,35 @@ def check_url(url: str, policy: OutboundPolicy) -> str:
         raise PeerRefused("peer_url_insecure", "peers are reached over https only")
     if parts.username or parts.password:
         raise PeerRefused("peer_url_invalid", "peer URLs carry no credentials")
-    for address in _addresses(
-        parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-    ):
-        if not policy.allow_private and _internal(address):
-            raise PeerRefused(
-                "peer_address_private", f"{parts.hostname} resolves to an internal address"
-            )
+    resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), policy)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
-def _addresses(host: str, port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def resolve(host: str, port: int, policy: OutboundPolicy) -> list[Address]:
+    """The addresses ``host`` resolves to, in the resolver's order, or ``PeerRefused``
+    (``peer_address_private``) if any is internal and the policy does not allow those.
+    One lookup: a connection must open to one of these, never to a name looked up anew."""
+    addresses = _addresses(host, port)
+    if not policy.allow_private and any(_internal(address) for address in addresses):
+        raise PeerRefused("peer_address_private", f"{host} resolves to an internal address")
+    return addresses
+
+
+def _addresses(host: str, port: int) -> list[Address]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise PeerRefused("peer_unresolvable", f"{host} does not resolve") from exc
-    return {ipaddress.ip_address(info[4][0]) for info in infos}
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
 
-def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _internal(address: Address) -> bool:
+    """Not a public address. ``is_global`` adds what ``is_private`` leaves out, such as the
+    shared address space 100.64.0.0/10 (carrier NAT, and some clouds' metadata service)."""
     return (
-        address.is_private
+        not address.is_global
+        or address.is_private
         or address.is_loopback
         or address.is_link_local
         or address.is_multicast

@@ -1,14 +1,17 @@
-"""The peer client: a read the peer dropped unanswered is sent once more, signed anew."""
+"""The peer client: a read the peer dropped unanswered is sent once more, signed anew;
+and every connection opens to an address the guard checked as it opened."""
 
 from __future__ import annotations
+
+import ssl
 
 import httpx
 import pytest
 
-from trust.client import PeerClient
+from trust.client import PeerClient, PinnedBackend, PinnedTransport
 from trust.crypto.keys import KeyRef, SigningKey
-from trust.errors import PeerUnavailable
-from trust.guard import OutboundPolicy
+from trust.errors import PeerNotAllowed, PeerUnavailable
+from trust.guard import OutboundPolicy, PeerRefused
 from trust.keystore import OwnKey
 
 URL = "http://127.0.0.1:8765/federation/v1/acme/trusts/t1/requests"
@@ -86,3 +89,87 @@ def test_calls_to_two_peers_each_reach_their_own_peer():
     other = URL.replace("8765", "8766")
     assert client.signed("GET", other, KEY, now=1_700_000_000) == {"items": [2]}
     assert [str(r.url) for r in sent] == [URL, other]
+
+
+# DNS rebinding: the connection, not only the URL, must go to a checked address.
+
+STRICT_OVER_HTTP = OutboundPolicy(allow_http=True)  # plain HTTP for the test peer only
+DEVELOPMENT = OutboundPolicy(allow_http=True, allow_private=True)
+
+
+@pytest.mark.parametrize("internal", ["127.0.0.1", "10.1.2.3"])
+def test_a_name_that_turns_internal_after_the_url_check_is_refused_before_sending(
+    dns, peer, internal
+):
+    """The URL check sees a public address; the connection, looking again, an internal
+    one: the call is refused with the guard's code and the internal service gets nothing."""
+    dns.answer("peer.test", "8.8.8.8", internal)
+    client = PeerClient(STRICT_OVER_HTTP, 2.0)
+    with pytest.raises(PeerNotAllowed) as caught:
+        client.signed("GET", f"http://peer.test:{peer.port}/x", KEY, now=1_700_000_000)
+    client.close()
+    assert caught.value.extensions["reason"] == "peer_address_private"
+    assert dns.lookups == ["peer.test", "peer.test"]  # the URL check, then the connection
+    assert peer.connections == 0
+
+
+def test_a_connection_goes_to_the_address_checked_as_it_opened(dns, peer):
+    """Any lookup after the connection's own check answers an unroutable address: the
+    call reaches the peer only because the socket connects to the checked one."""
+    dns.answer("peer.test", "127.0.0.1", "127.0.0.1", "192.0.2.1")
+    client = PeerClient(DEVELOPMENT, 2.0)
+    assert client.get_json(f"http://peer.test:{peer.port}/x") == {"ok": True}
+    client.close()
+    assert dns.lookups == ["peer.test", "peer.test"]
+    assert peer.hosts == [f"peer.test:{peer.port}"]  # the Host header keeps the name
+
+
+def test_development_settings_still_reach_a_loopback_peer(peer):
+    """As the federation tests' nodes do, on 127.0.0.1 over http."""
+    client = PeerClient(DEVELOPMENT, 2.0)
+    assert client.get_json(f"http://127.0.0.1:{peer.port}/x") == {"ok": True}
+    client.close()
+    assert peer.connections == 1
+
+
+def test_a_name_that_stops_resolving_after_the_url_check_is_unavailable(dns, peer):
+    """The URL was allowed; the peer's name failing a moment later is a network fault."""
+    dns.answer("peer.test", "127.0.0.1", None)
+    client = PeerClient(DEVELOPMENT, 2.0)
+    with pytest.raises(PeerUnavailable):
+        client.get_json(f"http://peer.test:{peer.port}/x")
+    client.close()
+    assert peer.connections == 0
+
+
+def test_the_pinned_network_refuses_an_internal_address_without_connecting(peer):
+    with pytest.raises(PeerRefused) as caught:
+        PinnedBackend(OutboundPolicy()).connect_tcp("localhost", peer.port, timeout=2.0)
+    assert caught.value.code == "peer_address_private"
+    assert peer.connections == 0
+
+
+def test_tls_checks_the_peer_name_over_the_pinned_socket(dns, tls_peer):
+    """The certificate names the host, not an address: SNI and the certificate check
+    use the URL's host name while the socket goes to the address checked for it."""
+    dns.answer("peer.test", "127.0.0.1")
+    peer, trusted = tls_peer("peer.test")
+    with _pinned_pool(trusted) as pool:
+        assert pool.get(f"https://peer.test:{peer.port}/x").json() == {"ok": True}
+    assert peer.server_names == ["peer.test"]
+
+
+def test_tls_still_refuses_a_certificate_for_another_name(dns, tls_peer):
+    dns.answer("peer.test", "127.0.0.1")
+    peer, trusted = tls_peer("other.test")
+    with (
+        _pinned_pool(trusted) as pool,
+        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        pool.get(f"https://peer.test:{peer.port}/x")
+    assert peer.hosts == []
+
+
+def _pinned_pool(trusted: ssl.SSLContext) -> httpx.Client:
+    """A pool as the client builds one, trusting the test peer's certificate."""
+    return httpx.Client(transport=PinnedTransport(DEVELOPMENT, httpx.Limits(), trusted))

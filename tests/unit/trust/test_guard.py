@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
-from trust.guard import OutboundPolicy, PeerRefused, check_url
+from trust.guard import OutboundPolicy, PeerRefused, check_url, resolve
 
 STRICT = OutboundPolicy()
 DEVELOPMENT = OutboundPolicy(allow_http=True, allow_private=True)
@@ -21,6 +23,8 @@ DEVELOPMENT = OutboundPolicy(allow_http=True, allow_private=True)
         ("https://10.1.2.3", "peer_address_private"),
         ("https://169.254.169.254", "peer_address_private"),
         ("https://[::1]", "peer_address_private"),
+        ("https://[::ffff:127.0.0.1]", "peer_address_private"),
+        ("https://100.100.100.200", "peer_address_private"),  # shared space, not public
         ("https://localhost", "peer_address_private"),
         ("https://no-such-host.invalid", "peer_unresolvable"),
     ],
@@ -37,3 +41,23 @@ def test_a_public_https_peer_is_allowed_and_normalized():
 
 def test_development_settings_allow_loopback_over_http():
     assert check_url("http://127.0.0.1:5001/", DEVELOPMENT) == "http://127.0.0.1:5001"
+
+
+def test_resolve_gives_every_address_in_the_resolvers_order(dns):
+    """A connection opens to one of these: the list is what was checked."""
+    dns.answer("peer.test", ("8.8.8.8", "1.1.1.1", "8.8.8.8"))
+    assert resolve("peer.test", 443, STRICT) == [
+        ipaddress.ip_address("8.8.8.8"),
+        ipaddress.ip_address("1.1.1.1"),
+    ]
+
+
+def test_a_name_with_any_internal_address_is_refused(dns):
+    dns.answer("peer.test", ("8.8.8.8", "10.0.0.7"))
+    with pytest.raises(PeerRefused) as caught:
+        resolve("peer.test", 443, STRICT)
+    assert caught.value.code == "peer_address_private"
+    assert resolve("peer.test", 443, DEVELOPMENT) == [
+        ipaddress.ip_address("8.8.8.8"),
+        ipaddress.ip_address("10.0.0.7"),
+    ]
