@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from account_node.app import create_app
 from account_node.db import db
@@ -43,6 +43,39 @@ def test_the_setting_does_not_outlive_its_transaction(postgres_app, postgres_url
     with engine.connect() as same_pooled_connection:
         assert same_pooled_connection.scalar(text("SELECT count(*) FROM people")) == 0
     engine.dispose()
+
+
+def _statements_sent(session):
+    """What the node's session sends through SQLAlchemy, as a list that fills as it goes."""
+    sent: list[str] = []
+    event.listen(session.get_bind(), "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+def test_a_transaction_is_scoped_as_it_begins_in_one_round_trip(postgres_app):
+    first, second = make_account(postgres_app), make_account(postgres_app)
+    with postgres_app.app_context():
+        sent = _statements_sent(db.session)
+        for account in (first, second):  # a pooled connection, one transaction each
+            bind_scope(db.session(), AccountScope(account.id))
+            setting = db.session.scalar(text("SELECT current_setting('app.account_id', true)"))
+            owners = db.session.scalars(text("SELECT DISTINCT account_id FROM people")).all()
+            db.session.commit()
+            assert (setting, owners) == (account.id, [account.id])
+        # BEGIN and the setting went together, straight to the driver, before the query.
+        assert not any("set_config" in statement for statement in sent)
+
+
+def test_a_scope_that_is_not_an_account_id_is_passed_as_a_parameter(postgres_app):
+    odd = "o'brien'); DROP TABLE people; --"
+    with postgres_app.app_context():
+        sent = _statements_sent(db.session)
+        bind_scope(db.session(), AccountScope(odd))
+        setting = db.session.scalar(text("SELECT current_setting('app.account_id', true)"))
+        people = db.session.scalar(text("SELECT count(*) FROM people"))
+        db.session.rollback()
+    assert (setting, people) == (odd, 0)
+    assert any("set_config" in statement for statement in sent)
 
 
 def test_rls_refuses_to_write_a_row_into_another_account(postgres_app, postgres_urls):
