@@ -1,0 +1,66 @@
+"""The node as `trustdesk serve` runs it: gunicorn, its workers and their connections."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from account_node.server import REQUESTS_PER_CONNECTION
+from tests.bench.harness import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A node on SQLite under gunicorn with two workers, on a loopback port."""
+    data_dir = tmp_path_factory.mktemp("served")
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRUSTDESK_DATA_DIR": str(data_dir),
+        "TRUSTDESK_SECRET_KEY": "served",
+        "TRUSTDESK_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "TRUSTDESK_LOG_LEVEL": "WARNING",
+    }
+    env.pop("TRUSTDESK_DATABASE_URL", None)
+    command = [sys.executable, "-m", "account_node"]
+    subprocess.run([*command, "db", "upgrade"], env=env, cwd=ROOT, check=True)
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port), "--workers", "2"], env=env, cwd=ROOT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the node did not come up within 30 s"
+            assert server.poll() is None, "the node exited while starting"
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_a_kept_alive_connection_is_closed_after_its_hundredth_request(served):
+    """So that a few long-lived clients cannot all stay on one worker (see _rebalance);
+    the client simply carries on over a new connection."""
+    with httpx.Client(base_url=served, timeout=5) as client:
+        answers = [client.get("/healthz") for _ in range(REQUESTS_PER_CONNECTION + 1)]
+    assert all(answer.status_code == 200 for answer in answers)
+    closing = [
+        i + 1 for i, answer in enumerate(answers) if answer.headers.get("connection") == "close"
+    ]
+    assert closing == [REQUESTS_PER_CONNECTION]
