@@ -16,6 +16,12 @@ spare (``first_ask``), or, if more, for a little more than it had on the last su
 many rows); a second round, from each node's urgency cursor, asks only the nodes whose
 rows may still belong on the page, for no more than could (``shortfall``). After it the
 page is exact: see ``shortfall`` for why two rounds always suffice.
+
+Both rounds share one deadline, the per-node timeout from the page's start: a node slow
+past it in the first round must not make the page wait a second round on top. The second
+round gets what is left; if a slow node left too little of it (under ``LEAST_SECOND_ROUND``
+of the timeout), it is skipped and the page shows the first round's rows, each source
+that may hold more saying so (``more``): a degraded page, never a late one.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ OPEN = ("new", "assigned", "in_progress", "waiting_for_customer")
 MAX_FANOUT = 32
 SPARE = 2  # the first round asks each node for this many times its fair share
 LEAST_FIRST_ASK = 5  # and never for fewer rows than this
+LEAST_SECOND_ROUND = 0.125  # of the timeout, left for a second round that is worth asking
+monotonic = time.monotonic  # the deadline's clock (tests move it by hand)
 
 Key = tuple[datetime, str]  # (resolution due, id): the order the inbox merges by
 
@@ -237,16 +245,18 @@ class Inbox:
         limit: int,
     ) -> None:
         """The two rounds: a fair share of every node, then what the page still needs of
-        those that may have it. A node that fails in the second round is reported
-        unreachable, with the rows it sent in the first: they are its most urgent, and
-        the others' second asks were reckoned with them ahead."""
+        those that may have it, within what is left of the page's deadline. A node that
+        fails in the second round is reported unreachable, with the rows it sent in the
+        first: they are its most urgent, and the others' second asks were reckoned with
+        them ahead."""
         key = self.handshake.keys.current()
         workers = min(MAX_FANOUT, len(remotes))
+        deadline = monotonic() + self.timeout
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox") as pool:
 
-            def round_of(asks: list[tuple[_Remote, int]]) -> None:
+            def round_of(asks: list[tuple[_Remote, int]], timeout: float) -> None:
                 calls = [
-                    pool.submit(self._ask, remote, {**args, "limit": n}, key)
+                    pool.submit(self._ask, remote, {**args, "limit": n}, key, timeout)
                     for remote, n in asks
                     if n > 0
                 ]
@@ -254,19 +264,23 @@ class Inbox:
                     call.result()
 
             n = len(remotes)
-            round_of([(r, ask_of(limit, n, SHARES.last(r.share_key))) for r in remotes])
+            first = [(r, ask_of(limit, n, SHARES.last(r.share_key))) for r in remotes]
+            round_of(first, self.timeout)
+            left = deadline - monotonic()
+            if left < LEAST_SECOND_ROUND * self.timeout:
+                return  # a node slow past the deadline took the page's time
             alive = [r for r in remotes if r.status == "ok"]
             wanted = shortfall([r.fetched for r in alive], local, limit)
-            round_of(list(zip(alive, wanted, strict=True)))
+            round_of(list(zip(alive, wanted, strict=True)), left)
 
-    def _ask(self, remote: _Remote, args: dict[str, Any], key: Any) -> None:
+    def _ask(self, remote: _Remote, args: dict[str, Any], key: Any, timeout: float) -> None:
         """One call to one trusting node (runs in a pool thread: no database here)."""
         started = time.perf_counter()
         trust = remote.reach.trust
         if remote.fetched.cursor is not None:
             args = {**args, "cursor": remote.fetched.cursor}
         try:
-            page = self.remote.list_in(remote.reach, args, key, timeout=self.timeout)
+            page = self.remote.list_in(remote.reach, args, key, timeout=timeout)
         except PeerDeclined:
             remote.status = "refused"
         except (PeerUnavailable, PeerNotAllowed):

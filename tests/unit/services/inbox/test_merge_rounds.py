@@ -33,14 +33,22 @@ def fresh_shares(monkeypatch):
 class FakeNodes:
     """Trusting nodes as the visibility API's urgency pages, with every call recorded."""
 
-    def __init__(self, rows: list[list[int]], failing: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self,
+        rows: list[list[int]],
+        failing: frozenset[int] = frozenset(),
+        slow: dict[int, float] | None = None,
+    ) -> None:
         self.rows = [
             sorted(({"id": f"n{n}-r{i}", "urgency_at": T0 + timedelta(minutes=m)}
                     for i, m in enumerate(minutes)), key=lambda r: (r["urgency_at"], r["id"]))
             for n, minutes in enumerate(rows)
         ]  # fmt: skip
         self.failing = failing
+        self.slow = slow or {}  # node: seconds its first answer takes (past the timeout: none)
+        self.now = 0.0  # the inbox's deadline clock, moved by slow answers only
         self.calls: list[tuple[int, int]] = []  # (node, rows asked)
+        self.timeouts: list[tuple[int, float]] = []  # (node, timeout of the call)
 
     def reaches(self, **_: Any) -> list[Reach]:
         return [
@@ -57,8 +65,13 @@ class FakeNodes:
         node = int(reach.trust.id[1:])
         limit = args["limit"]
         self.calls.append((node, limit))
+        self.timeouts.append((node, timeout))
         if node in self.failing and args.get("cursor"):
             raise PeerUnavailable("down in the second round")
+        if node in self.slow and not args.get("cursor"):
+            self.now += min(self.slow[node], timeout)  # one slow node: no overlap to model
+            if self.slow[node] > timeout:
+                raise PeerUnavailable("no answer within the timeout")
         start = int(args.get("cursor") or 0)
         page = self.rows[node][start : start + limit]
         more = start + limit < len(self.rows[node])
@@ -68,7 +81,9 @@ class FakeNodes:
         }
 
 
-def gather(nodes: FakeNodes, limit: int) -> dict[str, Any]:
+def gather(nodes: FakeNodes, limit: int, monkeypatch: Any = None) -> dict[str, Any]:
+    if monkeypatch is not None:
+        monkeypatch.setattr(service, "monotonic", lambda: nodes.now)
     inbox = Inbox.__new__(Inbox)
     inbox.work = SimpleNamespace(scope=SimpleNamespace(account_id="msp"))
     inbox.remote = nodes  # type: ignore[assignment]
@@ -148,3 +163,38 @@ def test_a_node_failing_in_the_second_round_is_reported_with_the_rows_it_sent_fi
     shown = [i["id"] for i in page["items"]]
     assert shown[:5] == [f"n0-r{i}" for i in range(5)]  # its most urgent, surely
     assert shown == everything(FakeNodes([list(range(5))] + [list(range(1000, 1200))] * 19), 50)
+
+
+ONE_NODE_HOLDS_THE_MOST_URGENT = [list(range(200))] + [list(range(1000, 1200))] * 18
+
+
+def test_a_node_slow_past_the_timeout_costs_the_page_that_timeout_and_no_more(monkeypatch):
+    """Its first round ends at the deadline: no second round is started after it. The
+    page shows the first round's rows, and the node that may hold more says so."""
+    nodes = FakeNodes([*ONE_NODE_HOLDS_THE_MOST_URGENT, list(range(200))], slow={19: 5.0})
+    page = gather(nodes, 50, monkeypatch)
+    assert nodes.now == 1.0  # the timeout (gather's), not a moment more
+    assert sorted(nodes.calls) == [(n, 5) for n in range(20)]  # no second round
+    first, *_others, hung = page["sources"]
+    assert (hung["status"], hung["count"]) == ("unreachable", 0)
+    assert (first["status"], first["count"], first["more"]) == ("ok", 5, True)
+    assert [i["id"] for i in page["items"]][:5] == [f"n0-r{i}" for i in range(5)]
+
+
+def test_a_second_round_gets_only_what_is_left_of_the_pages_time(monkeypatch):
+    nodes = FakeNodes([*ONE_NODE_HOLDS_THE_MOST_URGENT, list(range(1000, 1200))], slow={19: 0.6})
+    page = gather(nodes, 50, monkeypatch)
+    assert [i["id"] for i in page["items"]] == everything(nodes, 50)  # exact, as ever
+    assert nodes.timeouts[-1] == (0, pytest.approx(0.4))  # node 0's second ask: 1.0 - 0.6
+    assert {s["status"] for s in page["sources"]} == {"ok"}
+
+
+def test_too_little_time_left_for_a_second_round_skips_it(monkeypatch):
+    nodes = FakeNodes(
+        [*ONE_NODE_HOLDS_THE_MOST_URGENT, list(range(1000, 1200))],
+        slow={19: 1.0 - service.LEAST_SECOND_ROUND / 2},
+    )
+    page = gather(nodes, 50, monkeypatch)
+    assert sorted(nodes.calls) == [(n, 5) for n in range(20)]
+    assert {s["status"] for s in page["sources"]} == {"ok"}
+    assert page["sources"][0]["more"] is True
