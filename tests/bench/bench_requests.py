@@ -3,6 +3,11 @@
 Issue 3 goals: creating requests (SLA, routing and audit included) at >= 400/s, and a
 page of 25 with p95 <= 50 ms that stays flat (within 1.2x) from 500 to 50,000 requests.
 
+The node runs its jobs in-process (the embedded default), so the create figure is the
+node's own work. A last row repeats the create load on a fresh node whose jobs go to
+Redis + rq as in production (each create enqueues its SLA check there; no worker runs
+them), with the Redis server's CPU counted with the database's.
+
 Order: a short warm-up of creates (first calls compile statements and calendars), the
 list at 500 requests, the create load, then the list at 50,000. The list at 500 thus
 really has 500 requests whatever the create rate. Each row also gives the CPU a call cost
@@ -21,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 from services.requests.models import Request
 from tests.bench.bench_api import Get, seed_admin
-from tests.bench.harness import BenchNode, load, postgres_node, print_table
+from tests.bench.harness import BenchNode, LoadResult, load, postgres_node, print_table
 
 OFFICE = {
     "timezone": "Europe/Amsterdam",
@@ -145,6 +150,24 @@ def sweep_figures(node: BenchNode, sample: int = 10_000) -> dict[str, float]:
     }
 
 
+BENCH_REDIS_URL = os.environ.get("TRUSTDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def creates_with_jobs_on_redis(seconds: float) -> LoadResult | str:
+    """The create load on a fresh node whose jobs go to Redis, or why it could not run."""
+    import redis
+
+    try:
+        redis.Redis.from_url(BENCH_REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"skipped: no Redis at {BENCH_REDIS_URL} ({type(exc).__name__})"
+    with postgres_node(workers=2, redis_url=BENCH_REDIS_URL) as node:
+        headers = {"Authorization": f"Bearer {seed_admin(node)}"}
+        create = CreateRequest(setup_desk(node, headers))
+        load(node.url, headers, create, seconds=1.0)  # warm-up, not reported
+        return load(node.url, headers, create, seconds=seconds, node=node)
+
+
 def main(seconds: float | None = None) -> dict[str, Any]:
     seconds = seconds or float(os.environ.get("TRUSTDESK_BENCH_SECONDS", "6"))
     rows = []
@@ -163,6 +186,9 @@ def main(seconds: float | None = None) -> dict[str, Any]:
         lists[50_000] = load(node.url, headers, listing, seconds=seconds, node=node)
         rows.append(lists[50_000].row(f"GET /api/v1/requests?limit=25 ({total} in account)"))
         sweep = sweep_figures(node)
+    queued = creates_with_jobs_on_redis(seconds)
+    if not isinstance(queued, str):
+        rows.append(queued.row("POST /api/v1/requests (jobs on Redis + rq)"))
     flat = lists[50_000].p95_ms / lists[500].p95_ms
     create_cpu = created.server_cpu_ms + created.db_cpu_ms + created.client_cpu_ms
     return {
@@ -171,6 +197,16 @@ def main(seconds: float | None = None) -> dict[str, Any]:
         "create_cpu_ms_total": round(create_cpu, 2),
         "create_per_s_bound_2_idle_cores": round(2000 / create_cpu, 1) if create_cpu else None,
         "create_worker_cpu_pct": "/".join(map(str, created.worker_shares)),
+        **(
+            {"create_jobs_on_redis": queued}
+            if isinstance(queued, str)
+            else {
+                "create_per_s_jobs_on_redis": round(queued.per_second, 1),
+                "create_cpu_ms_total_jobs_on_redis": round(
+                    queued.server_cpu_ms + queued.db_cpu_ms + queued.client_cpu_ms, 2
+                ),
+            }
+        ),
         "list_p50_ms_500": round(lists[500].p50_ms, 2),
         "list_p95_ms_500": round(lists[500].p95_ms, 2),
         "list_p50_ms_50000": round(lists[50_000].p50_ms, 2),

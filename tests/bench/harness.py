@@ -54,26 +54,42 @@ class BenchNode:
     data_dir: str
     server_pid: int = 0
     database: str = ""
+    redis_url: str = ""  # jobs on Redis + rq when set, else in-process
 
     def cpu_seconds(self) -> tuple[float, float]:
-        """CPU used so far by (the server's processes, the bench database's backends).
+        """CPU used so far by (the server's processes, the services it uses: the bench
+        database's backends, and the Redis server when the node's jobs go there).
 
         Linux only (``/proc``); (0, 0) elsewhere. Processes that ended meanwhile are not
         counted, so take both readings while the server runs.
         """
-        server = database = 0.0
+        server = services = 0.0
         for pid, parent, seconds, cmdline in _processes() if self.server_pid else ():
             if self.server_pid in (pid, parent):
                 server += seconds
-            elif cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
-                database += seconds
-        return server, database
+            elif self._serves_it(cmdline):
+                services += seconds
+        return server, services
+
+    def _serves_it(self, cmdline: str) -> bool:
+        if cmdline.startswith("postgres:"):
+            return f" {self.database} " in cmdline
+        return bool(self.redis_url) and cmdline.startswith("redis-server")
 
     def worker_cpu_seconds(self) -> dict[int, float]:
         """CPU used so far by each of the server's workers (gunicorn's children)."""
         if not self.server_pid:
             return {}
         return {pid: s for pid, parent, s, _ in _processes() if parent == self.server_pid}
+
+
+def _empty_redis(url: str) -> None:
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
 
 
 def _processes() -> Iterator[tuple[int, int, float, str]]:
@@ -94,8 +110,10 @@ def _processes() -> Iterator[tuple[int, int, float, str]]:
 
 
 @contextmanager
-def postgres_node(workers: int = 2) -> Iterator[BenchNode]:
-    """A fresh database, migrated, and a node serving it under gunicorn; torn down after."""
+def postgres_node(workers: int = 2, redis_url: str = "") -> Iterator[BenchNode]:
+    """A fresh database, migrated, and a node serving it under gunicorn; torn down after.
+    With ``redis_url``, the node's jobs go to Redis + rq as in production (that Redis
+    database is emptied before and after); else they run in-process."""
     from account_node.migrations import upgrade
 
     admin = make_url(PG_ADMIN)
@@ -118,9 +136,11 @@ def postgres_node(workers: int = 2) -> Iterator[BenchNode]:
         "TRUSTDESK_SECRET_KEY": "bench",
         "TRUSTDESK_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "TRUSTDESK_LOG_LEVEL": "WARNING",
+        "TRUSTDESK_REDIS_URL": redis_url,
     }
     server = None
     try:
+        _empty_redis(redis_url)
         upgrade(owner, APP_ROLE)
         server = subprocess.Popen(
             [
@@ -138,11 +158,12 @@ def postgres_node(workers: int = 2) -> Iterator[BenchNode]:
         )
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url)
-        yield BenchNode(url, owner, runtime, str(data_dir), server.pid, name)
+        yield BenchNode(url, owner, runtime, str(data_dir), server.pid, name, redis_url)
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
+        _empty_redis(redis_url)
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
