@@ -47,8 +47,9 @@ def check_url(url: str, policy: OutboundPolicy) -> str:
     if parts.username or parts.password:
         raise PeerRefused("peer_url_invalid", "peer URLs carry no credentials")
     resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), policy)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
+    return f"{parts.scheme}://{host}{port}"
 
 
 def resolve(host: str, port: int, policy: OutboundPolicy) -> list[Address]:
@@ -69,9 +70,23 @@ def _addresses(host: str, port: int) -> list[Address]:
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
 
+def _carried_ipv4(address: Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one wraps and a host or relay would reach: mapped
+    (``::ffff:a.b.c.d``) or 6to4 (``2002:aabb:ccdd::``). NAT64 and IPv4-compatible forms
+    need no unwrapping: they lie in ``::/8``, reserved, so internal whatever they wrap."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    return address.ipv4_mapped or address.sixtofour
+
+
 def _internal(address: Address) -> bool:
     """Not a public address. ``is_global`` adds what ``is_private`` leaves out, such as the
-    shared address space 100.64.0.0/10 (carrier NAT, and some clouds' metadata service)."""
+    shared address space 100.64.0.0/10 (carrier NAT, and some clouds' metadata service).
+    An IPv6 address that wraps an IPv4 one is judged by the address it wraps too:
+    ``2002:a00:1::1`` reaches 10.0.0.1 through a 6to4 relay, yet Python calls it global."""
+    carried = _carried_ipv4(address)
+    if carried is not None and _internal(carried):
+        return True
     return (
         not address.is_global
         or address.is_private

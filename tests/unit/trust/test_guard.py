@@ -25,6 +25,11 @@ DEVELOPMENT = OutboundPolicy(allow_http=True, allow_private=True)
         ("https://[::1]", "peer_address_private"),
         ("https://[::ffff:127.0.0.1]", "peer_address_private"),
         ("https://100.100.100.200", "peer_address_private"),  # shared space, not public
+        ("https://[64:ff9b::7f00:1]", "peer_address_private"),  # NAT64 of 127.0.0.1
+        ("https://[64:ff9b::a9fe:a9fe]", "peer_address_private"),  # of 169.254.169.254
+        ("https://[2002:a00:1::1]", "peer_address_private"),  # 6to4 of 10.0.0.1
+        ("https://[::10.0.0.1]", "peer_address_private"),  # IPv4-compatible
+        ("https://[64:ff9b:1::808:808]", "peer_address_private"),  # NAT64 prefixes: reserved
         ("https://localhost", "peer_address_private"),
         ("https://no-such-host.invalid", "peer_unresolvable"),
     ],
@@ -37,6 +42,11 @@ def test_unsafe_urls_are_refused_with_a_code(url, code):
 
 def test_a_public_https_peer_is_allowed_and_normalized():
     assert check_url("https://8.8.8.8/some/path?x=1", STRICT) == "https://8.8.8.8"
+
+
+@pytest.mark.parametrize("host", ["[2002:808:808::1]", "[2606:4700::1111]"])
+def test_public_ipv6_peers_are_allowed_with_their_literal_bracketed(host):
+    assert check_url(f"https://{host}", STRICT) == f"https://{host}"
 
 
 def test_development_settings_allow_loopback_over_http():
