@@ -89,6 +89,9 @@ class Machines:
         readings = [node.cpu_seconds() for node in self.nodes]
         return sum(r[0] for r in readings), sum(r[1] for r in readings)
 
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        return {pid: s for node in self.nodes for pid, s in node.worker_cpu_seconds().items()}
+
 
 def measure(
     url: str, cookie: str, path: str, seconds: float, page: str, data: str, nodes: Any
