@@ -17,11 +17,12 @@ many rows); a second round, from each node's urgency cursor, asks only the nodes
 rows may still belong on the page, for no more than could (``shortfall``). After it the
 page is exact: see ``shortfall`` for why two rounds always suffice.
 
-Both rounds share one deadline, the per-node timeout from the page's start: a node slow
-past it in the first round must not make the page wait a second round on top. The second
-round gets what is left; if a slow node left too little of it (under ``LEAST_SECOND_ROUND``
-of the timeout), it is skipped and the page shows the first round's rows, each source
-that may hold more saying so (``more``): a degraded page, never a late one.
+Both rounds share one deadline, the per-node timeout from the page's start (before its
+own queries): a node slow past it in the first round must not make the page wait a
+second round on top. The second round gets what is left; if a slow node left too little
+of it (under ``LEAST_SECOND_ROUND`` of the timeout), it is skipped and the page shows the
+first round's rows, each source that may hold more saying so (``more``): a degraded
+page, never a late one.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ class Inbox:
         service: str | None = None,
         limit: int = 50,
     ) -> dict[str, Any]:
+        deadline = monotonic() + self.timeout
         own = self.work.scope.account_id
         reaches = [
             r
@@ -212,7 +214,7 @@ class Inbox:
             for r in reaches
         ]
         if remotes:
-            self._fan_out(remotes, args, local, limit)
+            self._fan_out(remotes, args, local, limit, deadline)
         items = list(local)
         for remote in remotes:
             trust = remote.reach.trust
@@ -243,15 +245,15 @@ class Inbox:
         args: dict[str, Any],
         local: list[dict[str, Any]],
         limit: int,
+        deadline: float,
     ) -> None:
         """The two rounds: a fair share of every node, then what the page still needs of
-        those that may have it, within what is left of the page's deadline. A node that
+        those that may have it, each within what is left of the page's ``deadline``. A node that
         fails in the second round is reported unreachable, with the rows it sent in the
         first: they are its most urgent, and the others' second asks were reckoned with
         them ahead."""
         key = self.handshake.keys.current()
         workers = min(MAX_FANOUT, len(remotes))
-        deadline = monotonic() + self.timeout
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox") as pool:
 
             def round_of(asks: list[tuple[_Remote, int]], timeout: float) -> None:
@@ -265,7 +267,7 @@ class Inbox:
 
             n = len(remotes)
             first = [(r, ask_of(limit, n, SHARES.last(r.share_key))) for r in remotes]
-            round_of(first, self.timeout)
+            round_of(first, max(deadline - monotonic(), LEAST_SECOND_ROUND * self.timeout))
             left = deadline - monotonic()
             if left < LEAST_SECOND_ROUND * self.timeout:
                 return  # a node slow past the deadline took the page's time

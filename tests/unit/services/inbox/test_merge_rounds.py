@@ -47,10 +47,12 @@ class FakeNodes:
         self.failing = failing
         self.slow = slow or {}  # node: seconds its first answer takes (past the timeout: none)
         self.now = 0.0  # the inbox's deadline clock, moved by slow answers only
+        self.reaching = 0.0  # seconds the page spends finding the trusts to ask
         self.calls: list[tuple[int, int]] = []  # (node, rows asked)
         self.timeouts: list[tuple[int, float]] = []  # (node, timeout of the call)
 
     def reaches(self, **_: Any) -> list[Reach]:
+        self.now += self.reaching  # the page's own queries, before any call
         return [
             Reach(
                 SimpleNamespace(
@@ -198,3 +200,10 @@ def test_too_little_time_left_for_a_second_round_skips_it(monkeypatch):
     assert sorted(nodes.calls) == [(n, 5) for n in range(20)]
     assert {s["status"] for s in page["sources"]} == {"ok"}
     assert page["sources"][0]["more"] is True
+
+
+def test_the_deadline_counts_from_the_pages_start_not_from_the_first_call(monkeypatch):
+    nodes = FakeNodes([list(range(200))] * 3)
+    nodes.reaching = 0.25
+    gather(nodes, 50, monkeypatch)
+    assert [timeout for _, timeout in nodes.timeouts] == [pytest.approx(0.75)] * len(nodes.calls)
