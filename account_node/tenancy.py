@@ -150,6 +150,11 @@ def _begin_with_rls(connection: Connection, account_id: str) -> None:
         f"BEGIN; SELECT set_config('{RLS_SETTING}', '{account_id}', true)".encode()
     )
     if result.status != ExecStatus.TUPLES_OK:
+        # Fail as a statement of SQLAlchemy's own: a lost connection (the database
+        # restarted) then invalidates the whole pool at once, not one request per
+        # pooled connection. On a live one the statement fails too (the transaction
+        # is aborted); the last line is for the impossible case.
+        _set_rls(connection, account_id)
         raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
 
 
