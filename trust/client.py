@@ -26,7 +26,7 @@ import httpx
 
 from trust.crypto.httpsig import HttpRequestParts, sign_request
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
-from trust.guard import OutboundPolicy, PeerRefused, check_url, resolve
+from trust.guard import OutboundPolicy, PeerRefused, check_origin, check_url, resolve
 from trust.keystore import OwnKey
 
 MAX_BODY = 1_048_576
@@ -69,7 +69,7 @@ class PinnedBackend(httpcore.SyncBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve(host, port, self.policy)
+            addresses = resolve(host, port, self.policy)  # PeerRefused: see PeerClient._send
         except PeerRefused as exc:
             if exc.code != "peer_unresolvable":
                 raise
@@ -227,9 +227,12 @@ class PeerClient:
             return self._send(pool, signed_request(), (timeout or self.timeout) - spent)
 
     def _check(self, url: str) -> str:
-        """The URL's scheme, host and port, if the node may call it."""
+        """The URL's scheme, host and port, if the node may call it. Its addresses are
+        checked as a connection opens (``PinnedBackend``), not on every call; a transport
+        given from outside (tests) has no such backend, so the URL check resolves."""
+        check = check_url if self._transport is not None else check_origin
         try:
-            return check_url(url, self.policy)
+            return check(url, self.policy)
         except PeerRefused as exc:
             raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
 

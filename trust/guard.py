@@ -7,9 +7,10 @@ addresses are allowed.
 
 Checking a name and then letting the HTTP library resolve it again to connect would let a
 DNS answer that changes in between (DNS rebinding) reach an internal service. So the
-check is made twice, with one rule: ``check_url`` refuses a typed URL early and clearly,
-and ``resolve`` is called again when a connection opens (``trust.client.PinnedBackend``),
-which connects to one of the addresses it returned: what was checked is what is reached.
+addresses are checked where the connection opens (``trust.client.PinnedBackend`` calls
+``resolve`` and connects to one of the addresses it returned: what was checked is what
+is reached); each call checks only the URL's form (``check_origin``), and ``check_url``
+checks both, to refuse a URL an admin typed early and clearly.
 """
 
 from __future__ import annotations
@@ -38,7 +39,23 @@ class OutboundPolicy:
 
 
 def check_url(url: str, policy: OutboundPolicy) -> str:
-    """Return the normalized base URL (scheme://host[:port]) or raise ``PeerRefused``."""
+    """Return the normalized base URL (scheme://host[:port]) or raise ``PeerRefused``:
+    the URL's form, and every address its host resolves to now."""
+    origin, host, port = _origin(url, policy)
+    resolve(host, port, policy)
+    return origin
+
+
+def check_origin(url: str, policy: OutboundPolicy) -> str:
+    """``check_url`` without the lookup, for a client whose connections resolve and
+    check the host as they open (``trust.client.PinnedBackend``): a call on a kept-alive
+    connection then asks no resolver, and one that opens asks it once."""
+    return _origin(url, policy)[0]
+
+
+def _origin(url: str, policy: OutboundPolicy) -> tuple[str, str, int]:
+    """(normalized base URL, host, port) of a URL the node may call, as far as its form
+    says; ``PeerRefused`` otherwise."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise PeerRefused("peer_url_invalid", f"{url!r} is not an http(s) URL")
@@ -46,10 +63,10 @@ def check_url(url: str, policy: OutboundPolicy) -> str:
         raise PeerRefused("peer_url_insecure", "peers are reached over https only")
     if parts.username or parts.password:
         raise PeerRefused("peer_url_invalid", "peer URLs carry no credentials")
-    resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), policy)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+    default = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}{port}", parts.hostname, parts.port or default
 
 
 def resolve(host: str, port: int, policy: OutboundPolicy) -> list[Address]:

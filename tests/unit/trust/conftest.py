@@ -79,6 +79,7 @@ class Peer(ThreadingHTTPServer):
 
 class _Answer(BaseHTTPRequestHandler):
     server: Peer
+    protocol_version = "HTTP/1.1"  # keeps connections alive, as nodes do
 
     def do_GET(self) -> None:
         self.server.hosts.append(self.headers["Host"])

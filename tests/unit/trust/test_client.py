@@ -98,30 +98,39 @@ DEVELOPMENT = OutboundPolicy(allow_http=True, allow_private=True)
 
 
 @pytest.mark.parametrize("internal", ["127.0.0.1", "10.1.2.3"])
-def test_a_name_that_turns_internal_after_the_url_check_is_refused_before_sending(
-    dns, peer, internal
-):
-    """The URL check sees a public address; the connection, looking again, an internal
-    one: the call is refused with the guard's code and the internal service gets nothing."""
-    dns.answer("peer.test", "8.8.8.8", internal)
+def test_a_name_resolving_to_an_internal_address_is_refused_before_sending(dns, peer, internal):
+    """The only lookup is the connection's own, and its answer is checked before the
+    socket opens: the call is refused with the guard's code, the service gets nothing."""
+    dns.answer("peer.test", internal)
     client = PeerClient(STRICT_OVER_HTTP, 2.0)
     with pytest.raises(PeerNotAllowed) as caught:
         client.signed("GET", f"http://peer.test:{peer.port}/x", KEY, now=1_700_000_000)
     client.close()
     assert caught.value.extensions["reason"] == "peer_address_private"
-    assert dns.lookups == ["peer.test", "peer.test"]  # the URL check, then the connection
+    assert dns.lookups == ["peer.test"]
     assert peer.connections == 0
 
 
 def test_a_connection_goes_to_the_address_checked_as_it_opened(dns, peer):
     """Any lookup after the connection's own check answers an unroutable address: the
     call reaches the peer only because the socket connects to the checked one."""
-    dns.answer("peer.test", "127.0.0.1", "127.0.0.1", "192.0.2.1")
+    dns.answer("peer.test", "127.0.0.1", "192.0.2.1")
     client = PeerClient(DEVELOPMENT, 2.0)
     assert client.get_json(f"http://peer.test:{peer.port}/x") == {"ok": True}
     client.close()
-    assert dns.lookups == ["peer.test", "peer.test"]
+    assert dns.lookups == ["peer.test"]
     assert peer.hosts == [f"peer.test:{peer.port}"]  # the Host header keeps the name
+
+
+def test_calls_on_a_kept_alive_connection_ask_no_resolver(dns, peer):
+    """A page of the inbox calls twenty peers: a lookup each per call would put the
+    resolver's latency, and its hiccups, in every page."""
+    dns.answer("peer.test", "127.0.0.1")
+    client = PeerClient(DEVELOPMENT, 2.0)
+    for _ in range(3):
+        assert client.get_json(f"http://peer.test:{peer.port}/x") == {"ok": True}
+    client.close()
+    assert (dns.lookups, peer.connections) == (["peer.test"], 1)
 
 
 def test_development_settings_still_reach_a_loopback_peer(peer):
@@ -132,9 +141,9 @@ def test_development_settings_still_reach_a_loopback_peer(peer):
     assert peer.connections == 1
 
 
-def test_a_name_that_stops_resolving_after_the_url_check_is_unavailable(dns, peer):
-    """The URL was allowed; the peer's name failing a moment later is a network fault."""
-    dns.answer("peer.test", "127.0.0.1", None)
+def test_a_name_that_does_not_resolve_as_the_connection_opens_is_unavailable(dns, peer):
+    """The URL's form was allowed; its name failing to resolve is a network fault."""
+    dns.answer("peer.test", None)
     client = PeerClient(DEVELOPMENT, 2.0)
     with pytest.raises(PeerUnavailable):
         client.get_json(f"http://peer.test:{peer.port}/x")
