@@ -54,8 +54,9 @@ class PinnedBackend(httpcore.SyncBackend):
     socket connects to a checked IP itself, each in the resolver's order until one answers.
 
     httpcore starts TLS over the returned stream with the URL's host name, so SNI and the
-    certificate check are unchanged. A name that no longer resolves is a network failure
-    (``httpcore.ConnectError``), as it was before: the URL itself passed the check."""
+    certificate check are unchanged. A name that does not resolve is a network failure
+    (``httpcore.ConnectError``, so ``PeerUnavailable``): the URL's form passed its check
+    (``PeerClient._check``), and a resolver may fail for a moment."""
 
     def __init__(self, policy: OutboundPolicy) -> None:
         self.policy = policy
