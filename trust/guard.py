@@ -9,8 +9,8 @@ Checking a name and then letting the HTTP library resolve it again to connect wo
 DNS answer that changes in between (DNS rebinding) reach an internal service. So the
 addresses are checked where the connection opens (``trust.client.PinnedBackend`` calls
 ``resolve`` and connects to one of the addresses it returned: what was checked is what
-is reached); each call checks only the URL's form (``check_origin``), and ``check_url``
-checks both, to refuse a URL an admin typed early and clearly.
+is reached), and each call checks only the URL's form (``check_origin``). ``check_url``
+checks both at once, for a client without that network (a test's transport).
 """
 
 from __future__ import annotations

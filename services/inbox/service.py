@@ -248,10 +248,10 @@ class Inbox:
         deadline: float,
     ) -> None:
         """The two rounds: a fair share of every node, then what the page still needs of
-        those that may have it, each within what is left of the page's ``deadline``. A node that
-        fails in the second round is reported unreachable, with the rows it sent in the
-        first: they are its most urgent, and the others' second asks were reckoned with
-        them ahead."""
+        those that may have it, each within what is left of the page's ``deadline``. A
+        node that fails in the second round is reported unreachable, with the rows it sent
+        in the first: they are its most urgent, and the others' second asks were reckoned
+        with them ahead."""
         key = self.handshake.keys.current()
         workers = min(MAX_FANOUT, len(remotes))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox") as pool:
@@ -265,11 +265,11 @@ class Inbox:
                 for call in calls:
                     call.result()
 
-            n = len(remotes)
+            n, least = len(remotes), LEAST_SECOND_ROUND * self.timeout
             first = [(r, ask_of(limit, n, SHARES.last(r.share_key))) for r in remotes]
-            round_of(first, max(deadline - monotonic(), LEAST_SECOND_ROUND * self.timeout))
+            round_of(first, max(deadline - monotonic(), least))
             left = deadline - monotonic()
-            if left < LEAST_SECOND_ROUND * self.timeout:
+            if left < least:
                 return  # a node slow past the deadline took the page's time
             alive = [r for r in remotes if r.status == "ok"]
             wanted = shortfall([r.fetched for r in alive], local, limit)
