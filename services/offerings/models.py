@@ -46,7 +46,10 @@ class Offering(AccountScoped, Base):
     peer_account: Mapped[str | None] = mapped_column(String(64))
     remote_id: Mapped[str | None] = mapped_column(String(32))
     revision: Mapped[int] = mapped_column(Integer, default=0)
-    document: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The signed document as received or sent: kept as evidence of what was agreed, read
+    # by nobody on a hot path. Deferred, so that listing offerings (every visibility call,
+    # every inbox page, every create on an offering) does not parse it.
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
 
     @property
     def kind(self) -> str:
