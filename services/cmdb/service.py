@@ -1,4 +1,9 @@
-"""Configuration items in a parent/child tree; a CI without an SLA inherits its parent's."""
+"""Configuration items in a parent/child tree; a CI without an SLA inherits its parent's.
+
+Who sees what: admins, specialists and auditors see all of the account's CIs; anyone else
+sees the CIs they own (to pick one when raising a request). A CI outside that view is as
+absent as one that does not exist, wherever it is named: read by id, or given as a field.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ from account_node.context import Work
 from account_node.errors import ValidationFailed
 from account_node.identity.store import PeopleStore
 from account_node.pagination import Page
+from services.cmdb.errors import CiNotFound
 from services.cmdb.models import CI_STATUSES, ConfigurationItem
 from services.cmdb.store import CiStore
 from services.sla.service import Slas
 
 MAX_DEPTH = 64  # deeper trees are refused; it also bounds every walk up the tree
+SEE_ALL = frozenset({"admin", "specialist", "auditor"})
 
 
 def snapshot(ci: ConfigurationItem) -> dict[str, Any]:
@@ -28,10 +35,32 @@ class Cmdb:
         self.store = CiStore(work.session, work.scope)
 
     def get(self, ci_id: str) -> ConfigurationItem:
+        """Any CI of the account, whoever asks (for the service's own rules)."""
         return self.store.get(ci_id)
 
     def page(self, cursor: str | None, limit: int, **filters: Any) -> Page[ConfigurationItem]:
         return self.store.filtered(cursor, limit, **filters)
+
+    # --- what the caller sees ------------------------------------------------------------
+
+    @property
+    def sees_all(self) -> bool:
+        return bool(self.work.roles & SEE_ALL)
+
+    def visible(self, ci_id: str) -> ConfigurationItem:
+        """The CI if the caller may see it; else ``CiNotFound``, as for an unknown id."""
+        ci = self.store.get(ci_id)
+        if not self.sees_all and ci.owner_id != self.work.actor.person_id:
+            raise CiNotFound(f"ci {ci_id} not found")
+        return ci
+
+    def visible_page(
+        self, cursor: str | None, limit: int, **filters: Any
+    ) -> Page[ConfigurationItem]:
+        """A page of the CIs the caller may see, with ``filters`` on top."""
+        if not self.sees_all:
+            filters["owner_id"] = self.work.actor.person_id
+        return self.page(cursor, limit, **filters)
 
     def effective_sla(self, ci: ConfigurationItem) -> tuple[str | None, ConfigurationItem | None]:
         """The SLA of ``ci`` or of its nearest ancestor that has one, and that CI."""

@@ -224,8 +224,8 @@ class Requests:
         person = self.store.person(requester_id)
         if person is None or not person.active:
             errors["requester_id"] = ["no such active person in this account"]
-        if ci_id:
-            ci = _lookup(errors, "ci_id", Cmdb(self.work).get, ci_id)
+        if ci_id:  # only a CI the caller sees: another's is as unknown as a foreign one
+            ci = _lookup(errors, "ci_id", Cmdb(self.work).visible, ci_id)
         if priority not in PRIORITIES:
             errors["priority"] = [f"must be one of {', '.join(PRIORITIES)}"]
         if errors or service is None:
@@ -241,7 +241,7 @@ class Requests:
             self._require_staff()
         before = snapshot(request)
         if changes.get("ci_id"):
-            _lookup_or_raise("ci_id", Cmdb(self.work).get, changes["ci_id"])
+            _lookup_or_raise("ci_id", Cmdb(self.work).visible, changes["ci_id"])
         for name in ("subject", "description", "ci_id"):
             if name in changes:
                 setattr(request, name, changes[name])

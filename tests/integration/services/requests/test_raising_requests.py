@@ -60,6 +60,40 @@ def test_a_ci_of_another_account_is_refused_and_nothing_is_written(desk, app, cl
     assert desk.get("/api/v1/requests", who="admin").get_json()["items"] == before
 
 
+def test_an_end_user_names_only_their_own_ci_and_anothers_is_as_unknown_as_a_made_up_one(desk):
+    before = desk.get("/api/v1/requests").get_json()["items"]
+    answers = [
+        desk.post(
+            "/api/v1/requests",
+            {"subject": "x", "offering_id": desk.offering, "ci_id": ci_id},
+            "end_user",
+        )
+        for ci_id in (desk.parent_ci, "no-such-ci")
+    ]
+    assert [a.status_code for a in answers] == [422, 422]
+    assert [a.get_json()["errors"] for a in answers] == [
+        {"ci_id": ["no such ci in this account"]}
+    ] * 2
+    assert desk.get("/api/v1/requests").get_json()["items"] == before
+
+
+def test_an_end_users_own_ci_gives_its_sla_even_one_inherited_from_a_ci_they_do_not_see(desk):
+    laptop = desk.created(
+        "/api/v1/cis",
+        {"type": "laptop", "name": "LT-1", "owner_id": desk.account.end_user.id,
+         "parent_id": desk.parent_ci},
+    )["id"]  # fmt: skip
+    body = desk.raise_request(ci_id=laptop)
+    assert (body["ci_id"], body["sla"]["source"], body["sla"]["id"]) == (laptop, "ci", desk.ci_sla)
+
+
+def test_a_specialist_names_any_ci_of_the_account_for_a_requester(desk):
+    body = desk.raise_request(
+        "specialist", requester_id=desk.account.end_user.id, ci_id=desk.child_ci
+    )
+    assert (body["ci_id"], body["sla"]["source"]) == (desk.child_ci, "ci")
+
+
 def test_a_service_of_another_account_is_refused(desk, app, client):
     from tests.integration.services.requests.conftest import build_desk
 
