@@ -24,7 +24,9 @@ def _requests(*roles: str) -> Requests:
     return Requests(work(*roles))
 
 
-def render(view: RequestView, staff: bool) -> dict[str, Any]:
+def render(view: RequestView, works: bool) -> dict[str, Any]:
+    """``works``: whether the caller works the request (``Requests.works``), which decides
+    the moves it is offered."""
     r = view.request
     # Loaded columns straight from the instance's dict: a page of 25 reads 425 of them,
     # and each read through the ORM's attribute descriptor costs several calls.
@@ -32,7 +34,7 @@ def render(view: RequestView, staff: bool) -> dict[str, Any]:
     return {
         **{name: loaded[name] if name in loaded else getattr(r, name) for name in _PLAIN},
         "reference": f"REQ-{r.number}",
-        "allowed_transitions": lifecycle.allowed_transitions(r.status, staff=staff),
+        "allowed_transitions": lifecycle.allowed_transitions(r.status, staff=works),
         "sla": {
             "id": r.sla_id,
             "name": r.sla_name,
@@ -77,7 +79,7 @@ class RequestList(MethodView):
             text=args.get("q"),
         )
         page = requests.page(filters, args.get("cursor"), args["limit"])
-        items = [render(v, requests.is_staff) for v in page.items]
+        items = [render(v, requests.works(v.request)) for v in page.items]
         return json_response(page_body(items, page.next_cursor))
 
     @requests_api.arguments(schemas.RequestCreate)
@@ -92,7 +94,7 @@ class RequestList(MethodView):
         if is_new:
             commit_now()  # the account's request number and audit head are locked till then
         view = requests.view_of(created) if is_new else requests.view(created.id)
-        return json_response(render(view, requests.is_staff), 201 if is_new else 200)
+        return json_response(render(view, requests.works(created)), 201 if is_new else 200)
 
 
 @requests_api.route("/<request_id>")
@@ -100,7 +102,8 @@ class RequestItem(MethodView):
     @requests_api.response(200, schemas.RequestOut)
     def get(self, request_id: str) -> Any:
         requests = _requests()
-        return json_response(render(requests.view(request_id), requests.is_staff))
+        view = requests.view(request_id)
+        return json_response(render(view, requests.works(view.request)))
 
     @requests_api.arguments(schemas.RequestUpdate)
     @requests_api.response(200, schemas.RequestOut)
@@ -115,7 +118,8 @@ class RequestItem(MethodView):
             requests.assign(request_id, team_id=team_id, assignee_id=assignee_id)
         if status:
             requests.change_status(request_id, status, reason)
-        return render(requests.view(request_id), requests.is_staff)
+        view = requests.view(request_id)
+        return render(view, requests.works(view.request))
 
 
 @requests_api.route("/<request_id>/notes")

@@ -1,16 +1,24 @@
 """Requests: raising, reading, working and measuring them (DESIGN section 4).
 
 Who sees what: admins and auditors see every request of the account; specialists see the
-requests routed to their teams or assigned to them; end users see their own. A request
-outside that view answers 404, exactly like one that does not exist. Every change writes
-a timeline entry and an audit event, moves the clocks if it should, and schedules the
-SLA checks after commit.
+requests routed to their teams or assigned to them, and their own; end users see their
+own. A request outside that view answers 404, exactly like one that does not exist.
+
+Who works what: admins work every request, specialists those routed to their teams or
+assigned to them (``works``). Everyone else acts on a request only as its requester:
+edits its text, notes publicly, cancels, closes or reopens. That includes a specialist
+on a request they raised that is none of their teams' work: raising one does not make it
+theirs to resolve, assign or put on another SLA.
+
+Every change writes a timeline entry and an audit event, moves the clocks if it should,
+and schedules the SLA checks after commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from account_node.context import Work
@@ -79,23 +87,57 @@ class Requests:
         if roles & {"admin", "auditor"}:
             return Visibility(everything=True)
         if "specialist" in roles:
-            return Visibility(requester_id=me, team_ids=self.teams.teams_of(me), assignee_id=me)
+            return Visibility(requester_id=me, team_ids=self._my_teams, assignee_id=me)
         return Visibility(requester_id=me, colleague_ids=self.teams.request_sharers(me))
+
+    @cached_property
+    def _my_teams(self) -> tuple[str, ...]:
+        return self.teams.teams_of(self.work.actor.person_id)
+
+    def works(self, request: Request) -> bool:
+        """Whether the caller works ``request``, with a specialist's or admin's powers,
+        rather than only being its requester (module docstring). A trusted account's
+        specialist, acting through the federation, works what the trust reaches: the
+        only requests it is shown."""
+        roles = self.work.roles
+        if "admin" in roles:
+            return True
+        if "specialist" not in roles:
+            return False
+        if self.work.actor.vouched_by is not None:
+            return True
+        work = Visibility(team_ids=self._my_teams, assignee_id=self.work.actor.person_id)
+        return work.covers(None, request.team_id, request.assignee_id)
 
     def get(self, request_id: str) -> Request:
         return self.store.visible(request_id, self.visibility())
 
     def _for_change(self, request_id: str) -> Request:
+        """A request the caller may change as its requester at least."""
         if not self.work.roles & {"admin", "specialist", "end_user"}:
             raise Forbidden("auditors read requests; they do not change them")
         request = self.get(request_id)
-        if not self.is_staff and request.requester_id != self.work.actor.person_id:
+        if not self.works(request) and request.requester_id != self.work.actor.person_id:
             raise Forbidden("only the requester or staff can change a request")
+        return request
+
+    def _for_work(self, request_id: str) -> Request:
+        """A request the caller works (``works``); its requester alone may not do this."""
+        self._require_staff()
+        request = self._for_change(request_id)
+        self._require_work(request)
         return request
 
     def _require_staff(self) -> None:
         if not self.is_staff:
             raise Forbidden("only specialists and admins can do this")
+
+    def _require_work(self, request: Request) -> None:
+        if not self.works(request):
+            raise Forbidden(
+                "only admins and the specialists of the request's team can do this; "
+                "you raised it, so you act on it as its requester"
+            )
 
     # --- reading ---------------------------------------------------------------------
 
@@ -124,7 +166,7 @@ class Requests:
 
     def timeline(self, request_id: str) -> list[RequestEvent]:
         request = self.get(request_id)
-        internal = bool(self.work.roles & {"admin", "specialist", "auditor"})
+        internal = bool(self.work.roles & {"admin", "auditor"}) or self.works(request)
         return self.store.timeline(request.id, include_internal=internal)
 
     # --- raising -----------------------------------------------------------------------
@@ -239,6 +281,7 @@ class Requests:
         self._ensure_open(request)
         if set(changes) - {"subject", "description"}:
             self._require_staff()
+            self._require_work(request)
         before = snapshot(request)
         if changes.get("ci_id"):
             _lookup_or_raise("ci_id", Cmdb(self.work).visible, changes["ci_id"])
@@ -265,7 +308,7 @@ class Requests:
         request = self._for_change(request_id)
         if status == request.status:
             return request
-        staff = self.is_staff
+        staff = self.works(request)
         if not lifecycle.can_move(request.status, status, staff=staff):
             allowed = lifecycle.allowed_transitions(request.status, staff=staff)
             raise IllegalTransition(
@@ -312,8 +355,7 @@ class Requests:
         self._moved(request)
 
     def assign(self, request_id: str, *, team_id: Any = UNSET, assignee_id: Any = UNSET) -> Request:
-        self._require_staff()
-        request = self._for_change(request_id)
+        request = self._for_work(request_id)
         self._ensure_open(request)
         before = snapshot(request)
         if team_id is not UNSET:
@@ -351,12 +393,13 @@ class Requests:
         self._ensure_open(request, allow_resolved=True)
         if not body.strip():
             raise InvalidRequest(errors={"body": ["must not be empty"]})
-        if not public and not self.is_staff:
+        works = self.works(request)
+        if not public and not works:
             raise InvalidRequest(
-                errors={"public": ["only specialists and admins write internal notes"]}
+                errors={"public": ["only those who work the request write internal notes"]}
             )
         event = self._event(request, "note", body=body, public=public)
-        if self.is_staff and public and request.first_response_at is None:
+        if works and public and request.first_response_at is None:
             request.first_response_at = event.at
             self._moved(request)
         is_requester = self.work.actor.person_id == request.requester_id
@@ -376,7 +419,7 @@ class Requests:
         self._require_staff()
         if len((reason or "").strip()) < 3:
             raise ValidationFailed(errors={"reason": ["say why the SLA is overridden"]})
-        request = self._for_change(request_id)
+        request = self._for_work(request_id)
         request.override_sla_id, request.override_reason = sla_id, reason.strip()
         return self._reevaluate(request, f"override: {reason.strip()}")
 
@@ -385,7 +428,7 @@ class Requests:
         self._require_staff()
         if len((reason or "").strip()) < 3:
             raise ValidationFailed(errors={"reason": ["say why the SLA is re-evaluated"]})
-        return self._reevaluate(self._for_change(request_id), reason.strip())
+        return self._reevaluate(self._for_work(request_id), reason.strip())
 
     def _reevaluate(self, request: Request, reason: str) -> Request:
         self._ensure_open(request, allow_resolved=True)

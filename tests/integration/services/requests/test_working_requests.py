@@ -177,3 +177,70 @@ def test_end_users_in_a_request_sharing_team_see_each_others_requests(desk):
     # Seeing a colleague's request is not working on it.
     assert desk.patch(_path(theirs), {"status": "cancelled"}, "end_user").status_code == 403
     assert desk.post(_path(theirs, "/notes"), {"body": "me too"}, "end_user").status_code == 403
+
+
+def _own_request_outside_their_teams(desk):
+    body = desk.raise_request("specialist", service_id=desk.service)  # routed to no team
+    assert (body["team_id"], body["allowed_transitions"]) == (None, ["cancelled"])
+    return body
+
+
+def test_a_specialist_does_not_work_their_own_request_outside_their_teams(desk):
+    body = _own_request_outside_their_teams(desk)
+    for path, change in (
+        (_path(body, "/sla-override"), {"sla_id": desk.urgent, "reason": "mine, so urgent"}),
+        (_path(body, "/reevaluate"), {"reason": "because I can"}),
+    ):
+        assert desk.post(path, change, "specialist").status_code == 403, path
+    for change in (
+        {"assignee_id": desk.account.specialist.id},
+        {"team_id": desk.team},
+        {"priority": "p1"},
+        {"ci_id": desk.child_ci},
+    ):
+        assert desk.patch(_path(body), change, "specialist").status_code == 403, change
+    resolved = desk.patch(_path(body), {"status": "resolved"}, "specialist")
+    assert resolved.status_code == 409
+    assert resolved.get_json()["allowed"] == ["cancelled"]
+    after = desk.get(_path(body)).get_json()
+    assert {k: after[k] for k in ("status", "priority", "team_id", "assignee_id", "sla")} == {
+        k: body[k] for k in ("status", "priority", "team_id", "assignee_id", "sla")
+    }
+
+
+def test_on_their_own_request_a_specialist_may_do_what_any_requester_may(desk):
+    body = _own_request_outside_their_teams(desk)
+    edited = desk.patch(_path(body), {"subject": "Printer still on fire"}, "specialist")
+    assert edited.get_json()["subject"] == "Printer still on fire"
+    internal = desk.post(_path(body, "/notes"), {"body": "psst", "public": False}, "specialist")
+    assert internal.status_code == 422
+    assert desk.post(_path(body, "/notes"), {"body": "Any news?"}, "specialist").status_code == 201
+    assert desk.get(_path(body)).get_json()["first_response_at"] is None  # no one responded
+    cancelled = desk.patch(_path(body), {"status": "cancelled"}, "specialist")
+    assert cancelled.get_json()["status"] == "cancelled"
+
+
+def test_a_specialist_does_not_read_the_internal_notes_on_their_own_request(desk):
+    body = _own_request_outside_their_teams(desk)
+    desk.post(_path(body, "/notes"), {"body": "about the requester", "public": False})
+    desk.post(_path(body, "/notes"), {"body": "On it"})
+    notes = desk.get(_path(body, "/notes"), who="specialist").get_json()
+    assert [n["body"] for n in notes] == ["On it"]
+
+
+def test_a_specialist_works_their_own_request_once_it_is_their_teams(desk):
+    body = _own_request_outside_their_teams(desk)
+    routed = desk.patch(_path(body), {"team_id": desk.team})  # the admin routes it
+    assert routed.get_json()["team_id"] == desk.team
+    assert "resolved" in desk.get(_path(body), who="specialist").get_json()["allowed_transitions"]
+    change = {"sla_id": desk.urgent, "reason": "CEO's printer"}
+    assert desk.post(_path(body, "/sla-override"), change, "specialist").status_code == 200
+    resolved = desk.patch(_path(body), {"status": "resolved"}, "specialist")
+    assert resolved.get_json()["status"] == "resolved"
+
+
+def test_a_specialist_assigned_to_a_request_works_it_outside_their_teams(desk):
+    body = desk.raise_request("admin", service_id=desk.service)
+    desk.patch(_path(body), {"assignee_id": desk.account.specialist.id})
+    resolved = desk.patch(_path(body), {"status": "resolved"}, "specialist")
+    assert resolved.get_json()["status"] == "resolved"
