@@ -8,6 +8,7 @@ the response hook commits a successful request and rolls back everything else.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -18,13 +19,20 @@ from flask import Flask, Response, current_app, g, json, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
+from sqlalchemy.exc import DataError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from account_node.clock import Clock
 from account_node.context import Work
 from account_node.db import db
-from account_node.errors import NodeError, NotAuthenticated, ValidationFailed, problem
+from account_node.errors import (
+    NodeError,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+    problem,
+)
 from account_node.identity.authentication import Authenticator
 from account_node.identity.passwords import Passwords
 from account_node.identity.principal import Principal
@@ -92,6 +100,20 @@ def render_unexpected(error: Exception) -> Response:
     return problem_response(body)
 
 
+def render_data_error(error: DataError) -> Response:
+    """The last resort for a value the database refused to store (one the edge let
+    through): the caller's input, so a 422, not a 500. Logged, as a gap in validation."""
+    log.warning("database refused a value on %s %s", request.method, request.path, exc_info=True)
+    body = problem(
+        422,
+        "validation_failed",
+        ValidationFailed.title,
+        "A value in the request cannot be stored; nothing was saved.",
+        instance=request.path,
+    )
+    return problem_response(body)
+
+
 def _field_errors(messages: Any) -> dict[str, list[str]]:
     """Flatten webargs' ``{"json": {"a": {"b": [..]}}}`` into ``{"a.b": [..]}``."""
     flat: dict[str, list[str]] = {}
@@ -140,9 +162,74 @@ class NodeApi(Api):
 
 
 def install_error_handlers(app: Flask) -> None:
+    """Render every error once, and turn input no database can store into one of them
+    before any view runs (``refuse_nul``)."""
+    app.before_request(refuse_nul)
     app.register_error_handler(NodeError, render_node_error)
+    app.register_error_handler(DataError, render_data_error)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(Exception, render_unexpected)
+
+
+# --- input no database can store ----------------------------------------------------
+
+NUL = "\x00"
+NUL_MESSAGE = "must not contain a NUL character"
+_NUL_IN_JSON = b"\\u0000"  # JSON carries a NUL in a string only escaped, as \u0000
+
+
+def refuse_nul() -> None:
+    """Refuse a NUL character anywhere in a request's input, for every endpoint alike.
+
+    PostgreSQL cannot store one in text (or JSON) and fails the whole statement;
+    SQLite stores it. So no field may hold one, on either database: a path segment that
+    has one names nothing (404); a query argument, a form field or a JSON string
+    anywhere in the body that has one is an invalid field (422), named as webargs names
+    fields (``targets.p1``, ``member_ids.0``). Nothing has been read or written yet.
+    """
+    if request.routing_exception is not None:
+        return  # no endpoint: the routing error answers
+    if any(NUL in str(value) for value in (request.view_args or {}).values()):
+        raise NotFound("not found")
+    errors = {name: [NUL_MESSAGE] for name in _nul_arguments(request.args, "query")}
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        errors.update((name, [NUL_MESSAGE]) for name in _nul_arguments(request.form, "form"))
+    if request.is_json and _NUL_IN_JSON in request.get_data(cache=True):
+        try:
+            body = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):
+            body = None  # not JSON after all: the parser says so, naming the body
+        errors.update((name, [NUL_MESSAGE]) for name in _nul_fields(body))
+    if errors:
+        raise ValidationFailed(errors=errors)
+
+
+def _nul_arguments(arguments: Any, whole: str) -> list[str]:
+    """The names of the arguments holding a NUL; ``whole`` for one whose name holds one."""
+    return [
+        whole if NUL in name else name
+        for name, value in arguments.items(multi=True)
+        if NUL in name or NUL in value
+    ]
+
+
+def _nul_fields(data: Any, most: int = 20) -> list[str]:
+    """The dotted names of the strings of parsed JSON ``data`` holding a NUL (``body``
+    for the whole; an object whose keys hold one is named itself), at most ``most``."""
+    found: list[str] = []
+    pending: deque[tuple[str, Any]] = deque([("", data)])
+    while pending and len(found) < most:
+        name, value = pending.popleft()
+        if isinstance(value, str) and NUL in value:
+            found.append(name or "body")
+        elif isinstance(value, dict):
+            if any(NUL in key for key in value):
+                found.append(name or "body")
+            else:
+                pending.extend((f"{name}.{k}" if name else k, v) for k, v in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{name}.{i}" if name else str(i), v) for i, v in enumerate(value))
+    return found
 
 
 def install_unit_of_work(app: Flask) -> None:

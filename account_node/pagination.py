@@ -35,8 +35,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None or not isinstance(row_id, str):
-            raise ValueError(cursor)
+        if moment.tzinfo is None or not isinstance(row_id, str) or "\x00" in row_id:
+            raise ValueError(cursor)  # a NUL: no id has one, and PostgreSQL refuses it
         return moment, row_id
     except (ValueError, TypeError, RecursionError) as exc:
         raise ValidationFailed(

@@ -140,3 +140,101 @@ def test_the_last_admin_cannot_be_demoted(client, account):
         json={"roles": ["auditor"]},
     )
     _assert_problem(response, 409, "conflict")
+
+
+# A NUL character: PostgreSQL cannot store one in text, so no field may hold one, on
+# either database; it is refused at the edge, before any view reads or writes.
+
+NUL = ["must not contain a NUL character"]
+
+
+def _team_names(client, account) -> list[str]:
+    body = client.get("/api/v1/teams", headers=account.admin.headers).get_json()
+    return [team["name"] for team in body["items"]]
+
+
+def test_a_nul_in_a_json_string_is_a_422_naming_the_field_and_nothing_is_written(client, account):
+    before = _team_names(client, account)
+    response = client.post(
+        "/api/v1/teams",
+        headers=account.admin.headers,
+        json={"name": "Desk\x00", "member_ids": [account.specialist.id, "x\x00"]},
+    )
+    assert _assert_problem(response, 422, "validation_failed")["errors"] == {
+        "name": NUL,
+        "member_ids.1": NUL,
+    }
+    assert _team_names(client, account) == before
+
+
+def test_a_nul_deep_in_the_body_is_named_by_its_path_and_in_a_key_by_its_object(client, account):
+    calendar = {"timezone": "UTC", "weekly": {"mon": [["09:00", "17:00\x00"]]}}
+    response = client.post(
+        "/api/v1/calendars/preview",
+        headers=account.end_user.headers,
+        json={"calendar": calendar, "start": "2026-01-05T09:00:00Z", "seconds": 60},
+    )
+    assert _assert_problem(response, 422)["errors"] == {"calendar.weekly.mon.0.1": NUL}
+    response = client.post(
+        "/api/v1/calendars/preview",
+        headers=account.end_user.headers,
+        json={"calendar": {"time\x00zone": "UTC"}, "start": "2026-01-05T09:00:00Z"},
+    )
+    assert _assert_problem(response, 422)["errors"] == {"calendar": NUL}
+
+
+def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client, account):
+    response = client.post(
+        "/api/v1/teams", headers=account.admin.headers, json={"name": "C:\\u0000 share"}
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["name"] == "C:\\u0000 share"
+
+
+def test_a_nul_in_a_query_argument_is_a_422_naming_it(client, account):
+    for path, name in (
+        ("/api/v1/requests?q=a%00b", "q"),
+        ("/api/v1/users?cursor=a%00b", "cursor"),
+        ("/api/v1/audit?action=team.create%00", "action"),
+    ):
+        response = client.get(path, headers=account.admin.headers)
+        assert _assert_problem(response, 422)["errors"] == {name: NUL}, path
+
+
+def test_a_path_segment_with_a_nul_names_nothing(client, account):
+    team = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "NOC"})
+    for method, path in (
+        ("get", "/api/v1/requests/a%00b"),
+        ("get", "/api/v1/teams/a%00b"),
+        ("delete", f"/api/v1/teams/{team.get_json()['id']}/members/a%00b"),
+        ("get", "/api/v1/cis/%00"),
+    ):
+        response = getattr(client, method)(path, headers=account.admin.headers)
+        _assert_problem(response, 404, "not_found")
+
+
+def test_a_cursor_hiding_a_nul_is_refused_like_any_cursor_the_server_did_not_issue(client, account):
+    import base64
+    import json
+
+    raw = json.dumps(["2026-01-05T09:00:00+00:00", "x\x00y"]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = client.get(
+        "/api/v1/requests", headers=account.admin.headers, query_string={"cursor": cursor}
+    )
+    assert _assert_problem(response, 422)["errors"] == {"cursor": ["invalid cursor"]}
+
+
+def test_a_value_the_database_refuses_is_a_422_without_internals(client, account, monkeypatch):
+    from sqlalchemy.exc import DataError
+
+    from account_node.identity import service
+
+    def refused(*args, **kwargs):
+        raise DataError("INSERT INTO teams ...", {}, Exception("secret: cannot store that"))
+
+    monkeypatch.setattr(service.Teams, "create", refused)
+    response = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "T"})
+    body = _assert_problem(response, 422, "validation_failed")
+    assert "secret" not in response.get_data(as_text=True)
+    assert body["detail"] == "A value in the request cannot be stored; nothing was saved."

@@ -83,3 +83,10 @@ def test_logout_ends_the_session(app, client):
     _login(client, account.id, account.admin.email, PASSWORD)
     client.post("/logout", data={"csrf_token": _csrf(client, "/")})
     assert client.get("/").status_code == 302
+
+
+def test_a_nul_in_a_form_field_is_a_422_page_not_a_crash(app, client):
+    account = make_account(app)
+    response = _login(client, account.id + "\x00", account.admin.email, PASSWORD)
+    assert (response.status_code, response.mimetype) == (422, "text/html")
+    assert client.get("/").status_code == 302  # not signed in

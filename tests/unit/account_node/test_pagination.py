@@ -65,6 +65,7 @@ def test_a_cursor_is_url_safe_and_unpadded():
         b64(b'["2026-01-05T09:00:00+00:00", "x", "extra"]'),
         b64(b'["2026-01-05T09:00:00", "naive"]'),
         b64(b'["2026-01-05T09:00:00+00:00", 7]'),
+        b64(b'["2026-01-05T09:00:00+00:00", "x\\u0000y"]'),  # a NUL: no id has one
         b64(b'["not a moment", "x"]'),
         b64(b'[20260105, "x"]'),
         b64(b"\xff\xfe\xfd"),
