@@ -11,7 +11,15 @@ from flask.views import MethodView
 from account_node.audit.service import Actor, AuditLog
 from account_node.context import Work
 from account_node.db import db
-from account_node.http import NodeBlueprint, PageArgs, json_response, node, page_body, work
+from account_node.http import (
+    NodeBlueprint,
+    PageArgs,
+    commit_now,
+    json_response,
+    node,
+    page_body,
+    work,
+)
 from account_node.identity.accounts import Accounts
 from account_node.tenancy import AccountScope
 from trust import schemas, witness
@@ -148,14 +156,16 @@ def peer_work(account_id: str, actor_id: str, peer: str, actor_name: str | None 
     )
 
 
-def trust_call(account_id: str, trust_id: str, role: str | None = None) -> tuple[Work, TrustCall]:
+def trust_call(
+    account_id: str, trust_id: str, role: str | None = None, *, active: bool = True
+) -> tuple[Work, TrustCall]:
     """Authenticate a call under a trust and return the work it may do, done by the
     peer's person (``TrustDesk-Actor``, named in the body's ``actor_name``) and vouched for
     by the peer account. Raises ``FederationRefused`` (the caller audits it)."""
     body = request.get_json(silent=True) if request.content_length else None
     name = body.get("actor_name") if isinstance(body, dict) else None
     current = peer_work(account_id, "", "peer")
-    call = authenticate_trust_call(current, incoming(), trust_id, role=role)
+    call = authenticate_trust_call(current, incoming(), trust_id, role=role, active=active)
     peer = call.peer_account
     actor_id = call.actor_id or f"node:{peer}"
     shown = (name if isinstance(name, str) and name.strip() else actor_id)[:100]
@@ -187,6 +197,13 @@ def refused(account_id: str, error: FederationRefused) -> Any:
     raise error
 
 
+def _member(value: Any, name: str) -> dict[str, Any]:
+    """``value[name]`` if both are JSON objects, else an empty one: for naming who sent a
+    body before it is checked (the check refuses what is malformed, with its code)."""
+    found = value.get(name) if isinstance(value, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
 def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
@@ -207,7 +224,7 @@ class KeyRotate(MethodView):
     @keys_api.response(200, schemas.RotationOut)
     def post(self) -> Any:
         """Rotate this account's key and announce it to every peer of an active trust."""
-        return rotate_and_announce(_handshake(work("admin")))
+        return rotate_and_announce(_handshake(work("admin")), commit_now)
 
 
 @federation.post("/<account_id>/keys/rotation")
@@ -223,7 +240,7 @@ def receive_key_rotation(account_id: str) -> Any:
 @federation.post("/<account_id>/trusts/proposals")
 def receive_proposal(account_id: str) -> Any:
     body = json_body()
-    proposer = ((body.get("agreement") or {}).get("document") or {}).get("trusting") or {}
+    proposer = _member(_member(_member(body, "agreement"), "document"), "trusting")
     current = peer_work(
         account_id, request.headers.get("TrustDesk-Actor", ""), str(proposer.get("account"))
     )
@@ -236,9 +253,9 @@ def receive_proposal(account_id: str) -> Any:
 
 @federation.post("/<account_id>/trusts/<trust_id>/countersignature")
 def receive_countersignature(account_id: str, trust_id: str) -> Any:
-    current = peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "trusted peer")
     try:
-        trust = _handshake(current).receive_countersignature(trust_id, incoming(), json_body())
+        current, call = trust_call(account_id, trust_id, role="trusting", active=False)
+        trust = _handshake(current).receive_countersignature(call, json_body())
     except FederationRefused as error:
         return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 200)
@@ -246,9 +263,9 @@ def receive_countersignature(account_id: str, trust_id: str) -> Any:
 
 @federation.post("/<account_id>/trusts/<trust_id>/deactivation")
 def receive_deactivation(account_id: str, trust_id: str) -> Any:
-    current = peer_work(account_id, request.headers.get("TrustDesk-Actor", ""), "peer")
     try:
-        trust = _handshake(current).receive_deactivation(trust_id, incoming())
+        current, call = trust_call(account_id, trust_id, active=False)
+        trust = _handshake(current).receive_deactivation(call)
     except FederationRefused as error:
         return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 202)

@@ -39,10 +39,18 @@ class TrustCall:
 
 
 def authenticate_trust_call(
-    work: Work, parts: HttpRequestParts, trust_id: str, *, role: str | None = None
+    work: Work,
+    parts: HttpRequestParts,
+    trust_id: str,
+    *,
+    role: str | None = None,
+    active: bool = True,
 ) -> TrustCall:
     """Check a call made to this account under ``trust_id``; ``role`` is this account's
-    side the call requires (``trusting`` for the visibility API)."""
+    side the call requires (``trusting`` for the visibility API). ``active=False`` skips
+    only the status check, for the handshake's own calls (a countersignature comes while
+    the trust is a proposal; a deactivation notice whatever it is): the signer must still
+    be the trust's peer, at the trust's node."""
     keyring = Keyring(work.session, work.scope, work.clock)
     verified = authenticate(
         work.session, parts, keyring.resolve, work.clock.now(), work.settings.redis_url
@@ -53,9 +61,15 @@ def authenticate_trust_call(
         )
     trust = TrustStore(work.session, work.scope).find(trust_id)
     signer = KeyRef.parse(verified.keyid).account
-    if trust is None or trust.peer_account != signer:
+    # The node too: an account id is only a name, which another node's proposal could
+    # claim; a key pinned from that node must not sign for the trust with this one.
+    if (
+        trust is None
+        or trust.peer_account != signer
+        or keyring.node_of(verified.keyid) != trust.peer_node
+    ):
         raise FederationForbidden("no such trust with the signing account", reason="trust_unknown")
-    if trust.status != "active":
+    if active and trust.status != "active":
         raise FederationForbidden(f"the trust is {trust.status}", reason="trust_inactive")
     if role is not None and trust.role != role:
         raise FederationForbidden(

@@ -16,10 +16,11 @@ that notice is lost.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -39,6 +40,9 @@ from trust.keyring import Keyring
 from trust.keystore import AccountKeys
 from trust.models import Invitation, Trust
 from trust.signals import trust_deactivated
+
+if TYPE_CHECKING:
+    from trust.calls import TrustCall
 
 AGREEMENT = "trust-agreement"
 SCOPES = ["requests:read", "requests:act", "events:send"]
@@ -181,28 +185,57 @@ class Handshake:
                 "the invitation code is unknown, used or expired", reason="invitation_invalid"
             )
         agreement = signed["document"]
-        trusting, trusted = agreement.get("trusting", {}), agreement.get("trusted", {})
+        trusting, trusted = agreement.get("trusting"), agreement.get("trusted")
         own = self.keys.current()
-        if trusted.get("account") != self.account or trusted.get("keyid") != str(own.ref):
+        if (
+            not isinstance(trusted, dict)
+            or trusted.get("account") != self.account
+            or trusted.get("keyid") != str(own.ref)
+        ):
             raise FederationRefused(
                 "the agreement does not name this account's key", reason="agreement_mismatch"
             )
         their_key = _party_key(trusting)
+        trust_id = agreement.get("id")
+        if not isinstance(trust_id, str) or not TRUST_ID.fullmatch(trust_id):
+            raise FederationRefused("the agreement has no valid id", reason="agreement_invalid")
+        if trusting["account"] == self.account:
+            raise FederationRefused("an account cannot trust itself", reason="agreement_invalid")
         _verify(signed, {trusting["keyid"]: their_key})
-        authenticate(
+        verified = authenticate(
             self.work.session,
             parts,
             {trusting["keyid"]: their_key}.get,
             now,
             self.work.settings.redis_url,
         )
+        if verified.trust != trust_id:
+            raise FederationRefused(
+                "the signature does not cover this agreement", reason="trust_not_covered"
+            )
+        self._check_known(trusting, their_key)
         invitation.used_at = now
-        trust = self._store(
-            agreement["id"], "trusted", trusting["account"], trusting["node"], signed
-        )
+        trust = self._store(trust_id, "trusted", trusting["account"], trusting["node"], signed)
         invitation.trust_id = trust.id
         self.work.record("trust.proposal_received", "trust", trust.id, after=_summary(trust))
         return trust
+
+    def _check_known(self, party: dict[str, str], key: VerifyKey) -> None:
+        """Refuse a proposer that claims an account this account already knows otherwise:
+        at another node, or with another key under the same key id. Account ids are only
+        names; what binds a trust to an account is the node and the keys pinned from it,
+        and calls are checked against both (``authenticate_trust_call``)."""
+        ref = KeyRef.parse(party["keyid"])
+        for pinned in self.keyring.store.of_peer(ref.account):
+            if pinned.peer_node != party["node"]:
+                raise FederationRefused(
+                    f"account {ref.account} is known here at another node",
+                    reason="agreement_mismatch",
+                )
+            if pinned.key_id == ref.key_id and pinned.public_key != key.to_b64url():
+                raise FederationRefused(
+                    f"{ref} is already pinned to another key", reason="agreement_mismatch"
+                )
 
     # --- step 3: the trusted side accepts ------------------------------------------------
 
@@ -221,9 +254,7 @@ class Handshake:
             trust_id=trust.id,
             actor=self.work.actor.person_id,
         )
-        self.keyring.pin(
-            KeyRef.parse(trusting["keyid"]), _party_key(trusting), trust.peer_node, "handshake"
-        )
+        self._pin(trusting, trust.peer_node)
         before = _summary(trust)
         trust.agreement, trust.status, trust.activated_at = (
             countersigned,
@@ -236,21 +267,13 @@ class Handshake:
 
     # --- step 3, received by the trusting side ------------------------------------------
 
-    def receive_countersignature(
-        self, trust_id: str, parts: HttpRequestParts, body: dict[str, Any]
-    ) -> Trust:
-        # The signature first: an unauthenticated caller learns nothing about our trusts.
-        authenticate(
-            self.work.session,
-            parts,
-            self.keyring.resolve,
-            self.work.clock.now(),
-            self.work.settings.redis_url,
-        )
-        trust = self.trusts.get(trust_id)
+    def receive_countersignature(self, call: TrustCall, body: dict[str, Any]) -> Trust:
+        """``call``: authenticated under the trust, by its peer (``authenticate_trust_call``
+        without the status check: the trust is still a proposal here)."""
+        trust = call.trust
         signed = _signed(body)
         if trust.role != "trusting" or trust.status != "proposed":
-            raise TrustConflict(f"trust {trust_id} is not awaiting a countersignature")
+            raise TrustConflict(f"trust {trust.id} is not awaiting a countersignature")
         if signed["document"] != trust.agreement["document"]:
             raise FederationRefused(
                 "the countersigned agreement differs from the proposal", reason="agreement_mismatch"
@@ -266,6 +289,12 @@ class Handshake:
         return trust
 
     # --- deactivation ------------------------------------------------------------------
+
+    def _pin(self, party: dict[str, Any], node: str) -> None:
+        try:
+            self.keyring.pin(KeyRef.parse(party["keyid"]), _party_key(party), node, "handshake")
+        except SignatureError as exc:
+            raise TrustConflict(exc.detail) from exc
 
     def deactivate(self, trust_id: str) -> Trust:
         trust = self.trusts.get(trust_id)
@@ -286,16 +315,10 @@ class Handshake:
             self.work.record("trust.notice_undelivered", "trust", trust.id)
         return trust
 
-    def receive_deactivation(self, trust_id: str, parts: HttpRequestParts) -> Trust:
-        # The signature first: an unauthenticated caller learns nothing about our trusts.
-        authenticate(
-            self.work.session,
-            parts,
-            self.keyring.resolve,
-            self.work.clock.now(),
-            self.work.settings.redis_url,
-        )
-        trust = self.trusts.get(trust_id)
+    def receive_deactivation(self, call: TrustCall) -> Trust:
+        """``call``: authenticated under the trust, by its peer, whatever the trust's
+        status (``authenticate_trust_call``): only the peer may end it from its side."""
+        trust = call.trust
         if trust.status != "deactivated":
             self._deactivate(trust, f"{trust.peer_account} (peer notice)")
         return trust
@@ -350,15 +373,30 @@ def _party(account: str, name: str, node: str, ref: KeyRef, key: VerifyKey) -> d
     }
 
 
+# What each side of an agreement must name, as text (``name`` is for people only).
+PARTY_FIELDS = ("account", "node", "keyid", "public_key", "fingerprint")
+TRUST_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")  # fits trusts.id; ours are trust-<16 hex>
+
+
 def _party_key(party: Any) -> VerifyKey:
+    """The key one side of an agreement names, checked: well formed, matching its
+    fingerprint, and a key of that very side's account (``<account>#<key id>``). Without
+    the last check a proposer could have its own key pinned under another account's id
+    and then sign calls as that account."""
+    if not isinstance(party, dict) or not all(isinstance(party.get(f), str) for f in PARTY_FIELDS):
+        raise FederationRefused("a party of the agreement is malformed", reason="agreement_invalid")
     try:
         key = VerifyKey.from_b64url(party["public_key"])
-        KeyRef.parse(party["keyid"])
-    except (KeyError, TypeError, ValueError) as exc:
+        ref = KeyRef.parse(party["keyid"])
+    except (TypeError, ValueError) as exc:
         raise FederationRefused(
             "the agreement names no valid key", reason="agreement_invalid"
         ) from exc
-    if key.fingerprint != party.get("fingerprint"):
+    if ref.account != party["account"]:
+        raise FederationRefused(
+            "a party's key belongs to another account", reason="agreement_invalid"
+        )
+    if key.fingerprint != party["fingerprint"]:
         raise FederationRefused("a key does not match its fingerprint", reason="agreement_invalid")
     return key
 

@@ -48,6 +48,7 @@ class Keyring:
     def __init__(self, session: Any, scope: AccountScope, clock: Clock) -> None:
         self.store = PinnedKeyStore(session, scope)
         self.clock = clock
+        self._resolved: dict[str, PinnedKey] = {}
 
     def pin(self, ref: KeyRef, key: VerifyKey, peer_node: str, source: str) -> PinnedKey:
         existing = self.store.by_ref(ref)
@@ -81,7 +82,15 @@ class Keyring:
             return None
         if row.valid_until is not None and moment >= row.valid_until:
             return None
+        self._resolved[keyid] = row
         return VerifyKey.from_b64url(row.public_key)
+
+    def node_of(self, keyid: str) -> str | None:
+        """The node ``keyid`` was pinned from (a handshake with that node, or a rotation
+        of a key pinned from it), if this keyring resolved it: a call signed with it is
+        a call from that node, whatever account id the key names."""
+        row = self._resolved.get(keyid)
+        return row.peer_node if row is not None else None
 
     def accept_rotation(self, notice: dict[str, Any]) -> PinnedKey:
         """Pin the new key of a rotation signed by a pinned old key and by the new key."""

@@ -9,12 +9,14 @@ audited. After a suspected compromise, rotate and re-confirm fingerprints out of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from trust.crypto.httpsig import HttpRequestParts
+from trust.crypto.keys import KeyRef
 from trust.errors import FederationRefused, PeerDeclined, PeerNotAllowed, PeerUnavailable
 from trust.handshake import Handshake
 from trust.inbox import authenticate
@@ -29,13 +31,21 @@ class RotationReport:
     undelivered: list[str] = field(default_factory=list)
 
 
-def rotate_and_announce(handshake: Handshake) -> RotationReport:
+def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> RotationReport:
+    """Rotate, make the new key durable (``commit``), then tell the peers.
+
+    In that order: a peer that gets the notice retires the old key at once, so a notice
+    sent before the commit, followed by a failure (a slow peer past the worker's timeout,
+    a failed commit), would leave the account signing with an old key its peers no longer
+    accept and a new one it no longer has."""
     work = handshake.work
     notice = handshake.keys.rotate()
     report = RotationReport(notice["document"]["old"], notice["document"]["new"])
+    work.record("key.rotate", "key", report.new, {"key": report.old}, {"key": report.new})
+    commit()
     new_key = handshake.keys.current()
     active = handshake.trusts.session.scalars(select(Trust).where(Trust.status == "active"))
-    for trust in active:
+    for trust in list(active):
         try:
             handshake.peers.post_signed(
                 f"{trust.peer_node}/federation/v1/{trust.peer_account}/keys/rotation",
@@ -48,7 +58,7 @@ def rotate_and_announce(handshake: Handshake) -> RotationReport:
             report.delivered.append(trust.peer_account)
         except (PeerUnavailable, PeerDeclined, PeerNotAllowed):
             report.undelivered.append(trust.peer_account)
-    work.record("key.rotate", "key", report.new, {"key": report.old}, _as_dict(report))
+    work.record("key.announce", "key", report.new, after=_as_dict(report))
     return report
 
 
@@ -61,13 +71,17 @@ def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[s
     except Exception as exc:
         code = getattr(exc, "code", "notice_invalid")
         raise FederationRefused("the rotation notice does not verify", reason=code) from exc
-    authenticate(
+    verified = authenticate(
         handshake.work.session,
         parts,
         handshake.keyring.resolve,
         handshake.work.clock.now(),
         handshake.work.settings.redis_url,
     )
+    if KeyRef.parse(verified.keyid).account != pinned.peer_account:
+        raise FederationRefused(
+            "a rotation comes from the rotating account itself", reason="notice_invalid"
+        )
     new = f"{pinned.peer_account}#{pinned.key_id}"
     handshake.work.record(
         "key.peer_rotated", "pinned_key", new, after={"peer": pinned.peer_account}
