@@ -21,6 +21,9 @@ from account_node.identity.tokens import issue_token_secret
 from account_node.pagination import Page
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# A person named in a body who is not of this account: an invalid field (as the
+# requests service words it), whether made up or another account's.
+NO_SUCH_PERSON = "no such person in this account"
 
 
 def person_snapshot(person: Person) -> dict[str, Any]:
@@ -157,6 +160,9 @@ class Teams:
         shares_requests: bool = False,
     ) -> Team:
         self._check_name(name)
+        unknown = [i for i, person_id in enumerate(member_ids or []) if not self._known(person_id)]
+        if unknown:
+            raise ValidationFailed(errors={f"member_ids.{i}": [NO_SUCH_PERSON] for i in unknown})
         team = Team(
             name=name.strip(),
             description=description,
@@ -166,7 +172,7 @@ class Teams:
         self.store.add(team)
         self.work.record("team.create", "team", team.id, after=team_snapshot(team))
         for person_id in member_ids or []:
-            self.add_member(team.id, person_id)
+            self._join(team, person_id)
         self.store.session.refresh(team)
         return team
 
@@ -193,14 +199,21 @@ class Teams:
         self.work.record("team.delete", "team", team_id, before=before)
 
     def add_member(self, team_id: str, person_id: str) -> Team:
+        """Add a person; ``person_id`` is a field of the call, not a path: one that names
+        no one of this account is an invalid field, a 422, not a 404."""
         team = self.store.get(team_id)
-        person = self.people.get(person_id)
-        if self.store.membership(team.id, person.id) is None:
-            self.store.session.add(TeamMember(team_id=team.id, person_id=person.id))
-            self.store.session.flush()
-            self.work.record("team.member_add", "team", team.id, after={"person_id": person.id})
+        if not self._known(person_id):
+            raise ValidationFailed(errors={"person_id": [NO_SUCH_PERSON]})
+        self._join(team, person_id)
         self.store.session.refresh(team)
         return team
+
+    def _join(self, team: Team, person_id: str) -> None:
+        """Make a known person a member, audited; a member already is left alone."""
+        if self.store.membership(team.id, person_id) is None:
+            self.store.session.add(TeamMember(team_id=team.id, person_id=person_id))
+            self.store.session.flush()
+            self.work.record("team.member_add", "team", team.id, after={"person_id": person_id})
 
     def remove_member(self, team_id: str, person_id: str) -> Team:
         team = self.store.get(team_id)
@@ -212,6 +225,9 @@ class Teams:
         self.work.record("team.member_remove", "team", team.id, before={"person_id": person_id})
         self.store.session.refresh(team)
         return team
+
+    def _known(self, person_id: str) -> bool:
+        return self.people.find(person_id) is not None
 
     def _check_name(self, name: str) -> None:
         if not (name or "").strip():

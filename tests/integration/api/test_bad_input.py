@@ -238,3 +238,37 @@ def test_a_value_the_database_refuses_is_a_422_without_internals(client, account
     body = _assert_problem(response, 422, "validation_failed")
     assert "secret" not in response.get_data(as_text=True)
     assert body["detail"] == "A value in the request cannot be stored; nothing was saved."
+
+
+# People named in a body are fields: one not of this account is a 422 naming the field,
+# as for any other id in a body (a 404 is for the path's own resource).
+
+
+def test_a_team_with_an_unknown_member_is_a_422_naming_that_member_and_is_not_created(
+    app, client, account
+):
+    theirs = make_account(app)
+    before = _team_names(client, account)
+    response = client.post(
+        "/api/v1/teams",
+        headers=account.admin.headers,
+        json={"name": "NOC", "member_ids": [account.specialist.id, "nope", theirs.specialist.id]},
+    )
+    assert _assert_problem(response, 422, "validation_failed")["errors"] == {
+        "member_ids.1": ["no such person in this account"],
+        "member_ids.2": ["no such person in this account"],
+    }
+    assert _team_names(client, account) == before
+
+
+def test_adding_an_unknown_person_to_a_team_is_a_422_naming_person_id(app, client, account):
+    theirs = make_account(app)
+    team = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "NOC"})
+    path = f"/api/v1/teams/{team.get_json()['id']}/members"
+    for person_id in ("nope", theirs.specialist.id):
+        response = client.post(path, headers=account.admin.headers, json={"person_id": person_id})
+        assert _assert_problem(response, 422)["errors"] == {
+            "person_id": ["no such person in this account"]
+        }
+    members = client.get(path.removesuffix("/members"), headers=account.admin.headers)
+    assert members.get_json()["members"] == []

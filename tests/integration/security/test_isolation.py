@@ -140,12 +140,16 @@ def test_another_accounts_id_is_a_404_like_a_missing_one(app, client, path):
 def test_a_team_cannot_take_a_member_from_another_account(app, client):
     mine, theirs = make_account(app), make_account(app)
     team = client.post("/api/v1/teams", headers=mine.admin.headers, json={"name": "Desk"})
-    response = client.post(
-        f"/api/v1/teams/{team.get_json()['id']}/members",
-        headers=mine.admin.headers,
-        json={"person_id": theirs.specialist.id},
+    foreign, missing = (
+        client.post(
+            f"/api/v1/teams/{team.get_json()['id']}/members",
+            headers=mine.admin.headers,
+            json={"person_id": person_id},
+        )
+        for person_id in (theirs.specialist.id, "made-up")
     )
-    assert response.status_code == 404
+    assert foreign.status_code == missing.status_code == 422  # an invalid field, either way
+    assert foreign.get_json()["errors"] == missing.get_json()["errors"]
     members = client.get(f"/api/v1/teams/{team.get_json()['id']}", headers=mine.admin.headers)
     assert members.get_json()["members"] == []
 

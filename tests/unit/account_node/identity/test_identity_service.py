@@ -291,8 +291,21 @@ def test_a_person_of_another_account_cannot_join_a_team(app, node):
     with app.app_context():
         teams = Teams(work_as(node, mine))
         team = teams.create("NOC")
-        with pytest.raises(PersonNotFound):
+        with pytest.raises(ValidationFailed) as caught:
             teams.add_member(team.id, theirs.specialist.id)
+        assert caught.value.errors == {"person_id": ["no such person in this account"]}
+        db.session.rollback()
+
+
+def test_a_team_is_not_created_with_someone_of_another_account_among_its_members(app, node):
+    mine, theirs = make_account(app), make_account(app)
+    with app.app_context():
+        work = work_as(node, mine)
+        before = head_seq(work)
+        with pytest.raises(ValidationFailed) as caught:
+            Teams(work).create("NOC", member_ids=[mine.specialist.id, theirs.specialist.id])
+        assert caught.value.errors == {"member_ids.1": ["no such person in this account"]}
+        assert events_after(work, before) == []
         db.session.rollback()
 
 
