@@ -7,10 +7,16 @@ holidays that remove whole local dates (DESIGN section 4). Conventions:
 - A budget that runs out exactly at a closing ends at that closing, not the next opening.
 - A zero budget gives the next business moment (the start itself inside hours).
 - Inputs may carry any UTC offset; outputs are in the calendar's zone.
-- An interval spans the real time between its local start and end. A wall time that does
-  not exist (spring-forward gap) means the first instant after the gap; one that occurs
-  twice (autumn repeat) means its first occurrence for a start and its second for an end,
-  so a local 00:00-24:00 day lasts 23 or 25 hours and a 09:00-17:00 day stays 8 hours.
+- An interval spans the real time from the first moment the wall clock reaches its start
+  to the last moment the wall clock is still before its end. A wall time that does not
+  exist (spring-forward gap) means the first instant after the gap; one that occurs twice
+  (autumn repeat) means its first occurrence for a start and, for an end, its second
+  (its first when it is where the repeat begins). So a local 00:00-24:00 day lasts 23 or
+  25 hours and a 09:00-17:00 day stays 8 hours. ``24:00`` is the first instant of the
+  next local date, so a day never reaches into the next one.
+- A moment is business time once: intervals of a day that meet (``01:30`` as one's end
+  and the next one's start) are one interval, and a start inside the repeat never reaches
+  back before the previous interval's end.
 - ``business_time_between(s, e)`` with ``e`` before ``s`` is the negative of the reverse.
 
 Cost: each computation walks the days it touches and skips whole weeks arithmetically:
@@ -26,15 +32,16 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_data
 
+from services.sla.wallclock import US, day_spans, epoch_us, transition_dates
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-US = 1_000_000
 DAY_US = 86_400 * US
 _TIME = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 _KEYS = {"timezone", "weekly", "holidays", "holiday_country", "holiday_subdivision"}
@@ -241,13 +248,7 @@ class Calendar:
         if found is None:
             day = date.fromordinal(ordinal)
             hours = () if self._is_holiday(day) else self.weekly.get(day.weekday(), ())
-            found = tuple(
-                (
-                    _wall_to_us(day, s, self.zone, is_end=False),
-                    _wall_to_us(day, e, self.zone, is_end=True),
-                )
-                for s, e in hours
-            )
+            found = day_spans(day, hours, self.zone)
             self._days[ordinal] = found
         return found
 
@@ -260,7 +261,7 @@ class Calendar:
         """Dates of ``year`` whose business time differs from their weekday's, with prefix sums."""
         cached = self._years.get(year)
         if cached is None:
-            candidates = {d for d in self._holiday_dates(year)} | _transition_dates(self.zone, year)
+            candidates = {d for d in self._holiday_dates(year)} | transition_dates(self.zone, year)
             ordinals, sums, running = [], [0], 0
             for day in sorted(candidates):
                 delta = sum(e - s for s, e in self._intervals(day.toordinal())) - self._standard_us(
@@ -340,59 +341,8 @@ def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]])
         errors[field] = [f"no holiday data for {country}{'-' + subdivision if subdivision else ''}"]
 
 
-def epoch_us(moment: datetime) -> int:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("business time needs timezone-aware datetimes")
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
-
-
 def timedelta_us(delta: timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * US + delta.microseconds
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _wall_to_us(day: date, minutes: int, zone: ZoneInfo, *, is_end: bool) -> int:
-    """A local wall time to an instant: gaps map to the gap's end; repeats per ``is_end``."""
-    if minutes == 1440:
-        day, minutes = day + timedelta(days=1), 0
-    wall = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
-    first, second = epoch_us(wall.replace(fold=0)), epoch_us(wall.replace(fold=1))
-    if first == second:
-        return first
-    if first > second:  # a gap: fold=0 reads the offset before the change
-        return _transition(zone, second, first)
-    return second if is_end else first
-
-
-def _transition(zone: ZoneInfo, lo: int, hi: int) -> int:
-    """The instant in (lo, hi] where the zone's offset changes (binary search on seconds)."""
-    before = datetime.fromtimestamp(lo // US, zone).utcoffset()
-    lo_s, hi_s = lo // US, hi // US
-    while hi_s - lo_s > 1:
-        mid = (lo_s + hi_s) // 2
-        if datetime.fromtimestamp(mid, zone).utcoffset() == before:
-            lo_s = mid
-        else:
-            hi_s = mid
-    return hi_s * US
-
-
-def _transition_dates(zone: ZoneInfo, year: int) -> set[date]:
-    """Local dates in ``year`` on which the zone's UTC offset changes."""
-    found = set()
-    day = date(year, 1, 1)
-    previous = datetime.combine(day, time(0), tzinfo=zone).utcoffset()
-    while day.year == year:
-        following = day + timedelta(days=1)
-        offset = datetime.combine(following, time(0), tzinfo=zone).utcoffset()
-        if offset != previous:
-            found.add(day)
-            previous = offset
-        day = following
-    return found
 
 
 def _overlap(intervals: Iterable[tuple[int, int]], a: int, b: int) -> int:
