@@ -26,11 +26,12 @@ from trust import schemas, witness
 from trust.calls import TrustCall, authenticate_trust_call
 from trust.client import PeerClient, shared_client
 from trust.descriptor import build_descriptor
-from trust.errors import FederationRefused
+from trust.errors import FederationForbidden, FederationRefused
 from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
 from trust.inbox import incoming_parts
 from trust.keystore import key_listing
+from trust.refusals import UNAUTHENTICATED
 from trust.rotation import receive_rotation, rotate_and_announce
 
 log = logging.getLogger(__name__)
@@ -182,18 +183,26 @@ def incoming() -> Any:
 
 
 def refused(account_id: str, error: FederationRefused) -> Any:
-    """Record the refusal in its own transaction (the call's own work rolls back)."""
+    """Record the refusal in its own transaction (the call's own work rolls back); one
+    made before authentication only as ``UNAUTHENTICATED`` admits (see trust.refusals)."""
     db.session.rollback()
     services = node()
+    reason = error.extensions.get("reason", error.code)
+    log.warning("refused federation call %s %s: %s", request.method, request.path, reason)
+    after: dict[str, Any] = {"reason": reason}
+    if not isinstance(error, FederationForbidden):
+        unrecorded = UNAUTHENTICATED.admit(account_id, reason)
+        if unrecorded is None:
+            raise error
+        if unrecorded:
+            after["unrecorded_before"] = unrecorded
     actor = Actor(
         "node:federation-inbox", account_id, f"federation inbox of {services.settings.node_name}"
     )
-    reason = error.extensions.get("reason", error.code)
     AuditLog(db.session(), AccountScope(account_id), services.clock).record(
-        actor, "federation.refused", "call", request.path[:64], after={"reason": reason}
+        actor, "federation.refused", "call", request.path[:64], after=after
     )
     db.session.commit()
-    log.warning("refused federation call %s %s: %s", request.method, request.path, reason)
     raise error
 
 

@@ -62,8 +62,10 @@ class InvitationStore(ScopedStore[Invitation]):
     model = Invitation
 
     def by_code(self, code: str) -> Invitation | None:
+        """The invitation, locked until commit (PostgreSQL): two proposals racing with
+        one code must not both find it unused."""
         query = select(Invitation).where(Invitation.code_hash == code_hash(code))
-        return self.session.scalars(query).first()
+        return self.session.scalars(query.with_for_update()).first()
 
 
 @dataclass

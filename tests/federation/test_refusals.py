@@ -170,3 +170,23 @@ def test_an_open_request_of_an_expired_offering_stays_workable(served):
         ok(msp.post(f"/api/v1/offerings/{served.offering['id']}/expire"))
     response = _call(served, f"/requests/{served.request['id']}")
     assert response.status_code == 200, response.text
+
+
+def test_strangers_cannot_flood_the_audit_log(served, monkeypatch):
+    """Unsigned calls name nobody: the first is audited, the rest of the minute counted
+    into the next record, so the account's chain does not grow with a stranger's rate."""
+    from trust import refusals
+
+    url = (
+        f"{served.customer.url}/federation/v1/{served.customer_account.id}"
+        f"/trusts/{served.trust}/requests"
+    )
+    for _ in range(5):
+        response = httpx.get(url)
+        assert (response.status_code, response.json()["reason"]) == (401, "signature_missing")
+    assert _refusals(served) == ["signature_missing"]
+    monkeypatch.setattr(refusals, "WINDOW_SECONDS", 0.0)  # a minute later
+    httpx.get(url)
+    with served.customer.client(served.customer_account.auditor) as customer:
+        items = ok(customer.get("/api/v1/audit", params={"action": "federation.refused"}))
+    assert items["items"][0]["after"] == {"reason": "signature_missing", "unrecorded_before": 4}
