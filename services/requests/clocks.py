@@ -5,6 +5,8 @@ plus its pause periods, so a reading never depends on SLAs or calendars that may
 changed since. A clock that is still running while the request is paused counts the
 open pause up to ``now``. A running clock that reaches its budget is ``breached`` (the
 deadline passed without the event); a stopped clock is ``met`` when it stopped within it.
+A clock stops at its event (first response, resolution) or, failing that, when the
+request became final (``closed_at`` of a closed or cancelled request).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from services.requests.lifecycle import FINAL
 from services.requests.models import Request
 from services.sla.calendar import Calendar
 from services.sla.clock import due_at, elapsed
@@ -121,7 +124,7 @@ class _Reader:
     def read(self, clock: str, *, fresh: bool) -> ClockReading:
         request = self.request
         target = target_of(request, clock)
-        stopped_at = request.first_response_at if clock == "response" else request.resolved_at
+        stopped_at = _stopped_at(request, clock)
         stored = (getattr(request, f"{clock}_due_at"), getattr(request, f"{clock}_at_risk_at"))
         if fresh or self.paused or None in stored:
             due = due_at(self.calendar, request.created_at, target, self.closed)
@@ -139,6 +142,15 @@ class _Reader:
             stopped_at=stopped_at,
             paused=self.paused,
         )
+
+
+def _stopped_at(request: Request, clock: str) -> datetime | None:
+    """When ``clock`` stopped: at its own event, else when the request became final (a
+    cancelled or closed request's clocks stand still; nothing more can meet them)."""
+    stopped = request.first_response_at if clock == "response" else request.resolved_at
+    if stopped is None and request.status in FINAL:
+        return request.closed_at
+    return stopped
 
 
 def _state(used: timedelta, target: timedelta, *, stopped: bool) -> str:

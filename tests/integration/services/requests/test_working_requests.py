@@ -105,6 +105,45 @@ def test_resolving_stops_the_clock_and_a_reopen_continues_it(desk, clock):
     assert due == datetime.fromisoformat(body["sla"]["resolution"]["due"]) + timedelta(hours=5)
 
 
+def test_cancelling_stops_both_clocks_where_they_stood(app, desk, clock):
+    from datetime import timedelta
+
+    body = desk.raise_request()  # response 2 h, resolution 8 h on a 24x7 calendar
+    clock.advance(timedelta(hours=1))
+    cancelled = desk.patch(_path(body), {"status": "cancelled"}, "end_user").get_json()
+    clock.advance(timedelta(hours=10))  # past both due moments
+    app.extensions["trustdesk"].jobs.drain()
+    sla = desk.get(_path(body)).get_json()["sla"]
+    for clock_name in ("response", "resolution"):
+        assert sla[clock_name]["stopped_at"] == cancelled["closed_at"]
+        assert sla[clock_name]["used_seconds"] == 3600
+        assert sla[clock_name]["state"] == "met"
+    [listed] = [
+        r
+        for r in desk.get("/api/v1/requests", status="cancelled").get_json()["items"]
+        if r["id"] == body["id"]
+    ]
+    assert (listed["sla"]["response"]["state"], listed["sla"]["resolution"]["state"]) == (
+        "met",
+        "met",
+    )
+    breached = desk.get("/api/v1/requests", breached="true").get_json()["items"]
+    assert body["id"] not in {r["id"] for r in breached}
+
+
+def test_a_clock_breached_before_cancelling_stays_breached(app, desk, clock):
+    from datetime import timedelta
+
+    body = desk.raise_request()  # response 2 h, resolution 8 h on a 24x7 calendar
+    clock.advance(timedelta(hours=3))
+    app.extensions["trustdesk"].jobs.drain()
+    desk.patch(_path(body), {"status": "cancelled"}, "end_user")
+    clock.advance(timedelta(hours=10))
+    sla = desk.get(_path(body)).get_json()["sla"]
+    assert (sla["response"]["state"], sla["response"]["used_seconds"]) == ("breached", 3 * 3600)
+    assert (sla["resolution"]["state"], sla["resolution"]["used_seconds"]) == ("met", 3 * 3600)
+
+
 def test_each_role_sees_its_own_share_of_the_requests(desk):
     mine = desk.raise_request()
     desk.raise_request(who="admin", service_id=desk.service)  # not routed to the team
