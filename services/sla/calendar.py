@@ -43,7 +43,7 @@ from services.sla.wallclock import US, day_spans, epoch_us, transition_dates
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_US = 86_400 * US
-_TIME = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_TIME = re.compile(r"([01][0-9]|2[0-4]):([0-5][0-9])")  # the whole text: see fullmatch
 _KEYS = {"timezone", "weekly", "holidays", "holiday_country", "holiday_subdivision"}
 MAX_SEARCH_DAYS = 800  # a calendar with no opening within ~2 years is an error, not a hang
 
@@ -62,7 +62,7 @@ class NoBusinessHours(ValueError):
 
 
 def _minutes(text: Any, *, is_end: bool) -> int | None:
-    match = _TIME.match(text) if isinstance(text, str) else None
+    match = _TIME.fullmatch(text) if isinstance(text, str) else None
     if not match:
         return None
     hours, minutes = int(match.group(1)), int(match.group(2))
@@ -333,6 +333,9 @@ def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]])
         return
     if not isinstance(country, str):
         errors["holiday_country"] = ["must be a country code such as NL"]
+        return
+    if subdivision is not None and not isinstance(subdivision, str):
+        errors["holiday_subdivision"] = ["must be a subdivision code such as NY, or null"]
         return
     try:
         holiday_data.country_holidays(country, subdiv=subdivision, years=2026)

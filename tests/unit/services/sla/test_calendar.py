@@ -23,6 +23,9 @@ def _errors(definition) -> dict[str, list[str]]:
         ({**OFFICE, "timezone": "Mars/Olympus"}, "timezone"),
         ({**OFFICE, "timezone": None}, "timezone"),
         ({**OFFICE, "weekly": {"mon": [["9:00", "17:00"]]}}, "weekly.mon[0]"),
+        ({**OFFICE, "weekly": {"mon": [["09:00\n", "17:00"]]}}, "weekly.mon[0]"),
+        ({**OFFICE, "weekly": {"mon": [["09:00", "17:00\n"]]}}, "weekly.mon[0]"),
+        ({**OFFICE, "weekly": {"mon": [["0\u0669:00", "17:00"]]}}, "weekly.mon[0]"),
         ({**OFFICE, "weekly": {"mon": [["25:00", "26:00"]]}}, "weekly.mon[0]"),
         ({**OFFICE, "weekly": {"mon": [["12:60", "13:00"]]}}, "weekly.mon[0]"),
         ({**OFFICE, "weekly": {"mon": [["24:00", "24:00"]]}}, "weekly.mon[0]"),
@@ -36,6 +39,8 @@ def _errors(definition) -> dict[str, list[str]]:
         ({**OFFICE, "holiday_country": "XX"}, "holiday_country"),
         ({**OFFICE, "holiday_country": "DE", "holiday_subdivision": "ZZ"}, "holiday_subdivision"),
         ({**OFFICE, "holiday_subdivision": "BY"}, "holiday_subdivision"),
+        ({**OFFICE, "holiday_country": "US", "holiday_subdivision": 5}, "holiday_subdivision"),
+        ({**OFFICE, "holiday_country": "US", "holiday_subdivision": ["NY"]}, "holiday_subdivision"),
         ({**OFFICE, "colour": "blue"}, "calendar"),
     ],
 )
