@@ -54,7 +54,9 @@ def due_at(
     cursor, remaining = epoch_us(start), timedelta_us(budget)
     for begin, finish in _merged(pauses, cursor):
         available = cal.between_us(cursor, begin) if begin > cursor else 0
-        if available >= remaining and begin > cursor:
+        # A budget due before the pause is due there; a zero budget only if some business
+        # time comes before the pause (the next moment the clock runs may be after it).
+        if available > remaining or 0 < available == remaining:
             return cal.to_datetime(cal.add_us(cursor, remaining))
         remaining -= available
         cursor = max(cursor, finish)
