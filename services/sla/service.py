@@ -141,15 +141,21 @@ def preview(
         raise ValidationFailed(errors={"seconds": ["give either seconds or end"]})
     if end is not None and abs(end - start) > PREVIEW_SPAN:
         raise ValidationFailed(errors={"end": ["a preview spans at most ten years"]})
-    if seconds is not None:
-        if seconds < 0:
-            raise ValidationFailed(errors={"seconds": ["must not be negative"]})
-        try:
+    if seconds is not None and seconds < 0:
+        raise ValidationFailed(errors={"seconds": ["must not be negative"]})
+    where = "seconds" if seconds is not None else "end"
+    try:
+        if seconds is not None:
             return {"due": due_at(calendar, start, timedelta(seconds=seconds), pauses)}
-        except (NoBusinessHours, OverflowError) as exc:
-            raise ValidationFailed(errors={"seconds": [f"no due moment: {exc}"]}) from exc
-    assert end is not None
-    return {"business_seconds": int(elapsed(calendar, start, end, pauses).total_seconds())}
+        assert end is not None
+        return {"business_seconds": int(elapsed(calendar, start, end, pauses).total_seconds())}
+    except NoBusinessHours as exc:
+        raise ValidationFailed(errors={where: [f"no due moment: {exc}"]}) from exc
+    except (OverflowError, ValueError) as exc:
+        # Dates end with the year 9999 (Python's datetime.MAXYEAR), and so does business time.
+        raise ValidationFailed(
+            errors={where: ["reaches past the year 9999, where dates end"]}
+        ) from exc
 
 
 def check_targets(targets: Any) -> dict[str, dict[str, int]]:

@@ -1,0 +1,63 @@
+"""Trying a calendar through POST /api/v1/calendars/preview: answers, and 422s naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+ALWAYS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+OFFICE = {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def _preview(desk, body):
+    return desk.post("/api/v1/calendars/preview", body)
+
+
+def test_a_due_moment_past_the_year_9999_is_a_422_naming_seconds(desk):
+    response = _preview(
+        desk,
+        {"calendar": {"timezone": "UTC", "weekly": ALWAYS},
+         "start": "9999-12-30T00:00:00Z", "seconds": 3 * 86_400},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"seconds"}
+
+
+def test_a_span_ending_in_the_last_days_of_9999_is_a_422_naming_end(desk):
+    response = _preview(
+        desk,
+        {"calendar": {"timezone": "UTC", "weekly": ALWAYS},
+         "start": "9999-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"end"}
+
+
+@pytest.mark.parametrize("subdivision", [5, ["NY"]])
+def test_a_subdivision_that_is_not_text_is_a_422_naming_it(desk, subdivision):
+    response = _preview(
+        desk,
+        {"calendar": {"timezone": "UTC", "weekly": ALWAYS, "holiday_country": "US",
+                      "holiday_subdivision": subdivision},
+         "start": "2026-01-05T00:00:00Z", "seconds": 60},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert "calendar.holiday_subdivision" in response.get_json()["errors"]
+
+
+def test_a_24x7_weekend_across_the_azores_fall_back_is_49_hours(desk):
+    response = _preview(
+        desk,
+        {"calendar": {"timezone": "Atlantic/Azores", "weekly": ALWAYS},
+         "start": "2026-10-24T00:00:00+00:00", "end": "2026-10-26T00:00:00-01:00"},
+    )  # fmt: skip
+    assert response.get_json() == {"business_seconds": 49 * 3600}
+
+
+def test_a_zero_budget_gives_the_first_moment_the_clock_runs_after_a_pause(desk):
+    response = _preview(
+        desk,
+        {"calendar": {"timezone": "Europe/Amsterdam", "weekly": OFFICE},
+         "start": "2026-06-01T20:00:00+02:00", "seconds": 0,
+         "pauses": [["2026-06-01T21:00:00+02:00", "2026-06-02T12:00:00+02:00"]]},
+    )  # fmt: skip
+    assert response.get_json() == {"due": "2026-06-02T12:00:00+02:00"}
