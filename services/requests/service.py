@@ -135,8 +135,8 @@ class Requests:
     def _require_work(self, request: Request) -> None:
         if not self.works(request):
             raise Forbidden(
-                "only admins and the specialists of the request's team can do this; "
-                "you raised it, so you act on it as its requester"
+                "only admins and the specialists the request is routed or assigned to can "
+                "do this; on your own request you act as its requester"
             )
 
     # --- reading ---------------------------------------------------------------------
