@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 
 from flask import flash, redirect, render_template, url_for
 
-from account_node.errors import NotFound, ValidationFailed
+from account_node.errors import ValidationFailed
 from account_node.http import node
 from account_node.identity.models import ROLES
 from account_node.identity.service import People, Teams
@@ -102,10 +102,8 @@ def create_team() -> Any:
                 member_ids=form.get("members"),
                 shares_requests=form.get("shares") == "on",
             )
-        except ValidationFailed as exc:
-            form.take(exc)
-        except NotFound:  # a member id of another account, or made up
-            form.add("members", "Choose members of this account.")
+        except ValidationFailed as exc:  # a member id of another account, or made up
+            form.take(exc, {"member_ids": "members"})
         else:
             flash(f"Team {created.name} created.")
             return redirect(url_for("portal.teams"), 303)

@@ -224,6 +224,11 @@ def test_an_admin_creates_a_team_with_members(as_role, desk):
     again = admin.post("/admin/teams", {"name": "Network"}, page="/admin/teams")
     assert again.status_code == 422
     assert "already exists" in errors_next_to(again.get_data(as_text=True), "name")
+    stranger = admin.post(
+        "/admin/teams", {"name": "Storage", "members": "made-up-person"}, page="/admin/teams"
+    )
+    assert stranger.status_code == 422
+    assert errors_next_to(stranger.get_data(as_text=True), "members")  # beside the field
 
 
 def test_an_admin_adds_a_person_and_a_bad_one_is_refused_field_by_field(as_role, desk):

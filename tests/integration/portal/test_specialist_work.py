@@ -92,6 +92,14 @@ def test_staff_see_the_full_timeline_and_the_sla_panel(as_role, desk):
     assert "Assign to me" in page
 
 
+def test_a_specialists_own_request_outside_their_teams_shows_no_staff_controls(as_role, desk):
+    """They are its requester there, as the service holds: no working it from the page."""
+    own = desk.raise_request("specialist", subject="My own laptop", service_id=desk.service)
+    page = as_role("specialist").text(f"/requests/{own['id']}")
+    assert "My own laptop" in page
+    assert "Assign to me" not in page and "Internal: staff only" not in page
+
+
 def test_assign_to_me_then_statuses_follow_the_allowed_transitions(as_role, desk):
     made = desk.raise_request()
     path = f"/requests/{made['id']}"
