@@ -141,6 +141,15 @@ class StrictParser(FlaskParser):
             "The request body is not valid JSON", errors={"body": [f"invalid JSON: {error}"]}
         )
 
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            raise ValidationFailed(
+                "The request body is not valid JSON",
+                errors={"body": ["invalid JSON: it nests too deeply"]},
+            ) from None
+
 
 class NodeBlueprint(Blueprint):
     """flask-smorest's Blueprint with the strict JSON parser; every API module uses it."""
@@ -270,6 +279,14 @@ class NodeJSONProvider(DefaultJSONProvider):
         if isinstance(o, datetime | date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """A body nested past the parser's recursion limit (``[[[[...``) is malformed
+        JSON to the caller, a 400 like any other, not a crash of the parser."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("the JSON nests too deeply") from exc
 
 
 def json_response(body: Any, status: int = 200) -> Response:

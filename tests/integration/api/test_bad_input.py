@@ -40,6 +40,17 @@ def test_malformed_json_is_a_422_naming_the_body(client, account):
     assert "body" in body["errors"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/teams", "/api/v1/services"])
+def test_json_nested_past_the_parsers_limit_is_malformed_json_too(client, account, path):
+    response = client.post(
+        path,
+        headers={**account.admin.headers, "Content-Type": "application/json"},
+        data="[" * 100_000,
+    )
+    body = _assert_problem(response, 422, "validation_failed")
+    assert "body" in body["errors"]
+
+
 def test_each_invalid_field_is_named_and_nothing_is_written(client, account):
     before = _people_count(client, account)
     response = client.post(
