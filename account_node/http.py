@@ -38,6 +38,7 @@ from account_node.identity.passwords import Passwords
 from account_node.identity.principal import Principal
 from account_node.jobs import JobQueue
 from account_node.settings import Settings
+from account_node.unit_of_work import forget_kept, rollback_keeping
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -246,8 +247,9 @@ def install_unit_of_work(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         if response.status_code < 400:
             db.session.commit()
+            forget_kept(db.session)
         else:
-            db.session.rollback()
+            rollback_keeping(db.session)
         return response
 
 
@@ -261,6 +263,7 @@ def commit_now() -> None:
     connection dropped after the commit (retries are safe with an ``Idempotency-Key``).
     """
     db.session.commit()
+    forget_kept(db.session)
 
 
 # --- JSON -------------------------------------------------------------------------

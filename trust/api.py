@@ -22,6 +22,7 @@ from account_node.http import (
 )
 from account_node.identity.accounts import Accounts
 from account_node.tenancy import AccountScope
+from account_node.unit_of_work import rollback_keeping
 from trust import schemas, witness
 from trust.calls import TrustCall, authenticate_trust_call
 from trust.client import PeerClient, shared_client
@@ -184,8 +185,9 @@ def incoming() -> Any:
 
 def refused(account_id: str, error: FederationRefused) -> Any:
     """Record the refusal in its own transaction (the call's own work rolls back); one
-    made before authentication only as ``UNAUTHENTICATED`` admits (see trust.refusals)."""
-    db.session.rollback()
+    made before authentication only as ``UNAUTHENTICATED`` admits (see trust.refusals).
+    A nonce the call's verified signature carried stays seen (``rollback_keeping``)."""
+    rollback_keeping(db.session)
     services = node()
     reason = error.extensions.get("reason", error.code)
     log.warning("refused federation call %s %s: %s", request.method, request.path, reason)

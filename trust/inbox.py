@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from account_node.unit_of_work import keep_on_rollback
 from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts, VerifiedSignature, verify_request
 from trust.crypto.keys import VerifyKey
@@ -84,6 +85,10 @@ def remember_nonce(session: Any, verified: VerifiedSignature, now: datetime) -> 
     inserted = session.execute(insert, params).first()
     if inserted is None:
         raise FederationRefused("this signed call was already received", reason="nonce_replayed")
+    # Seen even if the call is then refused or fails (its unit of work rolls back):
+    # else it could be replayed while its signature lasts, once the refusal's cause
+    # (an illegal transition, say) has gone. ON CONFLICT DO NOTHING: idempotent.
+    keep_on_rollback(session, lambda kept: kept.execute(insert, params))
     global _last_sweep
     if now.timestamp() - _last_sweep > SWEEP_EVERY_SECONDS:
         _last_sweep = now.timestamp()

@@ -190,3 +190,22 @@ def test_strangers_cannot_flood_the_audit_log(served, monkeypatch):
     with served.customer.client(served.customer_account.auditor) as customer:
         items = ok(customer.get("/api/v1/audit", params={"action": "federation.refused"}))
     assert items["items"][0]["after"] == {"reason": "signature_missing", "unrecorded_before": 4}
+
+
+def test_a_call_that_fails_after_authenticating_cannot_be_replayed(served):
+    """An illegal transition is refused and written nowhere, but its nonce stays seen:
+    replayed later, once the request could make that move, it is refused as a replay."""
+    nonce = secrets.token_urlsafe(16)
+    move = {"status": "closed", "reason": "skip resolving", "actor_name": "Mallory"}
+    path = f"/requests/{served.request['id']}/status"
+    first = _call(served, path, body=move, nonce=nonce)
+    assert first.status_code == 409, first.text
+    again = _call(served, path, body=move, nonce=nonce)
+    assert (again.status_code, again.json()["reason"]) == (401, "nonce_replayed")
+
+
+def test_a_refused_call_cannot_be_replayed_either(served):
+    nonce = secrets.token_urlsafe(16)
+    path = "/requests/not-on-the-offering"
+    assert _call(served, path, nonce=nonce).json()["reason"] == "request_outside_offering"
+    assert _call(served, path, nonce=nonce).json()["reason"] == "nonce_replayed"
