@@ -80,7 +80,7 @@ def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[s
     )
     if KeyRef.parse(verified.keyid).account != pinned.peer_account:
         raise FederationRefused(
-            "a rotation comes from the rotating account itself", reason="notice_invalid"
+            "a rotation must come from the rotating account", reason="notice_invalid"
         )
     new = f"{pinned.peer_account}#{pinned.key_id}"
     handshake.work.record(

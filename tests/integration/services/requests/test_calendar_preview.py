@@ -12,24 +12,17 @@ def _preview(desk, body):
     return desk.post("/api/v1/calendars/preview", body)
 
 
-def test_a_due_moment_past_the_year_9999_is_a_422_naming_seconds(desk):
-    response = _preview(
-        desk,
-        {"calendar": {"timezone": "UTC", "weekly": ALWAYS},
-         "start": "9999-12-30T00:00:00Z", "seconds": 3 * 86_400},
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    ("span", "field"),
+    [
+        ({"start": "9999-12-30T00:00:00Z", "seconds": 3 * 86_400}, "seconds"),  # due past 9999
+        ({"start": "9999-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}, "end"),  # last days
+    ],
+)
+def test_a_preview_reaching_past_the_year_9999_is_a_422_naming_the_field(desk, span, field):
+    response = _preview(desk, {"calendar": {"timezone": "UTC", "weekly": ALWAYS}, **span})
     assert response.status_code == 422
-    assert set(response.get_json()["errors"]) == {"seconds"}
-
-
-def test_a_span_ending_in_the_last_days_of_9999_is_a_422_naming_end(desk):
-    response = _preview(
-        desk,
-        {"calendar": {"timezone": "UTC", "weekly": ALWAYS},
-         "start": "9999-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"},
-    )  # fmt: skip
-    assert response.status_code == 422
-    assert set(response.get_json()["errors"]) == {"end"}
+    assert set(response.get_json()["errors"]) == {field}
 
 
 @pytest.mark.parametrize("subdivision", [5, ["NY"]])
