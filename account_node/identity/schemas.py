@@ -6,6 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from account_node.identity.models import ROLES
 
+MAX_MEMBERS = 500
+
 _name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 _roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(min=1))
 
@@ -99,7 +101,12 @@ class TeamCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     description = fields.String(load_default="", validate=validate.Length(max=1000))
     shares_requests = fields.Boolean(load_default=False)
-    member_ids = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
+    # A team is made in one call: its members are bounded like a page (MAX_MEMBERS).
+    member_ids = fields.List(
+        fields.String(validate=validate.Length(max=64)),
+        load_default=list,
+        validate=validate.Length(max=MAX_MEMBERS),
+    )
 
 
 class TeamUpdate(Schema):

@@ -160,7 +160,8 @@ class Teams:
         shares_requests: bool = False,
     ) -> Team:
         self._check_name(name)
-        unknown = [i for i, person_id in enumerate(member_ids or []) if not self._known(person_id)]
+        known = self.people.known_ids(member_ids or [])
+        unknown = [i for i, person_id in enumerate(member_ids or []) if person_id not in known]
         if unknown:
             raise ValidationFailed(errors={f"member_ids.{i}": [NO_SUCH_PERSON] for i in unknown})
         team = Team(
@@ -171,7 +172,7 @@ class Teams:
         )
         self.store.add(team)
         self.work.record("team.create", "team", team.id, after=team_snapshot(team))
-        for person_id in member_ids or []:
+        for person_id in dict.fromkeys(member_ids or []):
             self._join(team, person_id)
         self.store.session.refresh(team)
         return team

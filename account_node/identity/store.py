@@ -37,6 +37,13 @@ class PeopleStore(ScopedStore[Person]):
             query = query.where(cast(Person.roles, String).like(f'%"{role}"%'))
         return page_of(list(self.session.scalars(keyset(query, Person, cursor, limit))), limit)
 
+    def known_ids(self, person_ids: list[str]) -> set[str]:
+        """Which of ``person_ids`` name a person of this account: one query for a list."""
+        if not person_ids:
+            return set()
+        query = select(Person.id).where(Person.id.in_(set(person_ids)))
+        return set(self.session.scalars(query))
+
     def admins_left(self, excluding: str) -> int:
         people = self.session.scalars(
             select(Person).where(Person.active.is_(True), Person.id != excluding)

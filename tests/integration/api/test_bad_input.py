@@ -283,3 +283,23 @@ def test_adding_an_unknown_person_to_a_team_is_a_422_naming_person_id(app, clien
         }
     members = client.get(path.removesuffix("/members"), headers=account.admin.headers)
     assert members.get_json()["members"] == []
+
+
+def test_a_team_names_each_member_once_however_often_the_list_repeats_them(client, account):
+    specialist = account.specialist.id
+    response = client.post(
+        "/api/v1/teams",
+        headers=account.admin.headers,
+        json={"name": "NOC", "member_ids": [specialist, specialist]},
+    )
+    assert response.status_code == 201
+    assert [m["id"] for m in response.get_json()["members"]] == [specialist]
+
+
+def test_a_team_created_with_more_members_than_one_call_takes_is_a_422(client, account):
+    response = client.post(
+        "/api/v1/teams",
+        headers=account.admin.headers,
+        json={"name": "NOC", "member_ids": [account.specialist.id] * 501},
+    )
+    assert "member_ids" in _assert_problem(response, 422, "validation_failed")["errors"]
