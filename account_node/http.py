@@ -8,6 +8,7 @@ the response hook commits a successful request and rolls back everything else.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -173,8 +174,8 @@ class NodeApi(Api):
 
 def install_error_handlers(app: Flask) -> None:
     """Render every error once, and turn input no database can store into one of them
-    before any view runs (``refuse_nul``)."""
-    app.before_request(refuse_nul)
+    before any view runs (``refuse_unstorable``)."""
+    app.before_request(refuse_unstorable)
     app.register_error_handler(NodeError, render_node_error)
     app.register_error_handler(DataError, render_data_error)
     app.register_error_handler(HTTPException, render_http_exception)
@@ -185,17 +186,28 @@ def install_error_handlers(app: Flask) -> None:
 
 NUL = "\x00"
 NUL_MESSAGE = "must not contain a NUL character"
+SURROGATE_MESSAGE = (
+    "must not contain a lone surrogate (\\ud800 to \\udfff): it encodes no character"
+)
 _NUL_IN_JSON = b"\\u0000"  # JSON carries a NUL in a string only escaped, as \u0000
+# ... and a surrogate only escaped too (raw, it is not UTF-8): paired, it is one character
+# beyond the BMP (an emoji, escaped by many encoders); alone, it is none.
+_SURROGATE_IN_JSON = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def refuse_nul() -> None:
-    """Refuse a NUL character anywhere in a request's input, for every endpoint alike.
+def refuse_unstorable() -> None:
+    """Refuse a NUL character or a lone surrogate anywhere in a request's input, for every
+    endpoint alike.
 
-    PostgreSQL cannot store one in text (or JSON) and fails the whole statement;
-    SQLite stores it. So no field may hold one, on either database: a path segment that
-    has one names nothing (404); a query argument, a form field or a JSON string
-    anywhere in the body that has one is an invalid field (422), named as webargs names
-    fields (``targets.p1``, ``member_ids.0``). Nothing has been read or written yet.
+    PostgreSQL cannot store a NUL in text (or JSON) and fails the whole statement;
+    SQLite stores it. No UTF-8 text can hold a lone surrogate (``"\\ud800"`` in JSON):
+    PostgreSQL refuses it and the audit chain cannot canonicalize it. So no field may hold
+    either, on either database: a path segment that has a NUL names nothing (404); a query
+    argument, a form field or a JSON string anywhere in the body that has one is an
+    invalid field (422), named as webargs names fields (``targets.p1``, ``member_ids.0``).
+    Nothing has been read or written yet. (Werkzeug decodes paths, queries and forms
+    with replacement, so a lone surrogate can only come in JSON.)
     """
     if request.routing_exception is not None:
         return  # no endpoint: the routing error answers
@@ -204,12 +216,14 @@ def refuse_nul() -> None:
     errors = {name: [NUL_MESSAGE] for name in _nul_arguments(request.args, "query")}
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         errors.update((name, [NUL_MESSAGE]) for name in _nul_arguments(request.form, "form"))
-    if request.is_json and _NUL_IN_JSON in request.get_data(cache=True):
-        try:
-            body = json.loads(request.get_data(cache=True))
-        except (ValueError, RecursionError):
-            body = None  # not JSON after all: the parser says so, naming the body
-        errors.update((name, [NUL_MESSAGE]) for name in _nul_fields(body))
+    if request.is_json:
+        raw = request.get_data(cache=True)
+        if _NUL_IN_JSON in raw or _SURROGATE_IN_JSON.search(raw):
+            try:
+                body = json.loads(raw)
+            except (ValueError, RecursionError):
+                body = None  # not JSON after all: the parser says so, naming the body
+            errors.update((name, [message]) for name, message in _unstorable_fields(body))
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -223,18 +237,30 @@ def _nul_arguments(arguments: Any, whole: str) -> list[str]:
     ]
 
 
-def _nul_fields(data: Any, most: int = 20) -> list[str]:
-    """The dotted names of the strings of parsed JSON ``data`` holding a NUL (``body``
-    for the whole; an object whose keys hold one is named itself), at most ``most``."""
-    found: list[str] = []
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored, if it cannot."""
+    if NUL in text:
+        return NUL_MESSAGE
+    if _SURROGATE.search(text):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _unstorable_fields(data: Any, most: int = 20) -> list[tuple[str, str]]:
+    """The dotted names of the strings of parsed JSON ``data`` that cannot be stored, with
+    why (``body`` for the whole; an object with such a key is named itself), at most
+    ``most``."""
+    found: list[tuple[str, str]] = []
     pending: deque[tuple[str, Any]] = deque([("", data)])
     while pending and len(found) < most:
         name, value = pending.popleft()
-        if isinstance(value, str) and NUL in value:
-            found.append(name or "body")
+        if isinstance(value, str):
+            if why := _unstorable(value):
+                found.append((name or "body", why))
         elif isinstance(value, dict):
-            if any(NUL in key for key in value):
-                found.append(name or "body")
+            key_why = next(filter(None, map(_unstorable, value)), None)
+            if key_why:
+                found.append((name or "body", key_why))
             else:
                 pending.extend((f"{name}.{k}" if name else k, v) for k, v in value.items())
         elif isinstance(value, list):

@@ -202,6 +202,39 @@ def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client, account):
     assert response.get_json()["name"] == "C:\\u0000 share"
 
 
+# A lone surrogate (``"\\ud800"`` in JSON) encodes no character: no UTF-8 text, so no
+# database, can hold it. A pair of them is one character beyond the BMP, as many encoders
+# escape an emoji, and is welcome.
+
+LONE = ["must not contain a lone surrogate (\\ud800 to \\udfff): it encodes no character"]
+
+
+def test_a_lone_surrogate_in_a_json_string_is_a_422_naming_the_field(client, account):
+    before = _team_names(client, account)
+    response = client.post(
+        "/api/v1/teams",
+        headers=account.admin.headers,
+        data='{"name": "Desk \\ud800", "description": "tail \\uDC00", "member_ids": []}',
+        content_type="application/json",
+    )
+    assert _assert_problem(response, 422, "validation_failed")["errors"] == {
+        "name": LONE,
+        "description": LONE,
+    }
+    assert _team_names(client, account) == before
+
+
+def test_a_surrogate_pair_is_the_character_it_encodes(client, account):
+    response = client.post(
+        "/api/v1/teams",
+        headers=account.admin.headers,
+        data='{"name": "Desk \\ud83d\\ude00"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["name"] == "Desk \U0001f600"
+
+
 def test_a_nul_in_a_query_argument_is_a_422_naming_it(client, account):
     for path, name in (
         ("/api/v1/requests?q=a%00b", "q"),
