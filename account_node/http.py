@@ -13,6 +13,7 @@ from collections import deque
 from datetime import date, datetime
 from typing import Any, Protocol
 
+import orjson
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -298,8 +299,12 @@ def commit_now() -> None:
 class NodeJSONProvider(DefaultJSONProvider):
     """ISO 8601 datetimes, as the OpenAPI schemas promise (Flask's default is RFC 822).
 
-    Keys keep the order the code built them in: sorting every object's keys was a tenth
-    of an inbox page's CPU, and no client may depend on key order anyway."""
+    Written by orjson: a page of 50 requests took the standard library 0.7 ms, mostly
+    calling back into Python for each datetime, against 0.04 ms; both sides of an inbox
+    page write one. Its output is the same JSON with two differences no client may rely
+    on: text beyond ASCII is written as UTF-8 rather than escaped (JSON's own encoding),
+    and a float that is not a number is ``null`` rather than an invalid ``NaN``. Keys
+    keep the order the code built them in: no client may depend on key order either."""
 
     sort_keys = False
 
@@ -308,6 +313,14 @@ class NodeJSONProvider(DefaultJSONProvider):
         if isinstance(o, datetime | date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if kwargs:  # a layout asked for (Flask indents in debug): the standard library's
+            return super().dumps(obj, **kwargs)
+        try:
+            return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:
+            return super().dumps(obj)  # what orjson refuses: an integer past 64 bits
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """A body nested past the parser's recursion limit (``[[[[...``) is malformed
