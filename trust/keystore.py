@@ -63,6 +63,15 @@ class AccountKeys:
             return self._own(found[0])
         return self._own(self._create())
 
+    def own(self, key_id: str) -> OwnKey:
+        """The current or a previous key by its id: a rotation notice not yet delivered
+        is signed by the key it introduces, which a later rotation may have retired.
+        ``LookupError`` for a key this account never had or revoked."""
+        for row in self.store.with_status("current", "previous"):
+            if row.key_id == key_id:
+                return self._own(row)
+        raise LookupError(f"account {self.scope.account_id} has no usable key {key_id}")
+
     def listed(self) -> list[AccountKey]:
         """Current and previous keys, as the node descriptor publishes them."""
         return self.store.with_status("current", "previous")

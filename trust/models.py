@@ -109,10 +109,20 @@ class SeenNonce(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+#: An outbox message's ``precedence``: a peer's queue goes by precedence, then creation.
+KEY_NOTICE = 0  # a rotation notice: the peer must have it before anything the new key signs
+MESSAGE = 1  # everything else
+
+
 class OutboxMessage(AccountScoped, Base):
     """A signed call to a peer that must arrive eventually (event notices, offering
-    expiries whose first delivery failed). Sent by jobs with backoff; signed afresh on
-    every attempt, so a retry is never a replay."""
+    expiries whose first delivery failed, key rotation notices). Sent by jobs with
+    backoff; signed afresh on every attempt, so a retry is never a replay.
+
+    ``path`` is the call's full path on the peer's node. ``precedence`` orders a peer's
+    queue ahead of creation time (``KEY_NOTICE`` first). ``signing_key`` names the own
+    key that signs it (a rotation notice: the key it introduces), else the account's
+    current key at each attempt."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (UniqueConstraint("account_id", "id"),)
@@ -130,6 +140,8 @@ class OutboxMessage(AccountScoped, Base):
     delivered_at: Mapped[datetime | None]
     abandoned_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
+    precedence: Mapped[int] = mapped_column(Integer, default=MESSAGE)
+    signing_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReceivedNotice(AccountScoped, Base):

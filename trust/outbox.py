@@ -11,9 +11,20 @@ is still pending, so a peer never sees a newer state overtaken by an older one. 
 is not an attempt: when a message is delivered or given up, the next one to that peer
 is sent at once, so a backlog drains as soon as the peer is back.
 
+Key rotation notices (``KEY_NOTICE``, see trust.rotation) go ahead of that order: every
+other message is signed with the account's current key when it is attempted, so one
+queued before a rotation is signed with the new key all the same, and the peer knows
+that key only once it has the notice. A peer's queue therefore goes by ``precedence``,
+then creation, in ``attempt``, ``first_pending_to`` and the sweep's ``heads_due``
+alike. A key notice is about the peer, not one trust: it needs any active trust with
+the peer's account at its node. Its retries are capped at ``KEY_NOTICE_MAX_DELAY``
+(everything else to the peer waits for it, and the peer refuses every call the new key
+signs until then), and given up after about as long as any other message.
+
 Delivery jobs can be lost (the embedded runner keeps them in memory; a Redis can be
 flushed), so a periodic sweep (``outbox_sweep_seconds``) sends, for every peer, the
-oldest pending message whose retry is due: what was written is always delivered.
+first pending message of its queue if its retry is due: what was written is always
+delivered.
 """
 
 from __future__ import annotations
@@ -33,26 +44,57 @@ from trust.client import shared_client
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
 from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
-from trust.models import OutboxMessage, Trust
+from trust.models import KEY_NOTICE, MESSAGE, OutboxMessage, Trust
 
 DELIVER = "trust.outbox.deliver"
 SWEEP = "trust.outbox.sweep"
-MAX_ATTEMPTS = 30
+MAX_ATTEMPTS = 30  # about 20 hours at MAX_DELAY
 MAX_DELAY = timedelta(hours=1)
+KEY_NOTICE_MAX_ATTEMPTS = 300  # about 24 hours at KEY_NOTICE_MAX_DELAY
+KEY_NOTICE_MAX_DELAY = timedelta(minutes=5)
 
 
-def backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=2**attempts), MAX_DELAY)
+def backoff(attempts: int, cap: timedelta = MAX_DELAY) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 30)), cap)
+
+
+def retry_limits(message: OutboxMessage) -> tuple[timedelta, int]:
+    """The longest wait between attempts and the attempts before giving up."""
+    if message.precedence == KEY_NOTICE:
+        return KEY_NOTICE_MAX_DELAY, KEY_NOTICE_MAX_ATTEMPTS
+    return MAX_DELAY, MAX_ATTEMPTS
+
+
+def _peer_order() -> tuple[Any, ...]:
+    """A peer's queue: key notices first, then by creation (id only breaks ties)."""
+    return (OutboxMessage.precedence, OutboxMessage.created_at, OutboxMessage.id)
 
 
 class OutboxStore(ScopedStore[OutboxMessage]):
     model = OutboxMessage
 
     def earlier_pending(self, message: OutboxMessage) -> OutboxMessage | None:
-        return self.first_pending_to(message, OutboxMessage.created_at < message.created_at)
+        """A pending message to ``message``'s peer that goes before it: one of lower
+        precedence (a key notice), or of the same precedence created earlier."""
+        ahead = (OutboxMessage.precedence < message.precedence) | (
+            (OutboxMessage.precedence == message.precedence)
+            & (OutboxMessage.created_at < message.created_at)
+        )
+        return self.first_pending_to(message, ahead)
+
+    def pending_key_notices(self, peer_node: str, peer_account: str) -> list[OutboxMessage]:
+        """Key notices to the peer not yet delivered nor given up, oldest first."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.peer_node == peer_node,
+            OutboxMessage.peer_account == peer_account,
+            OutboxMessage.precedence == KEY_NOTICE,
+            OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.abandoned_at.is_(None),
+        )
+        return list(self.session.scalars(query.order_by(*_peer_order())))
 
     def first_pending_to(self, message: OutboxMessage, *criteria: Any) -> OutboxMessage | None:
-        """The oldest pending message to ``message``'s peer (with ``criteria``)."""
+        """The first pending message in ``message``'s peer's queue (with ``criteria``)."""
         query = select(OutboxMessage).where(
             OutboxMessage.peer_node == message.peer_node,
             OutboxMessage.peer_account == message.peer_account,
@@ -61,28 +103,22 @@ class OutboxStore(ScopedStore[OutboxMessage]):
             OutboxMessage.id != message.id,
             *criteria,
         )
-        return self.session.scalars(query.order_by(OutboxMessage.created_at)).first()
+        return self.session.scalars(query.order_by(*_peer_order())).first()
 
     def heads_due(self, now: datetime) -> list[OutboxMessage]:
-        """Per peer, the oldest pending message, if its next attempt is due."""
-        pending = (OutboxMessage.delivered_at.is_(None), OutboxMessage.abandoned_at.is_(None))
+        """Per peer, the first pending message of its queue, if its next attempt is due."""
         peer = (OutboxMessage.peer_node, OutboxMessage.peer_account)
-        firsts = (
-            select(*peer, func.min(OutboxMessage.created_at).label("first"))
-            .where(*pending)
-            .group_by(*peer)
+        place = func.row_number().over(partition_by=peer, order_by=_peer_order())
+        queues = (
+            select(OutboxMessage.id, place.label("place"))
+            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.abandoned_at.is_(None))
             .subquery()
         )
         query = (
             select(OutboxMessage)
-            .join(
-                firsts,
-                (OutboxMessage.peer_node == firsts.c.peer_node)
-                & (OutboxMessage.peer_account == firsts.c.peer_account)
-                & (OutboxMessage.created_at == firsts.c.first),
-            )
+            .join(queues, queues.c.id == OutboxMessage.id)
             .where(
-                *pending,
+                queues.c.place == 1,
                 OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now),
             )
         )
@@ -98,12 +134,29 @@ class Outbox:
         self, trust: Trust, suffix: str, body: dict[str, Any], *, actor_id: str | None = None
     ) -> OutboxMessage:
         """Queue ``body`` for ``<peer>/federation/v1/<account>/trusts/<trust>/<suffix>``."""
+        path = f"/federation/v1/{trust.peer_account}/trusts/{trust.id}/{suffix}"
+        return self.queue(trust, path, body, actor_id=actor_id)
+
+    def queue(
+        self,
+        trust: Trust,
+        path: str,
+        body: dict[str, Any],
+        *,
+        actor_id: str | None = None,
+        precedence: int = MESSAGE,
+        signing_key: str | None = None,
+        enqueue: bool = True,
+    ) -> OutboxMessage:
+        """Queue ``body`` for ``path`` on the node of ``trust``'s peer. ``enqueue=False``
+        leaves the first attempt to the caller, after its commit (the sweep sends it if
+        the caller never does)."""
         now = self.work.clock.now()
         message = OutboxMessage(
             trust_id=trust.id,
             peer_account=trust.peer_account,
             peer_node=trust.peer_node,
-            path=f"/federation/v1/{trust.peer_account}/trusts/{trust.id}/{suffix}",
+            path=path,
             body=body,
             actor_id=actor_id,
             created_at=now,
@@ -112,10 +165,20 @@ class Outbox:
             delivered_at=None,
             abandoned_at=None,
             last_error=None,
+            precedence=precedence,
+            signing_key=signing_key,
         )
         self.store.add(message)
-        self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, message.id)
+        if enqueue:
+            self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, message.id)
         return message
+
+    def supersede(self, message: OutboxMessage, by: str) -> None:
+        """Set ``message`` aside unsent: a newer message carries what it said. Not a
+        failure: no audit event, and the next message is not sent on its account."""
+        message.abandoned_at, message.next_attempt_at = self.work.clock.now(), None
+        message.last_error = f"superseded by {by}"[:200]
+        self.work.session.flush()
 
     def attempt(self, handshake: Handshake, message_id: str) -> bool:
         """Try one message now; True once it is delivered (or was already)."""
@@ -129,18 +192,24 @@ class Outbox:
             self.work.session.flush()
             return False
         now = self.work.clock.now()
-        trust = handshake.trusts.find(message.trust_id)
-        if trust is None or trust.status != "active":
-            message.abandoned_at, message.last_error = now, "the trust is no longer active"
-            message.next_attempt_at = None
-            self._next(message)
-            self.work.session.flush()
+        trust = self._trust_for(handshake, message)
+        if trust is None:
+            self._give_up(message, "the trust is no longer active", audit=False)
+            return False
+        try:
+            key = (
+                handshake.keys.own(message.signing_key)
+                if message.signing_key
+                else handshake.keys.current()
+            )
+        except LookupError:
+            self._give_up(message, f"no signing key {message.signing_key}")
             return False
         try:
             handshake.peers.post_signed(
                 message.peer_node + message.path,
                 {**message.body, "notice_id": message.id},
-                handshake.keys.current(),
+                key,
                 now=int(now.timestamp()),
                 trust_id=message.trust_id,
                 actor=message.actor_id,
@@ -155,35 +224,65 @@ class Outbox:
         self.work.session.flush()
         return True
 
+    def _trust_for(self, handshake: Handshake, message: OutboxMessage) -> Trust | None:
+        """The active trust ``message`` goes under: its own; for a key notice, which is
+        about the peer and not one trust, any active trust with the peer at its node."""
+        trust = handshake.trusts.find(message.trust_id)
+        if trust is not None and trust.status == "active":
+            return trust
+        if message.precedence != KEY_NOTICE:
+            return None
+        other = active_trusts(self.work.session, (message.peer_node, message.peer_account))
+        if other:
+            message.trust_id = other[0].id
+            return other[0]
+        return None
+
     def _next(self, done: OutboxMessage) -> None:
         """``done`` was delivered or given up: send the next message to its peer now."""
         following = self.store.first_pending_to(done)
         if following is not None:
             self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, following.id)
 
-    def _retry_later(self, message: OutboxMessage, error: str) -> None:
-        now = self.work.clock.now()
-        message.attempts += 1
+    def _give_up(self, message: OutboxMessage, error: str, *, audit: bool = True) -> None:
+        message.abandoned_at, message.next_attempt_at = self.work.clock.now(), None
         message.last_error = error
-        if message.attempts >= MAX_ATTEMPTS:
-            message.abandoned_at, message.next_attempt_at = now, None
+        if audit:
             self.work.record(
                 "outbox.abandoned",
                 "outbox_message",
                 message.id,
                 after={"peer": message.peer_account, "path": message.path, "error": error},
             )
-            self._next(message)
-        else:
-            message.next_attempt_at = now + backoff(message.attempts)
-            self.work.enqueue(
-                "delivery",
-                DELIVER,
-                self.work.scope.account_id,
-                message.id,
-                at=message.next_attempt_at,
-            )
+        self._next(message)
         self.work.session.flush()
+
+    def _retry_later(self, message: OutboxMessage, error: str) -> None:
+        now = self.work.clock.now()
+        cap, limit = retry_limits(message)
+        message.attempts += 1
+        message.last_error = error
+        if message.attempts >= limit:
+            self._give_up(message, error)
+            return
+        message.next_attempt_at = now + backoff(message.attempts, cap)
+        self.work.enqueue(
+            "delivery",
+            DELIVER,
+            self.work.scope.account_id,
+            message.id,
+            at=message.next_attempt_at,
+        )
+        self.work.session.flush()
+
+
+def active_trusts(session: Any, peer: tuple[str, str] | None = None) -> list[Trust]:
+    """The account's active trusts, oldest first; with ``peer`` (its node and account),
+    those with that peer only. ``session`` is bound to the account's scope."""
+    query = select(Trust).where(Trust.status == "active")
+    if peer is not None:
+        query = query.where(Trust.peer_node == peer[0], Trust.peer_account == peer[1])
+    return list(session.scalars(query.order_by(Trust.created_at, Trust.id)))
 
 
 def outbox_work(node: Any, account_id: str) -> Work:
@@ -210,8 +309,9 @@ def deliver(node: Any, account_id: str, message_id: str) -> None:
 
 
 def sweep(node: Any, reschedule: bool = True) -> int:
-    """Periodic job: per account and peer, send the oldest pending message whose retry is
-    due (its delivery job may have been lost); returns how many were sent for."""
+    """Periodic job: per account and peer, send the first pending message of the peer's
+    queue if its retry is due (its delivery job may have been lost); returns how many
+    were sent for."""
     sent = 0
     for account_id in active_account_ids(db.session()):
         work = outbox_work(node, account_id)
