@@ -234,7 +234,8 @@ class KeyList(MethodView):
 class KeyRotate(MethodView):
     @keys_api.response(200, schemas.RotationOut)
     def post(self) -> Any:
-        """Rotate this account's key and announce it to every peer of an active trust."""
+        """Rotate this account's key and announce it to every peer of an active trust:
+        now if the peer answers, else through the outbox, ahead of anything else to it."""
         return rotate_and_announce(_handshake(work("admin")), commit_now)
 
 

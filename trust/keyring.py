@@ -9,6 +9,7 @@ it signed while it was current but nothing newer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,18 @@ def _pinned_by_ref() -> Select[PinnedKey]:
         PinnedKey.peer_account == bindparam("peer_account"),
         PinnedKey.key_id == bindparam("key_id"),
     )
+
+
+@dataclass(frozen=True)
+class AcceptedRotation:
+    """The pinned new key of a rotation notice; ``fresh`` unless the notice was a repeat."""
+
+    pinned: PinnedKey
+    fresh: bool
+
+    @property
+    def ref(self) -> str:
+        return f"{self.pinned.peer_account}#{self.pinned.key_id}"
 
 
 class Keyring:
@@ -92,31 +105,51 @@ class Keyring:
         row = self._resolved.get(keyid)
         return row.peer_node if row is not None else None
 
-    def accept_rotation(self, notice: dict[str, Any]) -> PinnedKey:
-        """Pin the new key of a rotation signed by a pinned old key and by the new key."""
-        document = notice.get("document") if isinstance(notice, dict) else None
-        if not isinstance(document, dict):
-            raise SignatureError("signature_malformed", "not a rotation notice")
-        try:
-            old, new = KeyRef.parse(document["old"]), KeyRef.parse(document["new"])
-            new_key = VerifyKey.from_b64url(document["new_public_key"])
-        except (KeyError, ValueError) as exc:
-            raise SignatureError(
-                "signature_malformed", "the rotation notice is incomplete"
-            ) from exc
-        if old.account != new.account or document.get("account") != old.account:
-            raise SignatureError("signature_invalid", "a rotation stays within one account")
-        old_key = self.resolve(str(old))
-        if old_key is None:
-            raise SignatureError("key_unknown", f"{old} is not a pinned, valid key")
-        verify_document(notice, ROTATION, {str(old): old_key, str(new): new_key})
+    def accept_rotation(self, notice: dict[str, Any]) -> AcceptedRotation:
+        """Pin the new key of a rotation signed by a pinned old key and by the new key.
+
+        Idempotent: the sender retries until it hears a success, so a notice may come
+        again after it was accepted (its first answer lost). Its old key is then no
+        longer valid, so a repeat is recognised instead: the new key is the one already
+        pinned (same public key, from the old key's node). It is verified as fully as
+        the first time, with the old key as pinned, and changes nothing (``fresh`` is
+        False). A revoked old key accepts nothing."""
+        old, new, new_key = _rotation(notice)
         old_row = self.store.by_ref(old)
-        assert old_row is not None
+        if old_row is None or old_row.revoked_at is not None:
+            raise SignatureError("key_unknown", f"{old} is not a pinned, valid key")
+        valid = self.resolve(str(old)) is not None
+        repeat = None if valid else self.store.by_ref(new)
+        if not valid and repeat is None:
+            raise SignatureError("key_unknown", f"{old} is not a pinned, valid key")
+        old_key = VerifyKey.from_b64url(old_row.public_key)
+        verify_document(notice, ROTATION, {str(old): old_key, str(new): new_key})
+        if repeat is not None:
+            if repeat.public_key != new_key.to_b64url() or repeat.peer_node != old_row.peer_node:
+                raise SignatureError("key_conflict", f"{new} is already pinned to another key")
+            return AcceptedRotation(repeat, fresh=False)
         old_row.valid_until = self.clock.now()
-        return self.pin(new, new_key, old_row.peer_node, "rotation")
+        return AcceptedRotation(self.pin(new, new_key, old_row.peer_node, "rotation"), fresh=True)
 
     def revoke(self, keyid: str) -> None:
         row = self.store.by_ref(KeyRef.parse(keyid))
         if row is not None and row.revoked_at is None:
             row.revoked_at = self.clock.now()
             self.store.session.flush()
+
+
+def _rotation(notice: Any) -> tuple[KeyRef, KeyRef, VerifyKey]:
+    """The old and new key a rotation notice names, and the new public key."""
+    document = notice.get("document") if isinstance(notice, dict) else None
+    if not isinstance(document, dict):
+        raise SignatureError("signature_malformed", "not a rotation notice")
+    try:
+        old, new = KeyRef.parse(document["old"]), KeyRef.parse(document["new"])
+        new_key = VerifyKey.from_b64url(document["new_public_key"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SignatureError("signature_malformed", "the rotation notice is incomplete") from exc
+    if old.account != new.account or document.get("account") != old.account:
+        raise SignatureError("signature_invalid", "a rotation stays within one account")
+    if old == new:
+        raise SignatureError("signature_invalid", "a rotation introduces another key")
+    return old, new, new_key

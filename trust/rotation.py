@@ -1,76 +1,126 @@
 """Routine key rotation, announced to every peer the account trusts or is trusted by.
 
-The notice is signed by the old and the new key (DESIGN section 5); the call carrying it
-is signed by the new key. A peer accepts it only if the old key is one it pinned, then
-checks the call with the new key. A peer that cannot be reached keeps the old key until
-it can (its validity window still covers what that key signed); the undelivered notice is
-audited. After a suspected compromise, rotate and re-confirm fingerprints out of band.
+The notice is signed by the old and the new key (DESIGN section 5). A peer accepts it only
+if the old key is one it pinned, then checks the call carrying it with its keyring, which
+now holds the new key. A peer that cannot be reached keeps the old key until it can (its
+validity window still covers what that key signed).
+
+Delivery is the outbox's (trust.outbox): the notice to each peer is written in the
+rotation's own transaction, after the new key, and retried with backoff until the peer
+has it or a day has passed (``outbox.abandoned`` in the audit log). It goes ahead of every
+message already queued to that peer (``KEY_NOTICE``): those are signed with the current
+key when they are sent, and the peer would refuse the new key (``key_unknown``) before it
+has the notice.
+
+Several rotations before a peer hears of the first (A→B, then B→C): a peer has at most one
+pending notice message, carrying the chain of notices it has not had, oldest first. A
+later rotation supersedes the pending message with one carrying the chain plus its own
+notice. The receiver accepts the chain notice by notice, each one's old key being the key
+the one before introduced, so it ends with the newest key pinned; the call is signed by
+that newest key (the message names it: ``signing_key``), which the receiver's keyring
+resolves only once the chain is in. One message per peer rather than one per notice, each
+call signed with its notice's own new key (which would also work): it keeps one thing to
+retry and report per peer, and the call is always signed with the account's current key
+(a rotation committed during an attempt aside), not with keys it has retired.
+
+Receiving is idempotent: a notice that comes again (its first answer was lost) is verified
+as fully as the first time and answered with success, without a second
+``key.peer_rotated``. After a suspected compromise, rotate and re-confirm fingerprints out
+of band.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import select
-
+from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts
 from trust.crypto.keys import KeyRef
-from trust.errors import FederationRefused, PeerDeclined, PeerNotAllowed, PeerUnavailable
+from trust.errors import FederationRefused
 from trust.handshake import Handshake
 from trust.inbox import authenticate
-from trust.models import Trust
+from trust.keyring import AcceptedRotation
+from trust.models import KEY_NOTICE, OutboxMessage, Trust
+from trust.outbox import Outbox, active_trusts
+
+#: The most notices one call may carry: this many rotations while one peer was away.
+MAX_CHAIN = 100
 
 
 @dataclass
 class RotationReport:
+    """Peers (accounts) that have the notice now, and those the outbox will retry."""
+
     old: str
     new: str
     delivered: list[str] = field(default_factory=list)
-    undelivered: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
 
 
 def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> RotationReport:
-    """Rotate, make the new key durable (``commit``), then tell the peers.
+    """Rotate and queue the notices, make both durable (``commit``), then try each peer.
 
     In that order: a peer that gets the notice retires the old key at once, so a notice
     sent before the commit, followed by a failure (a slow peer past the worker's timeout,
     a failed commit), would leave the account signing with an old key its peers no longer
-    accept and a new one it no longer has."""
+    accept and a new one it no longer has. A peer that does not answer now is ``pending``:
+    the outbox retries it (with its own delivery jobs, or the sweep)."""
     work = handshake.work
     notice = handshake.keys.rotate()
     report = RotationReport(notice["document"]["old"], notice["document"]["new"])
     work.record("key.rotate", "key", report.new, {"key": report.old}, {"key": report.new})
+    queued = [(m.id, m.peer_account) for m in queue_notices(Outbox(work), notice)]
     commit()
-    new_key = handshake.keys.current()
-    active = handshake.trusts.session.scalars(select(Trust).where(Trust.status == "active"))
-    for trust in list(active):
-        try:
-            handshake.peers.post_signed(
-                f"{trust.peer_node}/federation/v1/{trust.peer_account}/keys/rotation",
-                {"notice": notice},
-                new_key,
-                now=int(work.clock.now().timestamp()),
-                trust_id=trust.id,
-                actor=work.actor.person_id,
-            )
-            report.delivered.append(trust.peer_account)
-        except (PeerUnavailable, PeerDeclined, PeerNotAllowed):
-            report.undelivered.append(trust.peer_account)
+    outbox = Outbox(work)
+    for message_id, peer in queued:
+        delivered = outbox.attempt(handshake, message_id)
+        (report.delivered if delivered else report.pending).append(peer)
     work.record("key.announce", "key", report.new, after=_as_dict(report))
     return report
 
 
+def queue_notices(outbox: Outbox, notice: dict[str, Any]) -> list[OutboxMessage]:
+    """Queue ``notice`` to each peer of an active trust (one message per peer account at
+    its node), after the notices that peer has not had yet, whose messages it supersedes.
+    Not enqueued: the caller attempts them after its commit."""
+    work, new = outbox.work, KeyRef.parse(notice["document"]["new"])
+    peers: dict[tuple[str, str], Trust] = {}
+    for trust in active_trusts(work.session):
+        peers.setdefault((trust.peer_node, trust.peer_account), trust)
+    queued = []
+    for peer, trust in peers.items():
+        chain = []
+        for earlier in outbox.store.pending_key_notices(*peer):
+            chain += earlier.body["notices"]
+            outbox.supersede(earlier, by=f"the rotation to {new}")
+        queued.append(
+            outbox.queue(
+                trust,
+                f"/federation/v1/{trust.peer_account}/keys/rotation",
+                {"notices": [*chain, notice]},
+                actor_id=work.actor.person_id,
+                precedence=KEY_NOTICE,
+                signing_key=new.key_id,
+                enqueue=False,
+            )
+        )
+    return queued
+
+
 def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[str, Any]) -> str:
-    notice = body.get("notice")
-    if not isinstance(notice, dict):
-        raise FederationRefused("no rotation notice in the body", reason="notice_invalid")
-    try:
-        pinned = handshake.keyring.accept_rotation(notice)
-    except Exception as exc:
-        code = getattr(exc, "code", "notice_invalid")
-        raise FederationRefused("the rotation notice does not verify", reason=code) from exc
+    """Accept a chain of rotation notices (``notices``, or one ``notice`` as nodes sent
+    before chains), then authenticate the call, which the rotating account signs with
+    the newest key. Returns that key, pinned. A notice had before changes nothing."""
+    accepted: list[AcceptedRotation] = []
+    for notice in _chain(body):
+        try:
+            accepted.append(handshake.keyring.accept_rotation(notice))
+        except (SignatureError, ValueError) as exc:
+            code = getattr(exc, "code", "notice_invalid")
+            raise FederationRefused("the rotation notice does not verify", reason=code) from exc
     verified = authenticate(
         handshake.work.session,
         parts,
@@ -78,16 +128,46 @@ def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[s
         handshake.work.clock.now(),
         handshake.work.settings.redis_url,
     )
-    if KeyRef.parse(verified.keyid).account != pinned.peer_account:
+    newest = accepted[-1]
+    if KeyRef.parse(verified.keyid).account != newest.pinned.peer_account:
         raise FederationRefused(
             "a rotation must come from the rotating account", reason="notice_invalid"
         )
-    new = f"{pinned.peer_account}#{pinned.key_id}"
-    handshake.work.record(
-        "key.peer_rotated", "pinned_key", new, after={"peer": pinned.peer_account}
-    )
-    return new
+    for rotation in accepted:
+        if rotation.fresh:
+            handshake.work.record(
+                "key.peer_rotated",
+                "pinned_key",
+                rotation.ref,
+                after={"peer": rotation.pinned.peer_account},
+            )
+    return newest.ref
+
+
+def _chain(body: dict[str, Any]) -> list[Any]:
+    """The body's notices, oldest first: each must rotate the key the one before it
+    introduced (a chain of one account's keys, without gaps or forks)."""
+    notices = body.get("notices")
+    if notices is None and isinstance(body.get("notice"), dict):
+        notices = [body["notice"]]
+    if not isinstance(notices, list) or not 0 < len(notices) <= MAX_CHAIN:
+        raise FederationRefused("no rotation notices in the body", reason="notice_invalid")
+    ends = [_ends(notice) for notice in notices]
+    if any(after[0] != before[1] for before, after in pairwise(ends)):
+        raise FederationRefused(
+            "each rotation must start from the key the one before introduced",
+            reason="notice_invalid",
+        )
+    return notices
+
+
+def _ends(notice: Any) -> tuple[Any, Any]:
+    """The old and the new key a notice names, as given (the keyring checks them)."""
+    document = notice.get("document") if isinstance(notice, dict) else None
+    if not isinstance(document, dict):
+        raise FederationRefused("a rotation notice is malformed", reason="notice_invalid")
+    return document.get("old"), document.get("new")
 
 
 def _as_dict(report: RotationReport) -> dict[str, Any]:
-    return {"key": report.new, "delivered": report.delivered, "undelivered": report.undelivered}
+    return {"key": report.new, "delivered": report.delivered, "pending": report.pending}

@@ -64,5 +64,10 @@ class KeyOut(Schema):
 class RotationOut(Schema):
     old = fields.String()
     new = fields.String()
-    delivered = fields.List(fields.String())
-    undelivered = fields.List(fields.String())
+    delivered = fields.List(
+        fields.String(), metadata={"description": "peer accounts that have the notice now"}
+    )
+    pending = fields.List(
+        fields.String(),
+        metadata={"description": "peer accounts the outbox keeps trying (with backoff)"},
+    )

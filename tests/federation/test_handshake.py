@@ -176,7 +176,7 @@ def test_a_key_rotation_keeps_the_trust_working(federation):
         before = {k["key_id"] for k in msp.get("/api/v1/keys").json()}
         rotated = msp.post("/api/v1/keys/rotate").json()
         assert rotated["delivered"] == [federation.customer_account.id]
-        assert rotated["undelivered"] == []
+        assert rotated["pending"] == []
         keys = {k["key_id"]: k["status"] for k in msp.get("/api/v1/keys").json()}
         assert {k for k, s in keys.items() if s == "previous"} == before
         # The next signed call comes from the new key, and the customer accepts it.
