@@ -85,7 +85,10 @@ class RequestList(MethodView):
     @requests_api.arguments(schemas.RequestCreate)
     @requests_api.response(201, schemas.RequestOut)
     def post(self, body: dict[str, Any]) -> Any:
-        """Raise a request. Send an ``Idempotency-Key`` header to make retries safe."""
+        """Raise a request. Send an ``Idempotency-Key`` header to make retries safe: a retry
+        with the key and the same body answers the request the first raised, as the
+        first did (201; its state now); the key with another body is refused (422,
+        ``idempotency_key_reused``, naming the fields that differ)."""
         requests = _requests(*RAISERS)
         key = http_request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key) <= 100:
@@ -94,7 +97,8 @@ class RequestList(MethodView):
         if is_new:
             commit_now()  # the account's request number and audit head are locked till then
         view = requests.view_of(created) if is_new else requests.view(created.id)
-        return json_response(render(view, requests.works(created)), 201 if is_new else 200)
+        # A retry gets the first answer's status (the draft's section 2.6).
+        return json_response(render(view, requests.works(created)), 201)
 
 
 @requests_api.route("/<request_id>")

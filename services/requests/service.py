@@ -31,7 +31,13 @@ from services.cmdb.service import Cmdb
 from services.offerings.service import Offerings
 from services.requests import lifecycle
 from services.requests.clocks import ClockReading, read_clocks
-from services.requests.errors import IllegalTransition, InvalidRequest, RequestClosed
+from services.requests.errors import (
+    IdempotencyKeyReused,
+    IllegalTransition,
+    InvalidRequest,
+    RequestClosed,
+)
+from services.requests.idempotency import Asked
 from services.requests.models import Request, RequestEvent, RequestPause
 from services.requests.monitor import apply_readings
 from services.requests.schedule import schedule_clock_checks
@@ -183,14 +189,23 @@ class Requests:
         priority: str = "p3",
         idempotency_key: str | None = None,
     ) -> tuple[Request, bool]:
-        """Raise a request; returns it and whether it was created (not an idempotent replay)."""
+        """Raise a request; returns it and whether it was created (not an idempotent replay).
+
+        With ``idempotency_key``, a request its requester already raised with that key is
+        returned instead, if this asks for the same request, and ``IdempotencyKeyReused``
+        raised if not; also when another create with the key commits first while this
+        one runs. Nothing is written then (``services.requests.idempotency``)."""
         requester_id = requester_id or self.work.actor.person_id
         if requester_id != self.work.actor.person_id:
             self._require_staff()
+        asked = Asked.of(
+            requester_id=requester_id, subject=subject, description=description,
+            service_id=service_id, offering_id=offering_id, ci_id=ci_id, priority=priority,
+        )  # fmt: skip
         if idempotency_key:
             earlier = self.store.by_idempotency_key(requester_id, idempotency_key)
             if earlier is not None:
-                return earlier, False
+                return _retried(earlier, asked), False
         inputs = self._inputs(service_id, offering_id, requester_id, ci_id, priority)
         decision = decide_sla(self.work, inputs, self.store)
         now = self.work.clock.now()
@@ -221,7 +236,6 @@ class Requests:
         self._refresh(request, [])
         view = self._view(request, [])
         self._raised[request.id] = view
-        schedule_clock_checks(self.work, request, view)  # enqueued once we commit
         first = self._new_event(
             request, "created", data={"sla": request.sla_reason, "team_id": request.team_id}
         )
@@ -232,8 +246,17 @@ class Requests:
         event = self.work.audit.event_fields(
             self.work.actor, "request.create", "request", request.id, after=snapshot(request)
         )
-        if not self.store.write_new(request, first, event):
+        if not idempotency_key:
+            audited = self.store.write_new(request, first, event)
+        else:
+            written = self.store.write_new_once(request, first, event)
+            if written is None:  # another create with this key committed first
+                earlier = self.store.by_idempotency_key(requester_id, idempotency_key)
+                return _retried(earlier, asked), False
+            audited = written
+        if not audited:
             self.work.record("request.create", "request", request.id, after=snapshot(request))
+        schedule_clock_checks(self.work, request, view)  # enqueued once we commit
         self._changed(request, "created")
         return request, True
 
@@ -553,6 +576,17 @@ class Requests:
 
     def _changed(self, request: Request, action: str) -> None:
         request_changed.send(request, action=action, work=self.work)
+
+
+def _retried(earlier: Request | None, asked: Asked) -> Request:
+    """``earlier``, the request raised with the key of a create that ``asked``, when
+    this is a retry of that create; refused when it asks for something else."""
+    if earlier is None:
+        raise RuntimeError("the idempotency key's index refused a request nobody holds")
+    differing = asked.differences(earlier)
+    if differing:
+        raise IdempotencyKeyReused(earlier.number, differing)
+    return earlier
 
 
 def _agrees(request: Request, readings: tuple[ClockReading, ClockReading]) -> bool:

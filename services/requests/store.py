@@ -227,6 +227,45 @@ class RequestStore(ScopedStore[Request]):
         # record creates it.
         return row[1] is not None
 
+    def write_new_once(
+        self, request: Request, first: RequestEvent, event: dict[str, Any]
+    ) -> bool | None:
+        """``write_new`` for a create with an Idempotency-Key; None when a create with the
+        same key committed after this one looked the key up and found nothing. Then
+        nothing was written, not even a number taken, and the winner's request is there
+        to be read.
+
+        On PostgreSQL the key's unique index decides: the write goes in a savepoint (for
+        such creates only: SAVEPOINT, RELEASE, and the account scope set again as any
+        transaction begins), and the losing insert waits at the
+        index (or before it, at the account's counter) until the winner commits, then
+        fails and rolls back to the savepoint. SQLite has one writer at a time, and a
+        savepoint opening the transaction would commit it when released (pysqlite
+        begins transactions only before writes): so the write lock is taken first, and
+        the key looked up again under it, which is then final.
+        """
+        if self.session.get_bind().dialect.name != "postgresql":
+            self._lock_counter()
+            if self.by_idempotency_key(request.requester_id, request.idempotency_key or ""):
+                return None
+            return self.write_new(request, first, event)
+        try:
+            with self.session.begin_nested():
+                return self.write_new(request, first, event)
+        except IntegrityError as exc:
+            if not _meets_idempotency_index(exc):
+                raise
+            return None
+
+    def _lock_counter(self) -> None:
+        """Take the write lock without changing anything (SQLite locks the database, even
+        for an account without a counter yet)."""
+        self.session.execute(
+            update(_COUNTERS)
+            .where(_COUNTERS.c.account_id == self.scope.account_id)
+            .values(last=_COUNTERS.c.last)
+        )
+
     def _bump_counter(self) -> int | None:
         # Core, not the ORM: nothing in the identity map to keep in step. The account is
         # named explicitly since the ORM criterion only covers entities.
@@ -294,6 +333,7 @@ class RequestStore(ScopedStore[Request]):
         return OfferingTerms(offering, service, trust_status == "active", terms)
 
     def by_idempotency_key(self, requester_id: str, key: str) -> Request | None:
+        """The request ``requester_id`` raised with ``key``, if any."""
         query = select(Request).where(
             Request.requester_id == requester_id, Request.idempotency_key == key
         )
@@ -342,6 +382,13 @@ class RequestStore(ScopedStore[Request]):
         if after_id:
             query = query.where(Request.id > after_id)
         return list(self.session.scalars(query.order_by(Request.id).limit(batch)))
+
+
+def _meets_idempotency_index(error: IntegrityError) -> bool:
+    """Whether ``error`` is PostgreSQL's unique index on (account, requester, key)
+    refusing a row (psycopg names the constraint)."""
+    diagnostics = getattr(error.orig, "diag", None)
+    return getattr(diagnostics, "constraint_name", None) == "ix_requests_idempotency"
 
 
 # What reading a request's clocks, comparing them with the stored ones and recording a

@@ -38,10 +38,11 @@ def test_the_creation_is_on_the_timeline_and_in_the_audit_log(desk):
 
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_request(desk):
+    """As the first answer did: 201 (see test_idempotency_keys for the rest)."""
     body = {"subject": "Once", "offering_id": desk.offering}
     first = desk.post("/api/v1/requests", body, "end_user", **{"Idempotency-Key": "k-1"})
     again = desk.post("/api/v1/requests", body, "end_user", **{"Idempotency-Key": "k-1"})
-    assert first.status_code == 201 and again.status_code == 200
+    assert first.status_code == 201 and again.status_code == 201
     assert again.get_json()["id"] == first.get_json()["id"]
 
 
