@@ -19,12 +19,13 @@ from account_node.errors import NotFound, ValidationFailed
 from account_node.http import node
 from account_node.identity.service import People, Teams
 from portal.views.catalog import catalog_entries
-from portal.views.forms import Form
+from portal.views.forms import FORM, Form
 from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
 from services.catalog.service import Catalog
 from services.cmdb.service import Cmdb
 from services.offerings.service import Offerings
 from services.requests import lifecycle
+from services.requests.errors import IdempotencyKeyReused
 from services.requests.models import STATUSES
 from services.requests.service import Requests, RequestView
 from services.requests.store import RequestFilter
@@ -181,7 +182,7 @@ def raise_request() -> Any:
         form.add("ci", "Choose one of your own items, or none.")
     if form.ok:
         try:
-            created, _ = Requests(work).create(
+            created, is_new = Requests(work).create(
                 subject=form.get("subject"),
                 description=form.get("description"),
                 priority=form.get("priority"),
@@ -189,12 +190,27 @@ def raise_request() -> Any:
                 idempotency_key=form.get("key") or None,
                 **target,
             )
+        except IdempotencyKeyReused as exc:
+            _sent_before(form, exc)
         except ValidationFailed as exc:
             form.take(exc, CREATE_FIELDS)
         else:
-            flash(f"{reference(created.number)} raised. We will keep you posted here.")
+            done = "raised" if is_new else "was already raised from this form"
+            flash(f"{reference(created.number)} {done}. We will keep you posted here.")
             return redirect(url_for("portal.show_request", request_id=created.id), 303)
     return _raise_form(work, form, 422)
+
+
+def _sent_before(form: Form, reused: IdempotencyKeyReused) -> None:
+    """This form (its key) already raised a request, and now says something else (sent
+    again after going back and changing it): say so, and give the form a new key, so
+    that sending it once more raises it as a request of its own."""
+    form.add(
+        FORM,
+        f"This form was already sent, and raised {reference(reused.first_number)}. "
+        "Send it again to raise this as a new request.",
+    )
+    form.values["key"] = secrets.token_urlsafe(18)
 
 
 def _check_raise(form: Form) -> dict[str, str]:
@@ -202,7 +218,8 @@ def _check_raise(form: Form) -> dict[str, str]:
     form.require("subject", "what")
     form.longest("subject", 200)
     form.longest("description", 20_000)
-    form.longest("key", 100)
+    if len(form.get("key")) > 100:  # the page's own hidden field: tampered with, or stale
+        form.add(FORM, "This form is out of date: reload the page and fill it in again.")
     if form.get("priority") not in PRIORITIES:
         form.add("priority", "Choose a priority.")
     kind, _, object_id = form.get("what").partition(":")
