@@ -162,7 +162,9 @@ def _begin_with_rls(connection: Connection, account_id: str) -> None:
 def _rls_on_begin(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
-    if connection.dialect.name == "postgresql":
+    # A savepoint lives inside a transaction whose scope is already set (``SET LOCAL``
+    # lasts the whole transaction, a savepoint rolled back included): nothing to send.
+    if connection.dialect.name == "postgresql" and not transaction.nested:
         _begin_with_rls(connection, session.info.get(SCOPE_KEY, ""))
 
 
