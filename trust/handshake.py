@@ -3,10 +3,20 @@
 1. The trusted account's admin issues an invitation: this node's URL, the account, its
    key fingerprint and a one-time code, handed to the customer out of band.
 2. The trusting account's admin proposes: the node fetches the trusted node's descriptor,
-   accepts its key only if the fingerprint matches the invitation (no trust on first use),
-   signs the agreement (RFC 8785 canonical JSON) and sends it with the code.
+   accepts its key only if the fingerprint matches the invitation (no trust on first use)
+   and the descriptor is the node's at the invitation's URL (``trust.descriptor``), signs
+   the agreement (RFC 8785 canonical JSON) and sends it with the code.
 3. The trusted account's admin accepts: the node countersigns and sends the agreement
    back. Both sides store it with both signatures and pin each other's keys from it.
+
+Each step that sends writes its own side first: the key pinned, the trust stored and
+audited, all flushed, so whatever this account's records refuse (a key pinned otherwise,
+the peer known at another node) is refused before the peer hears of anything. Then the
+peer is called, last; if that fails the error propagates and the boundary's rollback
+undoes the local write (the service flushes, never commits), so neither side is left
+holding half a handshake. After the peer's success only the boundary's commit is left.
+A step whose answer was lost is sent once more, signed anew; the receivers answer the
+repeat of a step they took as they answered it (the same trust, no second one).
 
 Deactivation is final and takes effect on the deactivating side at once; the peer is
 told, and every later call under the trust is refused by each side's own record even if
@@ -25,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from account_node.context import Work
-from account_node.errors import ValidationFailed
 from account_node.identity.models import Account
 from account_node.tenancy import ScopedStore
 from trust.client import PeerClient
@@ -33,11 +42,17 @@ from trust.crypto.documents import countersign, sign_document, verify_document
 from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts
 from trust.crypto.keys import KeyRef, VerifyKey
-from trust.descriptor import account_in_descriptor
-from trust.errors import FederationRefused, TrustConflict, TrustInactive, TrustNotFound
+from trust.descriptor import invited_peer, is_node_url
+from trust.errors import (
+    FederationRefused,
+    PeerUnavailable,
+    TrustConflict,
+    TrustInactive,
+    TrustNotFound,
+)
 from trust.inbox import authenticate
 from trust.keyring import Keyring
-from trust.keystore import AccountKeys
+from trust.keystore import AccountKeys, OwnKey
 from trust.models import Invitation, Trust
 from trust.signals import trust_deactivated
 
@@ -113,9 +128,17 @@ class Handshake:
     # --- step 2: the trusting side proposes ------------------------------------------
 
     def propose(self, invitation: dict[str, Any]) -> Trust:
-        peer_node, peer_account = invitation["node_url"].rstrip("/"), invitation["account"]
-        peer_ref, peer_key, peer_name = self._peer_key_from_descriptor(
-            peer_node, peer_account, invitation["fingerprint"]
+        """Propose to the invitation's account; the peer is sent the proposal only once
+        it is stored here (see the module docstring). Raises ``ValidationFailed`` for an
+        invitation the peer's descriptor does not bear out, ``TrustConflict`` for one
+        this account's records refuse (both before anything is sent), or the peer's
+        failure (``PeerDeclined``, ``PeerUnavailable``) with the local write to roll back."""
+        peer_account = invitation["account"]
+        descriptor = self.peers.get_json(
+            f"{invitation['node_url'].rstrip('/')}/.well-known/trustdesk-node"
+        )
+        peer = invited_peer(
+            descriptor, invitation["node_url"], peer_account, invitation["fingerprint"]
         )
         own = self.keys.current()
         own_name = self.work.session.get(Account, self.account)
@@ -130,73 +153,46 @@ class Handshake:
                 own.ref,
                 own.signing.verify_key,
             ),
-            "trusted": _party(peer_account, peer_name, peer_node, peer_ref, peer_key),
+            "trusted": _party(peer_account, peer.name, peer.node, peer.ref, peer.key),
             "scopes": SCOPES,
             "start": now.isoformat(),
             "end": None,
             "proposed_by": {"id": self.work.actor.person_id, "name": self.work.actor.name},
         }
         signed = sign_document(agreement, own.signing, str(own.ref), AGREEMENT)
-        self.peers.post_signed(
-            f"{peer_node}/federation/v1/{peer_account}/trusts/proposals",
+        self._pin(peer.ref, peer.key, peer.node)
+        trust = self._store(agreement["id"], "trusting", peer_account, peer.node, signed)
+        self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
+        self.work.session.flush()  # all of it, before the peer hears of anything
+        self._send(
+            f"{peer.node}/federation/v1/{peer_account}/trusts/proposals",
             {"agreement": signed, "code": invitation["code"]},
             own,
-            now=int(now.timestamp()),
-            trust_id=agreement["id"],
-            actor=self.work.actor.person_id,
+            trust.id,
         )
-        self.keyring.pin(peer_ref, peer_key, peer_node, "handshake")
-        trust = self._store(agreement["id"], "trusting", peer_account, peer_node, signed)
-        self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
         return trust
-
-    def _peer_key_from_descriptor(
-        self, peer_node: str, peer_account: str, fingerprint: str
-    ) -> tuple[KeyRef, VerifyKey, str]:
-        """The peer's pinned-to-be key and its display name, from its signed descriptor."""
-        descriptor = self.peers.get_json(f"{peer_node}/.well-known/trustdesk-node")
-        keys = _listed_keys(descriptor, peer_account)
-        match = [k for k in keys if k["status"] == "current" and k["fingerprint"] == fingerprint]
-        if not match:
-            raise ValidationFailed(
-                "The peer's key does not match the invitation's fingerprint",
-                errors={"fingerprint": ["no current key of that account has this fingerprint"]},
-            )
-        ref, key = (
-            KeyRef(peer_account, match[0]["key_id"]),
-            VerifyKey.from_b64url(match[0]["public_key"]),
-        )
-        try:
-            entry = account_in_descriptor(descriptor, peer_account, str(ref), key)
-        except SignatureError as exc:
-            raise ValidationFailed(
-                errors={"node_url": [f"the descriptor is not signed: {exc.code}"]}
-            ) from exc
-        name = entry.get("name")
-        return ref, key, name if isinstance(name, str) and name.strip() else peer_account
 
     # --- step 2, received by the trusted side -------------------------------------------
 
     def receive_proposal(self, parts: HttpRequestParts, body: dict[str, Any]) -> Trust:
+        """Keep a proposal made with one of this account's invitation codes. A proposal
+        made again (its answer lost) is answered with the trust it made, once it passes
+        every check the first passed, signature and nonce included; any other use of a
+        used code is refused."""
         signed, code = _signed(body), body.get("code")
         invitations = InvitationStore(self.work.session, self.work.scope)
         invitation = invitations.by_code(code) if isinstance(code, str) else None
         now = self.work.clock.now()
-        if invitation is None or invitation.used_at is not None or invitation.expires_at <= now:
+        repeated = self._proposal_made_with(invitation, signed["document"])
+        if repeated is None and (
+            invitation is None or invitation.used_at is not None or invitation.expires_at <= now
+        ):
             raise FederationRefused(
                 "the invitation code is unknown, used or expired", reason="invitation_invalid"
             )
         agreement = signed["document"]
-        trusting, trusted = agreement.get("trusting"), agreement.get("trusted")
-        own = self.keys.current()
-        if (
-            not isinstance(trusted, dict)
-            or trusted.get("account") != self.account
-            or trusted.get("keyid") != str(own.ref)
-        ):
-            raise FederationRefused(
-                "the agreement does not name this account's key", reason="agreement_mismatch"
-            )
+        trusting = agreement.get("trusting")
+        self._check_names_this_account(agreement.get("trusted"))
         their_key = _party_key(trusting)
         trust_id = agreement.get("id")
         if not isinstance(trust_id, str) or not TRUST_ID.fullmatch(trust_id):
@@ -216,47 +212,75 @@ class Handshake:
                 "the signature does not cover this agreement", reason="trust_not_covered"
             )
         self._check_known(trusting, their_key)
+        if repeated is not None:
+            return repeated
+        assert invitation is not None  # refused above otherwise
         invitation.used_at = now
         trust = self._store(trust_id, "trusted", trusting["account"], trusting["node"], signed)
         invitation.trust_id = trust.id
         self.work.record("trust.proposal_received", "trust", trust.id, after=_summary(trust))
         return trust
 
+    def _proposal_made_with(
+        self, invitation: Invitation | None, document: dict[str, Any]
+    ) -> Trust | None:
+        """The trust the used ``invitation`` made, if ``document`` is its very agreement
+        and the trust still stands (a deactivated one is not proposed again)."""
+        if invitation is None or invitation.used_at is None:
+            return None
+        trust = self.trusts.find(invitation.trust_id)
+        if trust is None or trust.role != "trusted" or trust.status == "deactivated":
+            return None
+        return trust if trust.agreement.get("document") == document else None
+
+    def _check_names_this_account(self, trusted: Any) -> None:
+        """The agreement's trusted side must be this account with its current key: the
+        key itself, not only its id, since this account is to countersign the document
+        and both sides keep it as the terms of the trust."""
+        own = self.keys.current()
+        if (
+            not isinstance(trusted, dict)
+            or trusted.get("account") != self.account
+            or trusted.get("keyid") != str(own.ref)
+            or trusted.get("public_key") != own.signing.verify_key.to_b64url()
+        ):
+            raise FederationRefused(
+                "the agreement does not name this account's key", reason="agreement_mismatch"
+            )
+        _party_key(trusted)  # and is well formed throughout (its fingerprint, its node)
+
     def _check_known(self, party: dict[str, str], key: VerifyKey) -> None:
-        """Refuse a proposer that claims an account this account already knows otherwise:
-        at another node, or with another key under the same key id. Account ids are only
-        names; what binds a trust to an account is the node and the keys pinned from it,
-        and calls are checked against both (``authenticate_trust_call``)."""
-        ref = KeyRef.parse(party["keyid"])
+        """Refuse a proposer that claims an account this account already knows otherwise
+        (``_known_otherwise``). Account ids are only names; what binds a trust to an
+        account is the node and the keys pinned from it, and calls are checked against
+        both (``authenticate_trust_call``)."""
+        conflict = self._known_otherwise(KeyRef.parse(party["keyid"]), key, party["node"])
+        if conflict is not None:
+            raise FederationRefused(conflict, reason="agreement_mismatch")
+
+    def _known_otherwise(self, ref: KeyRef, key: VerifyKey, node: str) -> str | None:
+        """Why ``ref`` (``key``, at ``node``) contradicts the keys pinned here, if it does:
+        its account is known at another node, or the key id is pinned to another key."""
         for pinned in self.keyring.store.of_peer(ref.account):
-            if pinned.peer_node != party["node"]:
-                raise FederationRefused(
-                    f"account {ref.account} is known here at another node",
-                    reason="agreement_mismatch",
-                )
+            if pinned.peer_node != node:
+                return f"account {ref.account} is known here at another node"
             if pinned.key_id == ref.key_id and pinned.public_key != key.to_b64url():
-                raise FederationRefused(
-                    f"{ref} is already pinned to another key", reason="agreement_mismatch"
-                )
+                return f"{ref} is already pinned to another key"
+        return None
 
     # --- step 3: the trusted side accepts ------------------------------------------------
 
     def accept(self, trust_id: str) -> Trust:
+        """Countersign a proposal: pinned, active and audited here first, then sent (see
+        the module docstring). ``TrustConflict`` if the proposer's account has since
+        become known here otherwise (another proposal claiming it, accepted meanwhile)."""
         trust = self.trusts.get(trust_id)
         if trust.role != "trusted" or trust.status != "proposed":
             raise TrustConflict(f"trust {trust_id} is not a proposal awaiting this account")
         own = self.keys.current()
         countersigned = countersign(trust.agreement, own.signing, str(own.ref), AGREEMENT)
         trusting = countersigned["document"]["trusting"]
-        self.peers.post_signed(
-            f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/countersignature",
-            {"agreement": countersigned},
-            own,
-            now=int(self.work.clock.now().timestamp()),
-            trust_id=trust.id,
-            actor=self.work.actor.person_id,
-        )
-        self._pin(trusting, trust.peer_node)
+        self._pin(KeyRef.parse(trusting["keyid"]), _party_key(trusting), trust.peer_node)
         before = _summary(trust)
         trust.agreement, trust.status, trust.activated_at = (
             countersigned,
@@ -265,16 +289,24 @@ class Handshake:
         )
         self.work.session.flush()
         self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
+        self._send(
+            f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/countersignature",
+            {"agreement": countersigned},
+            own,
+            trust.id,
+        )
         return trust
 
     # --- step 3, received by the trusting side ------------------------------------------
 
     def receive_countersignature(self, call: TrustCall, body: dict[str, Any]) -> Trust:
         """``call``: authenticated under the trust, by its peer (``authenticate_trust_call``
-        without the status check: the trust is still a proposal here)."""
+        without the status check: the trust is still a proposal here). The countersigned
+        agreement of a trust already active here is a repeat (the peer lost our answer):
+        answered as before, once its signatures verify, and nothing changes."""
         trust = call.trust
         signed = _signed(body)
-        if trust.role != "trusting" or trust.status != "proposed":
+        if trust.role != "trusting" or trust.status not in ("proposed", "active"):
             raise TrustConflict(f"trust {trust.id} is not awaiting a countersignature")
         if signed["document"] != trust.agreement["document"]:
             raise FederationRefused(
@@ -284,17 +316,44 @@ class Handshake:
         _verify(
             signed, {p["keyid"]: _party_key(p) for p in (parties["trusting"], parties["trusted"])}
         )
+        if trust.status == "active":
+            return trust
         before = _summary(trust)
         trust.agreement, trust.status, trust.activated_at = signed, "active", self.work.clock.now()
         self.work.session.flush()
         self.work.record("trust.activated", "trust", trust.id, before, _summary(trust))
         return trust
 
+    def _send(self, url: str, body: dict[str, Any], own: OwnKey, trust_id: str) -> None:
+        """One handshake step to the peer, sent once more (signed anew, so no replay) if
+        no answer came: the peer may have taken the step and lost its answer, and it
+        answers a repeat of a step it took as it answered the step. A refusal is final."""
+        for attempt in (1, 2):
+            try:
+                self.peers.post_signed(
+                    url,
+                    body,
+                    own,
+                    now=int(self.work.clock.now().timestamp()),
+                    trust_id=trust_id,
+                    actor=self.work.actor.person_id,
+                )
+                return
+            except PeerUnavailable:
+                if attempt == 2:
+                    raise
+
     # --- deactivation ------------------------------------------------------------------
 
-    def _pin(self, party: dict[str, Any], node: str) -> None:
+    def _pin(self, ref: KeyRef, key: VerifyKey, node: str) -> None:
+        """Pin the peer's key for a trust with it at ``node``; ``TrustConflict`` if that
+        contradicts what is pinned (``_known_otherwise``): a trust whose calls the
+        keyring would then refuse or misattribute must not be made."""
+        conflict = self._known_otherwise(ref, key, node)
+        if conflict is not None:
+            raise TrustConflict(conflict)
         try:
-            self.keyring.pin(KeyRef.parse(party["keyid"]), _party_key(party), node, "handshake")
+            self.keyring.pin(ref, key, node, "handshake")
         except SignatureError as exc:
             raise TrustConflict(exc.detail) from exc
 
@@ -377,14 +436,17 @@ def _party(account: str, name: str, node: str, ref: KeyRef, key: VerifyKey) -> d
 
 # What each side of an agreement must name, as text (``name`` is for people only).
 PARTY_FIELDS = ("account", "node", "keyid", "public_key", "fingerprint")
-TRUST_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")  # fits trusts.id; ours are trust-<16 hex>
+# Fits trusts.id (40) and trust_invitations.trust_id (32); ours are trust-<16 hex>.
+TRUST_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
+NODE_URL_MAX = 300  # trusts.peer_node, pinned_keys.peer_node
 
 
 def _party_key(party: Any) -> VerifyKey:
     """The key one side of an agreement names, checked: well formed, matching its
     fingerprint, and a key of that very side's account (``<account>#<key id>``). Without
-    the last check a proposer could have its own key pinned under another account's id
-    and then sign calls as that account."""
+    that check a proposer could have its own key pinned under another account's id and
+    then sign calls as that account. The side's node must be an http(s) base URL that
+    fits where it is kept (else a proposal would fail as it is stored)."""
     if not isinstance(party, dict) or not all(isinstance(party.get(f), str) for f in PARTY_FIELDS):
         raise FederationRefused("a party of the agreement is malformed", reason="agreement_invalid")
     try:
@@ -400,6 +462,8 @@ def _party_key(party: Any) -> VerifyKey:
         )
     if key.fingerprint != party["fingerprint"]:
         raise FederationRefused("a key does not match its fingerprint", reason="agreement_invalid")
+    if len(party["node"]) > NODE_URL_MAX or not is_node_url(party["node"]):
+        raise FederationRefused("a party's node is not a node URL", reason="agreement_invalid")
     return key
 
 
@@ -415,20 +479,6 @@ def _verify(signed: Any, required: dict[str, VerifyKey]) -> None:
         verify_document(signed, AGREEMENT, required)
     except SignatureError as exc:
         raise FederationRefused(exc.detail, reason=exc.code) from exc
-
-
-def _listed_keys(descriptor: Any, account: str) -> list[dict[str, Any]]:
-    accounts = (
-        descriptor.get("document", {}).get("accounts", []) if isinstance(descriptor, dict) else []
-    )
-    for entry in accounts:
-        if (
-            isinstance(entry, dict)
-            and entry.get("id") == account
-            and isinstance(entry.get("keys"), list)
-        ):
-            return [k for k in entry["keys"] if isinstance(k, dict)]
-    raise ValidationFailed(errors={"account": ["the node does not host this account"]})
 
 
 def _summary(trust: Trust) -> dict[str, Any]:
