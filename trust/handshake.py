@@ -15,6 +15,9 @@ the peer known at another node) is refused before the peer hears of anything. Th
 peer is called, last; if that fails the error propagates and the boundary's rollback
 undoes the local write (the service flushes, never commits), so neither side is left
 holding half a handshake. After the peer's success only the boundary's commit is left.
+On SQLite, whose one write lock would keep a peer on the same node from taking its side
+of the step, the refusals are checked by reading first and the write comes after the
+call (``Handshake._write_and_send``).
 A step whose answer was lost is sent once more, signed anew; the receivers answer the
 repeat of a step they took as they answered it (the same trust, no second one).
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -160,17 +164,23 @@ class Handshake:
             "proposed_by": {"id": self.work.actor.person_id, "name": self.work.actor.name},
         }
         signed = sign_document(agreement, own.signing, str(own.ref), AGREEMENT)
-        self._pin(peer.ref, peer.key, peer.node)
-        trust = self._store(agreement["id"], "trusting", peer_account, peer.node, signed)
-        self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
-        self.work.session.flush()  # all of it, before the peer hears of anything
-        self._send(
-            f"{peer.node}/federation/v1/{peer_account}/trusts/proposals",
-            {"agreement": signed, "code": invitation["code"]},
-            own,
-            trust.id,
+
+        def write() -> Trust:
+            self._pin(peer.ref, peer.key, peer.node)
+            trust = self._store(agreement["id"], "trusting", peer_account, peer.node, signed)
+            self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
+            return trust
+
+        return self._write_and_send(
+            write,
+            lambda: self._check_pinnable(peer.ref, peer.key, peer.node),
+            lambda: self._send(
+                f"{peer.node}/federation/v1/{peer_account}/trusts/proposals",
+                {"agreement": signed, "code": invitation["code"]},
+                own,
+                agreement["id"],
+            ),
         )
-        return trust
 
     # --- step 2, received by the trusted side -------------------------------------------
 
@@ -280,22 +290,30 @@ class Handshake:
         own = self.keys.current()
         countersigned = countersign(trust.agreement, own.signing, str(own.ref), AGREEMENT)
         trusting = countersigned["document"]["trusting"]
-        self._pin(KeyRef.parse(trusting["keyid"]), _party_key(trusting), trust.peer_node)
-        before = _summary(trust)
-        trust.agreement, trust.status, trust.activated_at = (
-            countersigned,
-            "active",
-            self.work.clock.now(),
+        ref, key = KeyRef.parse(trusting["keyid"]), _party_key(trusting)
+
+        def write() -> Trust:
+            self._pin(ref, key, trust.peer_node)
+            before = _summary(trust)
+            trust.agreement, trust.status, trust.activated_at = (
+                countersigned,
+                "active",
+                self.work.clock.now(),
+            )
+            self.work.session.flush()
+            self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
+            return trust
+
+        return self._write_and_send(
+            write,
+            lambda: self._check_pinnable(ref, key, trust.peer_node),
+            lambda: self._send(
+                f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/countersignature",
+                {"agreement": countersigned},
+                own,
+                trust.id,
+            ),
         )
-        self.work.session.flush()
-        self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
-        self._send(
-            f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/countersignature",
-            {"agreement": countersigned},
-            own,
-            trust.id,
-        )
-        return trust
 
     # --- step 3, received by the trusting side ------------------------------------------
 
@@ -324,6 +342,28 @@ class Handshake:
         self.work.record("trust.activated", "trust", trust.id, before, _summary(trust))
         return trust
 
+    def _write_and_send(
+        self, write: Callable[[], Trust], check: Callable[[], None], send: Callable[[], None]
+    ) -> Trust:
+        """A handshake step: this side's ``write``, and ``send`` to the peer, last.
+
+        On PostgreSQL the write is made and flushed first, so anything this account's
+        records refuse surfaces before the peer hears of the step, and a failed ``send``
+        leaves only a write for the boundary to roll back. SQLite has one write lock for
+        the whole file, held from the first write to the commit: a peer on this same
+        node (an MSP hosting a customer) could not take its side of the step while we
+        hold it, and the step would time out. There the refusals are ``check``ed first,
+        by reading, then the step is sent, then written (a write racing ours in between
+        is the one way left to fail after the peer's success)."""
+        if self.work.session.get_bind().dialect.name == "sqlite":
+            check()
+            send()
+            return write()
+        done = write()
+        self.work.session.flush()  # all of it, before the peer hears of anything
+        send()
+        return done
+
     def _send(self, url: str, body: dict[str, Any], own: OwnKey, trust_id: str) -> None:
         """One handshake step to the peer, sent once more (signed anew, so no replay) if
         no answer came: the peer may have taken the step and lost its answer, and it
@@ -345,13 +385,17 @@ class Handshake:
 
     # --- deactivation ------------------------------------------------------------------
 
-    def _pin(self, ref: KeyRef, key: VerifyKey, node: str) -> None:
-        """Pin the peer's key for a trust with it at ``node``; ``TrustConflict`` if that
-        contradicts what is pinned (``_known_otherwise``): a trust whose calls the
-        keyring would then refuse or misattribute must not be made."""
+    def _check_pinnable(self, ref: KeyRef, key: VerifyKey, node: str) -> None:
+        """``TrustConflict`` if pinning ``key`` as ``ref`` at ``node`` contradicts what is
+        pinned (``_known_otherwise``): a trust whose calls the keyring would then refuse
+        or misattribute must not be made."""
         conflict = self._known_otherwise(ref, key, node)
         if conflict is not None:
             raise TrustConflict(conflict)
+
+    def _pin(self, ref: KeyRef, key: VerifyKey, node: str) -> None:
+        """Pin the peer's key for a trust with it at ``node`` (``_check_pinnable``)."""
+        self._check_pinnable(ref, key, node)
         try:
             self.keyring.pin(ref, key, node, "handshake")
         except SignatureError as exc:

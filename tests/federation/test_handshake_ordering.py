@@ -441,15 +441,20 @@ def test_a_proposal_claiming_an_account_accepted_meanwhile_at_another_node_is_no
     assert _trusts(f.msp, f.msp_account)[forged_id] == "proposed"
 
 
-def test_a_trust_between_two_accounts_of_one_postgresql_node(tmp_path):
-    """Writing first must not make a peer on the same node wait on our locks: on
-    PostgreSQL the two accounts' rows and audit chains are apart."""
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_trust_between_two_accounts_of_one_node(tmp_path, kind):
+    """An MSP hosting a customer: our side of a step must not keep the peer, on this same
+    node, waiting on our locks. On PostgreSQL the two accounts' rows and audit chains are
+    apart; SQLite's one write lock is not held across the call."""
     from tests.federation.conftest import _drop, _postgres_database, start_node
 
-    database = _postgres_database("solo")
+    database = _postgres_database("solo") if kind == "postgresql" else None
     node = start_node("solo", tmp_path / "solo", database)
     try:
         msp, customer = make_account(node.app, kind="msp"), make_account(node.app)
+        for member in (msp.admin, customer.admin):  # a token's first use writes, as in the demo
+            with node.client(member) as client:
+                ok(client.get("/api/v1/me"))
         invitation = _invite(node, msp)
         with node.client(customer.admin) as admin:
             body = {k: invitation[k] for k in INVITATION}
@@ -459,4 +464,5 @@ def test_a_trust_between_two_accounts_of_one_postgresql_node(tmp_path):
         assert _trusts(node, customer) == {trust_id: "active"}
     finally:
         node.stop()
-        _drop(database[0])
+        if database is not None:
+            _drop(database[0])
