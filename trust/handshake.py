@@ -9,12 +9,14 @@
 3. The trusted account's admin accepts: the node countersigns and sends the agreement
    back. Both sides store it with both signatures and pin each other's keys from it.
 
-Each step that sends writes its own side first: the key pinned, the trust stored and
-audited, all flushed, so whatever this account's records refuse (a key pinned otherwise,
-the peer known at another node) is refused before the peer hears of anything. Then the
-peer is called, last; if that fails the error propagates and the boundary's rollback
-undoes the local write (the service flushes, never commits), so neither side is left
-holding half a handshake. After the peer's success only the boundary's commit is left.
+Each step that sends writes its own side first: the key pinned and the trust stored,
+flushed, so whatever this account's records refuse (a key pinned otherwise, the peer
+known at another node) is refused before the peer hears of anything. Then the peer is
+called; if that fails the error propagates and the boundary's rollback undoes the local
+write (the service flushes, never commits), so neither side is left holding half a
+handshake. After the peer's success only the audit event and the boundary's commit are
+left. The event comes after the call because recording it locks the account's audit
+chain until the commit: every other write of the account would wait on a slow peer.
 On SQLite, whose one write lock would keep a peer on the same node from taking its side
 of the step, the refusals are checked by reading first and the write comes after the
 call (``Handshake._write_and_send``).
@@ -167,11 +169,9 @@ class Handshake:
 
         def write() -> Trust:
             self._pin(peer.ref, peer.key, peer.node)
-            trust = self._store(agreement["id"], "trusting", peer_account, peer.node, signed)
-            self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
-            return trust
+            return self._store(agreement["id"], "trusting", peer_account, peer.node, signed)
 
-        return self._write_and_send(
+        trust = self._write_and_send(
             write,
             lambda: self._check_pinnable(peer.ref, peer.key, peer.node),
             lambda: self._send(
@@ -181,6 +181,8 @@ class Handshake:
                 agreement["id"],
             ),
         )
+        self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
+        return trust
 
     # --- step 2, received by the trusted side -------------------------------------------
 
@@ -281,7 +283,7 @@ class Handshake:
     # --- step 3: the trusted side accepts ------------------------------------------------
 
     def accept(self, trust_id: str) -> Trust:
-        """Countersign a proposal: pinned, active and audited here first, then sent (see
+        """Countersign a proposal: pinned and active here first, then sent, then audited (see
         the module docstring). ``TrustConflict`` if the proposer's account has since
         become known here otherwise (another proposal claiming it, accepted meanwhile)."""
         trust = self.trusts.get(trust_id)
@@ -291,20 +293,19 @@ class Handshake:
         countersigned = countersign(trust.agreement, own.signing, str(own.ref), AGREEMENT)
         trusting = countersigned["document"]["trusting"]
         ref, key = KeyRef.parse(trusting["keyid"]), _party_key(trusting)
+        before = _summary(trust)
 
         def write() -> Trust:
             self._pin(ref, key, trust.peer_node)
-            before = _summary(trust)
             trust.agreement, trust.status, trust.activated_at = (
                 countersigned,
                 "active",
                 self.work.clock.now(),
             )
             self.work.session.flush()
-            self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
             return trust
 
-        return self._write_and_send(
+        self._write_and_send(
             write,
             lambda: self._check_pinnable(ref, key, trust.peer_node),
             lambda: self._send(
@@ -314,6 +315,8 @@ class Handshake:
                 trust.id,
             ),
         )
+        self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
+        return trust
 
     # --- step 3, received by the trusting side ------------------------------------------
 
@@ -345,7 +348,8 @@ class Handshake:
     def _write_and_send(
         self, write: Callable[[], Trust], check: Callable[[], None], send: Callable[[], None]
     ) -> Trust:
-        """A handshake step: this side's ``write``, and ``send`` to the peer, last.
+        """A handshake step: this side's ``write``, then ``send`` to the peer (the caller
+        audits the step after: see the module docstring).
 
         On PostgreSQL the write is made and flushed first, so anything this account's
         records refuse surfaces before the peer hears of the step, and a failed ``send``

@@ -234,6 +234,31 @@ def test_a_countersignature_the_peer_refuses_leaves_the_proposal_as_it_was(feder
     assert _audited(f.msp, f.msp_account, "trust.accept") == []
 
 
+def test_the_account_keeps_writing_while_a_handshake_step_waits_for_its_peer(
+    federation, monkeypatch
+):
+    """A step's audit event is recorded after the peer answers: recording locks the
+    account's audit chain until the commit, and a slow peer must not hold up every
+    other write of the account meanwhile (here: a team made while the accept is out)."""
+    f = federation
+    trust_id = ok(_propose(f, _invite(f.msp, f.msp_account)), 201)["id"]
+    real = PeerClient.post_signed
+    made: list[int] = []
+
+    def post_signed(self: PeerClient, url: str, body: Any, *args: Any, **kwargs: Any) -> Any:
+        if url.endswith("/countersignature"):
+            with httpx.Client(base_url=f.msp.url, headers=f.msp_account.admin.headers) as admin:
+                made.append(
+                    admin.post("/api/v1/teams", json={"name": "NOC"}, timeout=2).status_code
+                )
+        return real(self, url, body, *args, **kwargs)
+
+    monkeypatch.setattr(PeerClient, "post_signed", post_signed)
+    ok(_accept(f, trust_id))
+    assert made == [201]
+    assert len(_audited(f.msp, f.msp_account, "trust.accept")) == 1
+
+
 # --- a step whose answer was lost -----------------------------------------------------------
 
 
