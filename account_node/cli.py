@@ -359,7 +359,8 @@ def trust_accept(ctx: click.Context, account_id: str, as_email: str, trust_id: s
 def trust_deactivate(ctx: click.Context, account_id: str, as_email: str, trust_id: str) -> None:
     """End a trust, finally; the peer is told."""
     with _node_context(ctx) as app:
-        ended = _handshake(app, _work_as(app, account_id, as_email, "admin")).deactivate(trust_id)
+        handshake = _handshake(app, _work_as(app, account_id, as_email, "admin"))
+        ended = handshake.deactivate(trust_id, db.session.commit)
         click.echo(f"trust {ended.id} is {ended.status}")
 
 

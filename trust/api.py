@@ -136,7 +136,7 @@ class TrustDeactivate(MethodView):
     @trusts_api.response(200, schemas.TrustOut)
     def post(self, trust_id: str) -> Any:
         """End the trust, finally, at once; the peer is told."""
-        return _handshake(work("admin")).deactivate(trust_id)
+        return _handshake(work("admin")).deactivate(trust_id, commit_now)
 
 
 # --- the peer's side (/federation/v1) ---------------------------------------------------

@@ -405,11 +405,19 @@ class Handshake:
         except SignatureError as exc:
             raise TrustConflict(exc.detail) from exc
 
-    def deactivate(self, trust_id: str) -> Trust:
+    def deactivate(self, trust_id: str, commit: Callable[[], None]) -> Trust:
+        """End the trust here, make that durable (``commit``), then tell the peer.
+
+        In that order: the end takes effect at once whatever the peer does (each side
+        refuses calls under it by its own record), and recording it locks the account's
+        audit chain until the commit, so a slow peer told before the commit would hold
+        up every other write of the account. A notice the peer did not take is audited
+        (``trust.notice_undelivered``); the peer's calls are refused all the same."""
         trust = self.trusts.get(trust_id)
         if trust.status == "deactivated":
             return trust
         self._deactivate(trust, f"{self.account} ({self.work.actor.name})")
+        commit()
         own = self.keys.current()
         try:
             self.peers.post_signed(

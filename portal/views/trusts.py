@@ -21,6 +21,7 @@ from flask import flash, redirect, render_template, url_for
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import NotFound, ValidationFailed
+from account_node.http import commit_now
 from portal.views.forms import FORM, Form
 from portal.views.web import portal_blueprint, portal_work, signed_in
 from services.offerings.service import Offerings
@@ -155,6 +156,6 @@ def trusts_confirm_deactivate(trust_id: str) -> Any:
 def trusts_deactivate(trust_id: str) -> Any:
     handshake = _handshake()
     _trust(handshake, trust_id)
-    trust = handshake.deactivate(trust_id)
+    trust = handshake.deactivate(trust_id, commit_now)
     flash(f"Trust {trust.id} with {trust.peer_account} is deactivated, for good.")
     return redirect(url_for("portal.trusts"), 303)

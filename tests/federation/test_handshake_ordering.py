@@ -259,6 +259,30 @@ def test_the_account_keeps_writing_while_a_handshake_step_waits_for_its_peer(
     assert len(_audited(f.msp, f.msp_account, "trust.accept")) == 1
 
 
+def test_a_deactivation_is_committed_before_the_peer_is_told(federation, monkeypatch):
+    """The end takes effect here at once, and the account keeps writing meanwhile; a
+    notice the peer does not take is audited and changes nothing here."""
+    f = federation
+    trust_id = ok(_propose(f, _invite(f.msp, f.msp_account)), 201)["id"]
+    ok(_accept(f, trust_id))
+    made: list[int] = []
+    seen: list[dict[str, str]] = []
+
+    def post_signed(self: PeerClient, url: str, body: Any, *args: Any, **kwargs: Any) -> Any:
+        with httpx.Client(base_url=f.msp.url, headers=f.msp_account.admin.headers) as admin:
+            made.append(admin.post("/api/v1/teams", json={"name": "NOC"}, timeout=2).status_code)
+        seen.append(_trusts(f.msp, f.msp_account))  # as another request sees it: committed
+        raise PeerUnavailable("the peer did not answer")
+
+    monkeypatch.setattr(PeerClient, "post_signed", post_signed)
+    with f.msp.client(f.msp_account.admin) as admin:
+        assert ok(admin.post(f"/api/v1/trusts/{trust_id}/deactivate"))["status"] == "deactivated"
+    assert made == [201]
+    assert seen == [{trust_id: "deactivated"}]
+    assert len(_audited(f.msp, f.msp_account, "trust.notice_undelivered")) == 1
+    assert _trusts(f.customer, f.customer_account) == {trust_id: "active"}  # never told
+
+
 # --- a step whose answer was lost -----------------------------------------------------------
 
 
