@@ -334,7 +334,19 @@ def trust_invite(ctx: click.Context, account_id: str, as_email: str) -> None:
 @click.pass_context
 def trust_propose(ctx: click.Context, account_id: str, as_email: str, invitation_file: Any) -> None:
     """Propose a trust to the account whose invitation (JSON) is given."""
-    invitation = json.load(invitation_file)
+    from marshmallow import ValidationError
+
+    from trust.schemas import ProposalIn
+
+    try:
+        invitation = ProposalIn().load(json.load(invitation_file), unknown="exclude")
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"the invitation is not JSON: {exc}") from exc
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{k}: {' '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
+        )
+        raise click.ClickException(f"the invitation is not one: {fields}") from exc
     with _node_context(ctx) as app:
         proposed = _handshake(app, _work_as(app, account_id, as_email, "admin")).propose(invitation)
         click.echo(f"trust {proposed.id} proposed to {proposed.peer_account}")

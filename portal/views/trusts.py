@@ -116,8 +116,8 @@ def trusts_accept(trust_id: str) -> Any:
     _trust(handshake, trust_id)
     try:
         trust = handshake.accept(trust_id)
-    except TrustConflict:
-        problem = f"Trust {trust_id} is not a proposal waiting for this account."
+    except TrustConflict as conflict:
+        problem = f"Trust {trust_id} cannot be accepted: {conflict.detail}."
     except (PeerUnavailable, PeerDeclined, PeerNotAllowed):
         problem = (
             f"The customer's node did not take the countersignature of trust {trust_id}; "

@@ -110,3 +110,14 @@ def test_python_dash_m_is_the_same_cli():
         [sys.executable, "-m", "account_node", "--help"], capture_output=True, text=True, check=True
     )
     assert "trustdesk" in result.stdout and "demo" in result.stdout
+
+
+def test_proposing_with_what_is_not_an_invitation_names_what_is_wrong(env, tmp_path):
+    create_acme(env)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"node_url": "https://msp.example", "account": "msp"}))
+    output = run(env, "trust", "propose", *ACME, str(partial), code=1)
+    assert "fingerprint:" in output and "code:" in output
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text("{not json")
+    assert "not JSON" in run(env, "trust", "propose", *ACME, str(garbled), code=1)

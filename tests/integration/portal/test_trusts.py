@@ -161,7 +161,8 @@ def test_accepting_what_is_not_a_proposal_says_so_and_changes_nothing(app, as_ro
     trust = _trust(app, desk.account.id, role="trusting", status="proposed")
     response = as_role("admin").post(f"/admin/trusts/{trust}/accept", {}, page="/admin/trusts")
     assert response.status_code == 409
-    assert "is not a proposal waiting for this account" in response.get_data(as_text=True)
+    assert "cannot be accepted: trust " in response.get_data(as_text=True)
+    assert "is not a proposal awaiting this account" in response.get_data(as_text=True)
     assert _status(app, desk.account.id, trust) == "proposed"
 
 
