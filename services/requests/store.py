@@ -236,8 +236,7 @@ class RequestStore(ScopedStore[Request]):
         to be read.
 
         On PostgreSQL the key's unique index decides: the write goes in a savepoint (for
-        such creates only: SAVEPOINT, RELEASE, and the account scope set again as any
-        transaction begins), and the losing insert waits at the
+        such creates only: SAVEPOINT and RELEASE), and the losing insert waits at the
         index (or before it, at the account's counter) until the winner commits, then
         fails and rolls back to the savepoint. SQLite has one writer at a time, and a
         savepoint opening the transaction would commit it when released (pysqlite
