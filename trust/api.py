@@ -32,8 +32,9 @@ from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
 from trust.inbox import incoming_parts
 from trust.keystore import key_listing
+from trust.reconfirm import confirm_peer_key
 from trust.refusals import UNAUTHENTICATED
-from trust.rotation import receive_rotation, rotate_and_announce
+from trust.rotation import receive_rotation, rotate_and_announce, rotate_compromised
 
 log = logging.getLogger(__name__)
 well_known = Blueprint("well_known", __name__)
@@ -129,6 +130,16 @@ class TrustAccept(MethodView):
     def post(self, trust_id: str) -> Any:
         """Countersign a proposal; the trust becomes active on both nodes."""
         return _handshake(work("admin")).accept(trust_id)
+
+
+@trusts_api.route("/<trust_id>/peer-key")
+class TrustPeerKey(MethodView):
+    @trusts_api.arguments(schemas.PeerKeyIn)
+    @trusts_api.response(200, schemas.PeerKeyOut)
+    def post(self, args: dict[str, Any], trust_id: str) -> Any:
+        """Confirm the peer's new key after its compromise, by the fingerprint its admin
+        handed over out of band: pinned, and every other key of the peer revoked."""
+        return confirm_peer_key(_handshake(work("admin")), trust_id, args["fingerprint"])
 
 
 @trusts_api.route("/<trust_id>/deactivate")
@@ -232,10 +243,15 @@ class KeyList(MethodView):
 
 @keys_api.route("/rotate")
 class KeyRotate(MethodView):
+    @keys_api.arguments(schemas.RotationIn)
     @keys_api.response(200, schemas.RotationOut)
-    def post(self) -> Any:
+    def post(self, args: dict[str, Any]) -> Any:
         """Rotate this account's key and announce it to every peer of an active trust:
-        now if the peer answers, else through the outbox, ahead of anything else to it."""
+        now if the peer answers, else through the outbox, ahead of anything else to it.
+        With ``compromised``: revoke the key, announce nothing, and hand the new
+        fingerprint to each peer's admin (``confirm_with``) out of band to confirm."""
+        if args["compromised"]:
+            return rotate_compromised(_handshake(work("admin")))
         return rotate_and_announce(_handshake(work("admin")), commit_now)
 
 

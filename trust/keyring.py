@@ -5,6 +5,11 @@ the handshake, after the admins compared fingerprints) or through a rotation not
 signed by a key already pinned and by the new key. A key verifies only inside its
 validity window and never after revocation, so a rotated-out key keeps verifying what
 it signed while it was current but nothing newer.
+
+After a peer's suspected compromise its admin hands the new key's fingerprint over out of
+band and ours confirms it (``confirm``, from trust.reconfirm): the new key is pinned and
+every other key of that peer account is revoked, so a stolen key stops verifying at once,
+even what it signed inside its validity window.
 """
 
 from __future__ import annotations
@@ -55,6 +60,19 @@ class AcceptedRotation:
     @property
     def ref(self) -> str:
         return f"{self.pinned.peer_account}#{self.pinned.key_id}"
+
+
+@dataclass(frozen=True)
+class ConfirmedKey:
+    """A peer key confirmed out of band; ``revoked``: the peer's keys revoked now."""
+
+    pinned: PinnedKey
+    fresh: bool
+    revoked: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return self.fresh or bool(self.revoked)
 
 
 class Keyring:
@@ -130,6 +148,25 @@ class Keyring:
             return AcceptedRotation(repeat, fresh=False)
         old_row.valid_until = self.clock.now()
         return AcceptedRotation(self.pin(new, new_key, old_row.peer_node, "rotation"), fresh=True)
+
+    def confirm(self, ref: KeyRef, key: VerifyKey, peer_node: str) -> ConfirmedKey:
+        """Pin ``key`` as ``ref`` (its fingerprint confirmed out of band) and revoke every
+        other key pinned for its account. Idempotent: a key already pinned, with the others
+        revoked, changes nothing. ``SignatureError``: ``key_conflict`` if ``ref`` is pinned
+        to another key, ``key_revoked`` if it was revoked or rotated out here (a key is
+        never made valid again)."""
+        existing = self.store.by_ref(ref)
+        if existing is not None and (
+            existing.revoked_at is not None or existing.valid_until is not None
+        ):
+            raise SignatureError("key_revoked", f"{ref} was revoked or rotated out here")
+        pinned = self.pin(ref, key, peer_node, "confirmed")
+        revoked = []
+        for row in self.store.of_peer(ref.account):
+            if row.id != pinned.id and row.revoked_at is None:
+                self.revoke(f"{row.peer_account}#{row.key_id}")
+                revoked.append(f"{row.peer_account}#{row.key_id}")
+        return ConfirmedKey(pinned, existing is None, revoked)
 
     def revoke(self, keyid: str) -> None:
         row = self.store.by_ref(KeyRef.parse(keyid))

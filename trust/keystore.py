@@ -5,6 +5,11 @@ node's secret, so a database dump alone does not give away an account's identity
 routine rotation produces a document signed by both the old and the new key (DESIGN
 section 5), which peers accept automatically; the old key stays listed as "previous",
 with the time it stopped being valid.
+
+After a suspected compromise (``replace_compromised``) the old key is not announced: a
+notice signed by a key that may be stolen proves nothing. It becomes "revoked", which
+neither signs nor is listed in the descriptor, and each peer's admin confirms the new
+key's fingerprint out of band (trust.reconfirm).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -79,9 +85,7 @@ class AccountKeys:
     def rotate(self) -> dict[str, Any]:
         """Make a new current key; returns the rotation notice signed by old and new."""
         old = self.current()
-        old_row = self.store.with_status("current")[0]
-        now = self.clock.now()
-        old_row.status, old_row.retired_at = "previous", now
+        now = self._retire("previous")
         new = self._own(self._create())
         notice = {
             "account": self.scope.account_id,
@@ -92,6 +96,21 @@ class AccountKeys:
         }
         signed = sign_document(notice, old.signing, str(old.ref), ROTATION)
         return countersign(signed, new.signing, str(new.ref), ROTATION)
+
+    def replace_compromised(self) -> tuple[str, OwnKey]:
+        """Revoke the current key (suspected stolen) and make a new current one, with no
+        notice. Returns the revoked key's reference and the new key."""
+        old = self.current()
+        self._retire("revoked")
+        return str(old.ref), self._own(self._create())
+
+    def _retire(self, status: str) -> datetime:
+        """Set the current key aside as ``status`` (previous or revoked); returns when."""
+        row = self.store.with_status("current")[0]
+        now = self.clock.now()
+        row.status, row.retired_at = status, now
+        self.store.session.flush()
+        return now
 
     def _create(self) -> AccountKey:
         signing = SigningKey.generate()

@@ -25,8 +25,14 @@ retry and report per peer, and the call is always signed with the account's curr
 
 Receiving is idempotent: a notice that comes again (its first answer was lost) is verified
 as fully as the first time and answered with success, without a second
-``key.peer_rotated``. After a suspected compromise, rotate and re-confirm fingerprints out
-of band.
+``key.peer_rotated``.
+
+After a suspected compromise (``rotate_compromised``) nothing is announced: a notice signed
+by a key that may be stolen proves nothing, and a thief could announce a key of its own
+just as well. The old key is revoked here, the notices still pending to peers are set
+aside (they chain from keys now in doubt), and each peer's admin confirms the new key's
+fingerprint, handed over out of band, on the peer's node (trust.reconfirm). Until then
+the peer refuses calls signed with the new key.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
+
+from sqlalchemy import select
 
 from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts
@@ -58,6 +66,10 @@ class RotationReport:
     new: str
     delivered: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    compromised: bool = False
+    fingerprint: str | None = None
+    #: After a compromise: peer accounts whose admins must confirm ``fingerprint``.
+    confirm_with: list[str] = field(default_factory=list)
 
 
 def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> RotationReport:
@@ -71,6 +83,7 @@ def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> Rot
     work = handshake.work
     notice = handshake.keys.rotate()
     report = RotationReport(notice["document"]["old"], notice["document"]["new"])
+    report.fingerprint = handshake.keys.current().signing.verify_key.fingerprint
     work.record("key.rotate", "key", report.new, {"key": report.old}, {"key": report.new})
     queued = [(m.id, m.peer_account) for m in queue_notices(Outbox(work), notice)]
     commit()
@@ -79,6 +92,31 @@ def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> Rot
         delivered = outbox.attempt(handshake, message_id)
         (report.delivered if delivered else report.pending).append(peer)
     work.record("key.announce", "key", report.new, after=_as_dict(report))
+    return report
+
+
+def rotate_compromised(handshake: Handshake) -> RotationReport:
+    """Revoke the current key and make a new one, announcing nothing (see the module
+    docstring); pending key notices to every peer are superseded. The boundary commits."""
+    work = handshake.work
+    old, new = handshake.keys.replace_compromised()
+    fingerprint = new.signing.verify_key.fingerprint
+    outbox = Outbox(work)
+    peers = {(t.peer_node, t.peer_account) for t in work.session.scalars(select(Trust))}
+    for peer_node, peer_account in sorted(peers):
+        for pending in outbox.store.pending_key_notices(peer_node, peer_account):
+            outbox.supersede(pending, by=f"the compromise rotation to {new.ref}")
+    confirm_with = sorted({trust.peer_account for trust in active_trusts(work.session)})
+    report = RotationReport(
+        old, str(new.ref), compromised=True, fingerprint=fingerprint, confirm_with=confirm_with
+    )
+    work.record(
+        "key.rotate",
+        "key",
+        report.new,
+        {"key": old},
+        {"key": report.new, "compromised": True, "fingerprint": fingerprint},
+    )
     return report
 
 

@@ -61,13 +61,48 @@ class KeyOut(Schema):
     retired_at = fields.String(allow_none=True)
 
 
+class RotationIn(Schema):
+    compromised = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The current key may be stolen: revoke it and announce nothing; "
+            "each peer's admin must confirm the new fingerprint (handed over out of band)."
+        },
+    )
+
+
 class RotationOut(Schema):
     old = fields.String()
     new = fields.String()
+    fingerprint = fields.String(metadata={"description": "the new key's"})
+    compromised = fields.Boolean()
+    confirm_with = fields.List(
+        fields.String(),
+        metadata={
+            "description": "after a compromise: peer accounts whose admins must confirm the "
+            "new fingerprint (POST /api/v1/trusts/<id>/peer-key on their node)"
+        },
+    )
     delivered = fields.List(
         fields.String(), metadata={"description": "peer accounts that have the notice now"}
     )
     pending = fields.List(
         fields.String(),
         metadata={"description": "peer accounts the outbox keeps trying (with backoff)"},
+    )
+
+
+class PeerKeyIn(Schema):
+    """The fingerprint the peer's admin handed over out of band after a compromise."""
+
+    fingerprint = fields.String(required=True, validate=validate.Length(min=10, max=80))
+
+
+class PeerKeyOut(Schema):
+    trust_id = fields.String()
+    peer_account = fields.String()
+    key = fields.String(metadata={"description": "<account>#<key id>, now pinned"})
+    fingerprint = fields.String()
+    revoked = fields.List(
+        fields.String(), metadata={"description": "the peer's keys revoked by this confirmation"}
     )
