@@ -22,7 +22,9 @@ own queries): a node slow past it in the first round must not make the page wait
 second round on top. The second round gets what is left; if a slow node left too little
 of it (under ``LEAST_SECOND_ROUND`` of the timeout), it is skipped and the page shows the
 first round's rows, each source that may hold more saying so (``more``): a degraded
-page, never a late one.
+page, never a late one. The page waits for a round no longer than the round's timeout,
+whatever each call's own (a socket timeout counts from the call's start and bounds each
+read, not the call): a call still out then is left to end on its own, its answer unused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections import Counter, OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -254,17 +256,23 @@ class Inbox:
         with them ahead."""
         key = self.handshake.keys.current()
         workers = min(MAX_FANOUT, len(remotes))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox")
 
-            def round_of(asks: list[tuple[_Remote, int]], timeout: float) -> None:
-                calls = [
-                    pool.submit(self._ask, remote, {**args, "limit": n}, key, timeout)
-                    for remote, n in asks
-                    if n > 0
-                ]
-                for call in calls:
-                    call.result()
+        def round_of(asks: list[tuple[_Remote, int]], timeout: float) -> None:
+            calls = {
+                pool.submit(self._ask, remote, {**args, "limit": n}, key, timeout): remote
+                for remote, n in asks
+                if n > 0
+            }
+            answered, _ = wait(calls, timeout=timeout)
+            for call, remote in calls.items():
+                if call in answered:
+                    _take(remote, *call.result())
+                else:  # out past the deadline: left to end on its own, unread
+                    remote.status = "unreachable"
+                    remote.spent_ms += timeout * 1000
 
+        try:
             n, least = len(remotes), LEAST_SECOND_ROUND * self.timeout
             first = [(r, ask_of(limit, n, SHARES.last(r.share_key))) for r in remotes]
             round_of(first, max(deadline - monotonic(), least))
@@ -274,32 +282,25 @@ class Inbox:
             alive = [r for r in remotes if r.status == "ok"]
             wanted = shortfall([r.fetched for r in alive], local, limit)
             round_of(list(zip(alive, wanted, strict=True)), left)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
-    def _ask(self, remote: _Remote, args: dict[str, Any], key: Any, timeout: float) -> None:
-        """One call to one trusting node (runs in a pool thread: no database here)."""
+    def _ask(
+        self, remote: _Remote, args: dict[str, Any], key: Any, timeout: float
+    ) -> tuple[str, dict[str, Any] | None, float]:
+        """One call to one trusting node: (status, its page if ok, ms spent). Runs in a
+        pool thread and changes nothing: only the page's thread takes an answer, and
+        only one that came in time (``_take``)."""
         started = time.perf_counter()
-        trust = remote.reach.trust
         if remote.fetched.cursor is not None:
             args = {**args, "cursor": remote.fetched.cursor}
         try:
             page = self.remote.list_in(remote.reach, args, key, timeout=timeout)
         except PeerDeclined:
-            remote.status = "refused"
+            return "refused", None, _ms(started)
         except (PeerUnavailable, PeerNotAllowed):
-            remote.status = "unreachable"
-        else:
-            remote.fetched.items += [
-                {
-                    **item,
-                    "account": trust.peer_account,
-                    "account_name": trust.peer_name,
-                    "trust_id": trust.id,
-                    "path": f"/api/v1/trusts/{trust.id}/requests/{item['id']}",
-                }
-                for item in page["items"]
-            ]
-            remote.fetched.cursor = page["next_cursor"]
-        remote.spent_ms += _ms(started)
+            return "unreachable", None, _ms(started)
+        return "ok", page, _ms(started)
 
     def _own_name(self) -> str:
         account = self.work.session.get(Account, self.work.scope.account_id)
@@ -353,6 +354,26 @@ class Inbox:
                 }
             )
         return found
+
+
+def _take(remote: _Remote, status: str, page: dict[str, Any] | None, spent_ms: float) -> None:
+    """Add one call's answer to what ``remote`` has sent on this page."""
+    remote.spent_ms += spent_ms
+    if page is None:
+        remote.status = status
+        return
+    trust = remote.reach.trust
+    remote.fetched.items += [
+        {
+            **item,
+            "account": trust.peer_account,
+            "account_name": trust.peer_name,
+            "trust_id": trust.id,
+            "path": f"/api/v1/trusts/{trust.id}/requests/{item['id']}",
+        }
+        for item in page["items"]
+    ]
+    remote.fetched.cursor = page["next_cursor"]
 
 
 def _ms(started: float) -> float:

@@ -8,6 +8,8 @@ the same as if every node had sent everything.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -207,3 +209,35 @@ def test_the_deadline_counts_from_the_pages_start_not_from_the_first_call(monkey
     nodes.reaching = 0.25
     gather(nodes, 50, monkeypatch)
     assert [timeout for _, timeout in nodes.timeouts] == [pytest.approx(0.75)] * len(nodes.calls)
+
+
+class BlockingNodes(FakeNodes):
+    """Node 1 takes ``hold`` seconds of real time to answer, whatever the timeout it is
+    given: as a node does whose socket keeps trickling, or whose read started late."""
+
+    def __init__(self, rows: list[list[int]], hold: float) -> None:
+        super().__init__(rows)
+        self.hold = threading.Event()
+        self.seconds = hold
+
+    def list_in(self, reach: Reach, args: dict[str, Any], key: Any, timeout: float) -> Any:
+        if reach.trust.id == "t1":
+            self.hold.wait(self.seconds)
+        return super().list_in(reach, args, key, timeout)
+
+
+def test_the_page_waits_for_no_call_past_its_deadline_and_ignores_a_late_answer():
+    nodes = BlockingNodes([[1, 2, 3], [0]], hold=5.0)
+    inbox = Inbox.__new__(Inbox)
+    inbox.work = SimpleNamespace(scope=SimpleNamespace(account_id="msp"))
+    inbox.remote = nodes  # type: ignore[assignment]
+    inbox.handshake = SimpleNamespace(keys=SimpleNamespace(current=lambda: "key"))  # type: ignore[assignment]
+    inbox.timeout = 0.3
+    started = time.monotonic()
+    page = inbox.gather(account="customers", limit=10)
+    took = time.monotonic() - started
+    nodes.hold.set()  # the late node answers now: the page is already made
+    assert took < 0.3 + 0.25
+    assert [i["id"] for i in page["items"]] == ["n0-r0", "n0-r1", "n0-r2"]
+    assert [s["status"] for s in page["sources"]] == ["ok", "unreachable"]
+    assert page["sources"][1]["count"] == 0
