@@ -115,6 +115,10 @@ RULES: dict[tuple[str, str], Rule] = {
         EVERYONE, 401, **SIGNED
     ),
     ("/api/v1/trusts/<trust_id>/deactivate", "POST"): Rule(ADMIN, 200, by_id=True),
+    # Confirming a peer's new key asks the peer's node for its descriptor: 422 here too.
+    ("/api/v1/trusts/<trust_id>/peer-key", "POST"): Rule(
+        ADMIN, 422, by_id=True, body=lambda _: {"fingerprint": INVITATION["fingerprint"]}
+    ),
     ("/api/v1/keys", "GET"): Rule(AUDIT, 200),
     ("/api/v1/keys/rotate", "POST"): Rule(ADMIN, 200),
     ("/federation/v1/<account_id>/keys/rotation", "POST"): Rule(EVERYONE, 401, **SIGNED),
