@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from account_node.db import db
+from tests.factories.keys import account_keys
 
 OFFICE = {
     "timezone": "Europe/Amsterdam",
@@ -20,6 +25,29 @@ def targets(response: int, resolution: int) -> dict[str, dict[str, int]]:
 def ok(response: Any, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
+
+
+@contextmanager
+def down(node: Any) -> Iterator[None]:
+    """``node`` (a running node) answers every call with 503 until the block ends."""
+
+    def unavailable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"restarting"]
+
+    real, node.server.app = node.server.app, unavailable
+    try:
+        yield
+    finally:
+        node.server.app = real
+
+
+def own_key(node: Any, account_id: str) -> Any:
+    """The current key of an account of a running node (its private half included)."""
+    with node.app.app_context():
+        key = account_keys(node.app, account_id).current()
+        db.session.commit()
+    return key
 
 
 def establish_trust(msp_node, msp_account, customer_node, customer_account) -> str:

@@ -23,19 +23,17 @@ from werkzeug.wrappers import Request, Response
 
 from account_node.app import create_app
 from account_node.db import db
-from account_node.tenancy import AccountScope
 from tests.conftest import node_settings
 from tests.factories.accounts import make_account
+from tests.factories.keys import keyring
 from tests.federation.conftest import RunningNode
-from tests.federation.flows import ok
+from tests.federation.flows import ok, own_key
 from trust.client import PeerClient
 from trust.crypto.documents import sign_document
 from trust.crypto.httpsig import HttpRequestParts, sign_request
 from trust.crypto.keys import KeyRef, SigningKey
 from trust.descriptor import DESCRIPTOR
 from trust.errors import PeerUnavailable
-from trust.keyring import Keyring
-from trust.keystore import AccountKeys
 from trust.models import PinnedKey
 
 INVITATION = ("node_url", "account", "fingerprint", "code")
@@ -66,33 +64,15 @@ def _trusts(node: RunningNode, account: Any) -> dict[str, str]:
 def _pinned(node: RunningNode, account_id: str, peer: str) -> list[tuple[str, str]]:
     """The keys ``account_id`` pinned of ``peer``: (key id, node)."""
     with node.app.app_context():
-        ring = _keyring(node.app, account_id)
+        ring = keyring(node.app, account_id)
         rows = [(row.key_id, row.peer_node) for row in ring.store.of_peer(peer)]
         db.session.commit()
     return rows
 
 
-def _keyring(app: Flask, account_id: str) -> Keyring:
-    return Keyring(db.session(), AccountScope(account_id), app.extensions["trustdesk"].clock)
-
-
-def _own_key(node: RunningNode, account_id: str) -> Any:
-    app = node.app
-    with app.app_context():
-        keys = AccountKeys(
-            db.session(),
-            AccountScope(account_id),
-            app.extensions["trustdesk"].clock,
-            app.config["SECRET_KEY"],
-        )
-        key = keys.current()
-        db.session.commit()
-    return key
-
-
 def _pin(node: RunningNode, account_id: str, ref: KeyRef, key: Any, at: str) -> None:
     with node.app.app_context():
-        _keyring(node.app, account_id).pin(ref, key, at, "handshake")
+        keyring(node.app, account_id).pin(ref, key, at, "handshake")
         db.session.commit()
 
 
@@ -168,7 +148,7 @@ def fake_nodes() -> Iterator[Callable[[Callable[[str], Any]], FakeNode]]:
 def test_a_pin_conflict_stops_the_proposal_before_the_peer_hears_of_it(federation):
     f = federation
     invitation = _invite(f.msp, f.msp_account)
-    msp_key = _own_key(f.msp, f.msp_account.id)
+    msp_key = own_key(f.msp, f.msp_account.id)
     _pin(
         f.customer, f.customer_account.id, msp_key.ref, SigningKey.generate().verify_key, f.msp.url
     )
@@ -180,7 +160,7 @@ def test_a_pin_conflict_stops_the_proposal_before_the_peer_hears_of_it(federatio
 
     # The code was not spent: once the conflict is cleared, the same invitation works.
     with f.customer.app.app_context():
-        _keyring(f.customer.app, f.customer_account.id)  # binds the account's scope
+        keyring(f.customer.app, f.customer_account.id)  # binds the account's scope
         db.session.execute(
             delete(PinnedKey).where(
                 PinnedKey.account_id == f.customer_account.id,
@@ -334,7 +314,7 @@ def test_a_repeated_proposal_is_answered_with_the_trust_it_made(federation, lose
     sent = lose_answers("/trusts/proposals", 0)
     trust_id = ok(_propose(f, _invite(f.msp, f.msp_account)), 201)["id"]
     [(url, body)] = sent
-    key = _own_key(f.customer, f.customer_account.id)
+    key = own_key(f.customer, f.customer_account.id)
 
     def resend(payload: dict[str, Any], trust: str) -> httpx.Response:
         content = json.dumps(payload).encode()
@@ -459,7 +439,7 @@ def test_a_proposal_claiming_an_account_accepted_meanwhile_at_another_node_is_no
     real = ok(_propose(f, _invite(f.msp, f.msp_account)), 201)["id"]
     attacker = fake_nodes(lambda _url: {})
     evil = SigningKey.generate()
-    msp_key = _own_key(f.msp, f.msp_account.id)
+    msp_key = own_key(f.msp, f.msp_account.id)
     party = {"account": victim, "name": "Victim", "node": attacker.url,
              "keyid": f"{victim}#evil", "public_key": evil.verify_key.to_b64url(),
              "fingerprint": evil.verify_key.fingerprint}  # fmt: skip

@@ -25,25 +25,10 @@ from account_node.context import Work
 from account_node.db import db
 from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
-from tests.federation.flows import establish_trust, ok
+from tests.federation.flows import establish_trust, ok, own_key
 from trust.crypto.documents import sign_document
 from trust.crypto.httpsig import HttpRequestParts, sign_request
 from trust.crypto.keys import SigningKey
-from trust.keystore import AccountKeys
-
-
-def _own_key(node: Any, account_id: str) -> Any:
-    app = node.app
-    with app.app_context():
-        keys = AccountKeys(
-            db.session(),
-            AccountScope(account_id),
-            app.extensions["trustdesk"].clock,
-            app.config["SECRET_KEY"],
-        )
-        key = keys.current()
-        db.session.commit()
-        return key
 
 
 def _signed(node: Any, url: str, body: Any, trust: str, key: Any, keyid: str) -> httpx.Response:
@@ -72,7 +57,7 @@ def elsewhere():
 
 def _proposal(served: Any, trusting: dict[str, str], evil: SigningKey) -> dict[str, Any]:
     msp = served.msp_account.id
-    own = _own_key(served.msp, msp)
+    own = own_key(served.msp, msp)
     agreement = {
         "id": f"trust-{secrets.token_hex(8)}",
         "revision": 1,
@@ -168,7 +153,7 @@ def test_a_peer_cannot_end_another_peers_trust(federation):
     victim_trust = establish_trust(f.msp, f.msp_account, f.customer, f.customer_account)
     mallory = make_account(f.msp.app, kind="msp", prefix="mallory")
     own_trust = establish_trust(f.msp, mallory, f.customer, f.customer_account)
-    key = _own_key(f.msp, mallory.id)
+    key = own_key(f.msp, mallory.id)
     url = f"{f.customer.url}/federation/v1/{f.customer_account.id}/trusts/{victim_trust}"
     for signed_trust in (own_trust, victim_trust):
         response = _signed(

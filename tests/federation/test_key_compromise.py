@@ -6,8 +6,6 @@ the window it was valid in (DESIGN section 5, key rotation).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,26 +13,11 @@ from sqlalchemy import select
 
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
-from tests.federation.flows import ok
+from tests.federation.flows import down, ok
 from trust.errors import PeerDeclined
 from trust.keystore import OwnKey
 from trust.models import KEY_NOTICE, OutboxMessage, PinnedKey
 from trust.outbox import node_handshake, outbox_work
-
-
-@contextmanager
-def _down(node) -> Iterator[None]:
-    """``node`` answers every call with 503 until the block ends."""
-
-    def unavailable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-        return [b"restarting"]
-
-    real, node.server.app = node.server.app, unavailable
-    try:
-        yield
-    finally:
-        node.server.app = real
 
 
 def _rotate_compromised(served) -> dict[str, Any]:
@@ -174,7 +157,7 @@ def test_only_an_admin_confirms_a_peer_key_and_only_under_an_active_trust(served
 
     assert _confirm(served, fingerprint, served.customer_account.specialist).status_code == 403
     assert _confirm(served, fingerprint, trust="trust-0000000000000000").status_code == 404
-    with _down(served.msp):
+    with down(served.msp):
         assert _confirm(served, fingerprint).status_code == 502  # the peer cannot be asked
     assert _inbox_source(served) == "refused"
     with served.customer.client(served.customer_account.admin) as admin:

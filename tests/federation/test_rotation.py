@@ -9,8 +9,6 @@ backoff to run out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,27 +16,12 @@ from sqlalchemy import func, select
 
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
-from tests.federation.flows import ok
+from tests.federation.flows import down, ok
 from trust.keyring import Keyring
 from trust.models import KEY_NOTICE, OutboxMessage, ReceivedNotice
 from trust.outbox import DELIVER, OutboxStore, node_handshake, outbox_work
 
 FAR = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-@contextmanager
-def _down(node) -> Iterator[None]:
-    """``node`` answers every call with 503 until the block ends."""
-
-    def unavailable(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-        return [b"restarting"]
-
-    real, node.server.app = node.server.app, unavailable
-    try:
-        yield
-    finally:
-        node.server.app = real
 
 
 def _deliver_pending(node, account_id: str) -> None:
@@ -83,7 +66,7 @@ def _reads_over_the_trust(served) -> int:
 
 
 def test_a_peer_down_at_the_rotation_gets_the_notice_when_it_is_back(served):
-    with _down(served.customer):
+    with down(served.customer):
         rotated = _rotate(served.msp, served.msp_account.admin)
         assert rotated["delivered"] == []
         assert rotated["pending"] == [served.customer_account.id]
@@ -99,7 +82,7 @@ def test_a_peer_down_at_the_rotation_gets_the_notice_when_it_is_back(served):
 
 
 def test_two_rotations_while_the_peer_is_down_leave_it_pinning_the_newest_key(served):
-    with _down(served.customer):
+    with down(served.customer):
         first = _rotate(served.msp, served.msp_account.admin)
         second = _rotate(served.msp, served.msp_account.admin)
     assert second["old"] == first["new"] and second["pending"] == [served.customer_account.id]
@@ -131,7 +114,7 @@ def test_two_rotations_while_the_peer_is_down_leave_it_pinning_the_newest_key(se
 def test_a_rotation_notice_goes_before_an_event_queued_while_the_peer_was_down(served):
     """The customer's note is queued (and fails) before its admin rotates: sent after the
     rotation, it is signed with the new key, so the notice must reach the MSP first."""
-    with _down(served.msp):
+    with down(served.msp):
         with served.customer.client(served.customer_account.end_user) as customer:
             note = {"body": "It is jamming again."}
             ok(customer.post(f"/api/v1/requests/{served.request['id']}/notes", json=note), 201)

@@ -14,12 +14,11 @@ from account_node.db import db
 from account_node.identity.models import Account
 from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
+from tests.factories.keys import account_keys, keyring
 from trust.crypto.errors import SignatureError
 from trust.crypto.keys import KeyRef, SigningKey
 from trust.descriptor import account_in_descriptor, build_descriptor
 from trust.handshake import Handshake, TrustStore
-from trust.keyring import Keyring
-from trust.keystore import AccountKeys
 from trust.models import KEY_NOTICE, OutboxMessage, Trust
 from trust.outbox import Outbox, OutboxStore
 from trust.rotation import queue_notices, rotate_compromised
@@ -27,22 +26,13 @@ from trust.rotation import queue_notices, rotate_compromised
 NODE = "http://msp.example"
 
 
-def _keys(app, account_id):
-    node = app.extensions["trustdesk"]
-    return AccountKeys(db.session(), AccountScope(account_id), node.clock, app.config["SECRET_KEY"])
-
-
-def _keyring(app, account_id):
-    return Keyring(db.session(), AccountScope(account_id), app.extensions["trustdesk"].clock)
-
-
 def test_a_compromised_key_is_revoked_not_listed_and_never_signs_again(app):
     msp = make_account(app, kind="msp")
     with app.app_context():
-        old = _keys(app, msp.id).current()
-        revoked, new = _keys(app, msp.id).replace_compromised()
+        old = account_keys(app, msp.id).current()
+        revoked, new = account_keys(app, msp.id).replace_compromised()
 
-        keys = _keys(app, msp.id)
+        keys = account_keys(app, msp.id)
         assert revoked == str(old.ref) and keys.current().ref == new.ref
         assert [(row.key_id, row.status) for row in keys.listed()] == [(new.ref.key_id, "current")]
         with pytest.raises(LookupError):
@@ -98,7 +88,7 @@ def test_a_confirmed_key_is_pinned_and_every_other_key_of_the_peer_is_revoked(ap
     customer = make_account(app)
     old, rotated, new = (SigningKey.generate() for _ in range(3))
     with app.app_context():
-        ring = _keyring(app, customer.id)
+        ring = keyring(app, customer.id)
         ring.pin(KeyRef("msp", "k1"), old.verify_key, NODE, "handshake")
         ring.pin(KeyRef("msp", "k2"), rotated.verify_key, NODE, "rotation")
         signed_while_valid = clock.now()
@@ -108,7 +98,7 @@ def test_a_confirmed_key_is_pinned_and_every_other_key_of_the_peer_is_revoked(ap
 
         assert confirmed.fresh and confirmed.revoked == ["msp#k1", "msp#k2"]
         assert confirmed.pinned.source == "confirmed"
-        ring = _keyring(app, customer.id)
+        ring = keyring(app, customer.id)
         assert ring.resolve("msp#k3") == new.verify_key
         assert ring.resolve("msp#k2") is None
         assert ring.resolve("msp#k1", at=signed_while_valid) is None  # even inside its window
@@ -130,14 +120,14 @@ def test_once_a_new_key_is_confirmed_a_notice_signed_by_the_old_one_is_refused(a
     msp, customer = make_account(app, kind="msp"), make_account(app)
     confirmed = SigningKey.generate()
     with app.app_context():
-        stolen = _keys(app, msp.id).current()
-        notice = _keys(app, msp.id).rotate()  # signed by the stolen key and the thief's
-        ring = _keyring(app, customer.id)  # (a store acts for the account last bound)
+        stolen = account_keys(app, msp.id).current()
+        notice = account_keys(app, msp.id).rotate()  # signed by the stolen key and the thief's
+        ring = keyring(app, customer.id)  # (a store acts for the account last bound)
         ring.pin(stolen.ref, stolen.signing.verify_key, NODE, "handshake")
         ring.confirm(KeyRef(msp.id, "k-confirmed"), confirmed.verify_key, NODE)
 
         with pytest.raises(SignatureError) as caught:
-            _keyring(app, customer.id).accept_rotation(notice)
+            keyring(app, customer.id).accept_rotation(notice)
         assert caught.value.code == "key_unknown"
-        assert _keyring(app, customer.id).resolve(notice["document"]["new"]) is None
+        assert keyring(app, customer.id).resolve(notice["document"]["new"]) is None
         db.session.rollback()

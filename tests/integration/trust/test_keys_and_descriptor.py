@@ -8,31 +8,21 @@ import pytest
 from sqlalchemy import select
 
 from account_node.db import db
-from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
+from tests.factories.keys import account_keys, keyring
 from trust.crypto.documents import sign_document
 from trust.crypto.errors import SignatureError
 from trust.crypto.keys import KeyRef, SigningKey
 from trust.descriptor import account_in_descriptor
-from trust.keyring import Keyring
-from trust.keystore import ROTATION, AccountKeys
+from trust.keystore import ROTATION
 from trust.models import AccountKey
-
-
-def _keys(app, account_id):
-    node = app.extensions["trustdesk"]
-    return AccountKeys(db.session(), AccountScope(account_id), node.clock, app.config["SECRET_KEY"])
-
-
-def _keyring(app, account_id):
-    return Keyring(db.session(), AccountScope(account_id), app.extensions["trustdesk"].clock)
 
 
 def test_an_account_key_is_made_once_and_stored_encrypted(app):
     account = make_account(app)
     with app.app_context():
-        first = _keys(app, account.id).current()
-        again = _keys(app, account.id).current()
+        first = account_keys(app, account.id).current()
+        again = account_keys(app, account.id).current()
         assert first.ref == again.ref and first.ref.account == account.id
         assert first.signing.verify_key == again.signing.verify_key
         [row] = db.session.scalars(select(AccountKey)).all()
@@ -43,20 +33,20 @@ def test_an_account_key_is_made_once_and_stored_encrypted(app):
 def test_a_rotation_notice_is_signed_by_old_and_new_and_peers_accept_it(app, clock):
     msp, customer = make_account(app, kind="msp"), make_account(app)
     with app.app_context():
-        old = _keys(app, msp.id).current()
-        ring = _keyring(app, customer.id)
+        old = account_keys(app, msp.id).current()
+        ring = keyring(app, customer.id)
         ring.pin(old.ref, old.signing.verify_key, "http://msp.example", "handshake")
         signed_before = clock.now()
         clock.advance(timedelta(seconds=5))
-        notice = _keys(app, msp.id).rotate()
-        new = _keys(app, msp.id).current()
+        notice = account_keys(app, msp.id).rotate()
+        new = account_keys(app, msp.id).current()
         assert new.ref != old.ref
-        ring = _keyring(app, customer.id)
+        ring = keyring(app, customer.id)
         ring.accept_rotation(notice)
         assert ring.resolve(str(new.ref)) == new.signing.verify_key
         assert ring.resolve(str(old.ref)) is None  # rotated out: nothing new verifies
         assert ring.resolve(str(old.ref), at=signed_before) == old.signing.verify_key
-        statuses = {row.key_id: row.status for row in _keys(app, msp.id).listed()}
+        statuses = {row.key_id: row.status for row in account_keys(app, msp.id).listed()}
         assert statuses == {old.ref.key_id: "previous", new.ref.key_id: "current"}
         db.session.commit()
 
@@ -71,7 +61,7 @@ def test_a_rotation_not_signed_by_a_pinned_key_is_refused(app):
             intruder, f"{msp.id}#k2", ROTATION,
         )  # fmt: skip
         with pytest.raises(SignatureError) as caught:
-            _keyring(app, customer.id).accept_rotation(notice)
+            keyring(app, customer.id).accept_rotation(notice)
         assert caught.value.code == "key_unknown"
         db.session.rollback()
 
@@ -81,7 +71,7 @@ def test_there_is_no_trust_on_first_use_and_revocation_is_immediate(app):
     peer = SigningKey.generate()
     ref = KeyRef("peer-msp", "k1")
     with app.app_context():
-        ring = _keyring(app, customer.id)
+        ring = keyring(app, customer.id)
         assert ring.resolve(str(ref)) is None
         ring.pin(ref, peer.verify_key, "http://peer.example", "handshake")
         assert ring.resolve(str(ref)) == peer.verify_key
@@ -97,15 +87,15 @@ def test_pins_belong_to_the_account_that_made_them(app):
     first, second = make_account(app), make_account(app)
     peer = SigningKey.generate()
     with app.app_context():
-        _keyring(app, first.id).pin(KeyRef("peer", "k1"), peer.verify_key, "http://p", "handshake")
-        assert _keyring(app, second.id).resolve("peer#k1") is None
+        keyring(app, first.id).pin(KeyRef("peer", "k1"), peer.verify_key, "http://p", "handshake")
+        assert keyring(app, second.id).resolve("peer#k1") is None
         db.session.rollback()
 
 
 def test_the_node_descriptor_lists_each_account_signed_by_its_key(app, client):
     msp, customer = make_account(app, kind="msp"), make_account(app)
     with app.app_context():
-        msp_key = _keys(app, msp.id).current()
+        msp_key = account_keys(app, msp.id).current()
         db.session.commit()
     response = client.get("/.well-known/trustdesk-node")
     assert response.status_code == 200

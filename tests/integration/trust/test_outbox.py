@@ -7,36 +7,18 @@ test says exactly which delivery was asked for and when.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from account_node.audit.service import Actor
-from account_node.context import Work
 from account_node.db import db
-from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
+from tests.integration.trust.outbox_fakes import RecordedJobs, stored_message, work_for
 from trust.errors import PeerUnavailable
 from trust.handshake import TrustStore
-from trust.models import OutboxMessage, Trust
-from trust.outbox import DELIVER, Outbox, OutboxStore, sweep
-
-
-@dataclass
-class RecordedJobs:
-    """A job queue that remembers what it was asked to run."""
-
-    asked: list[tuple[str, tuple[Any, ...], datetime | None]] = field(default_factory=list)
-
-    def enqueue(self, queue: str, func: str, *args: Any, at=None, job_id=None) -> None:
-        self.asked.append((func, args, at))
-
-    def deliveries(self) -> list[str]:
-        return [args[1] for func, args, _ in self.asked if func == DELIVER]
-
-    def close(self) -> None:
-        pass
+from trust.models import Trust
+from trust.outbox import Outbox, sweep
 
 
 @dataclass
@@ -80,23 +62,17 @@ def outbox_account(app):
             agreement={"document": {}, "signatures": []},
             created_at=node.clock.now(),
         )
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         TrustStore(work.session, work.scope).add(trust)
         db.session.commit()
     return account
-
-
-def _work(app, account, jobs: RecordedJobs) -> Work:
-    node = app.extensions["trustdesk"]
-    actor = Actor(account.admin.id, account.id, "Ada Admin")
-    return Work(db.session(), AccountScope(account.id), actor, node.clock, jobs, node.settings)
 
 
 def _queue(app, account, clock, count: int) -> list[str]:
     """``count`` messages to the MSP, a second apart (the order is creation order)."""
     ids = []
     with app.app_context():
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         trust = TrustStore(work.session, work.scope).get(f"trust-outbox-{account.id}")
         for i in range(count):
             ids.append(Outbox(work).add(trust, "events", {"n": i}).id)
@@ -108,20 +84,12 @@ def _queue(app, account, clock, count: int) -> list[str]:
 def _attempt(app, account, peer: Peer, message_id: str) -> tuple[bool, RecordedJobs]:
     jobs = RecordedJobs()
     with app.app_context():
-        work = _work(app, account, jobs)
+        work = work_for(app, account, jobs)
         done = Outbox(work).attempt(
             Handshake(TrustStore(work.session, work.scope), peer), message_id
         )
         db.session.commit()
     return done, jobs
-
-
-def _message(app, account, message_id: str) -> OutboxMessage:
-    with app.app_context():
-        work = _work(app, account, RecordedJobs())
-        found = OutboxStore(work.session, work.scope).get(message_id)
-        db.session.expunge(found)
-        return found
 
 
 def test_a_later_message_waits_uncharged_and_goes_as_soon_as_the_earlier_one_is_delivered(
@@ -133,9 +101,9 @@ def test_a_later_message_waits_uncharged_and_goes_as_soon_as_the_earlier_one_is_
     assert _attempt(app, outbox_account, peer, first)[0] is False  # the peer is down
     waited, jobs = _attempt(app, outbox_account, peer, second)
     assert waited is False and jobs.deliveries() == []  # no retry of its own: it waits
-    held = _message(app, outbox_account, second)
+    held = stored_message(app, outbox_account, second)
     assert held.attempts == 0 and "waiting" in (held.last_error or "")
-    assert _message(app, outbox_account, first).attempts == 1
+    assert stored_message(app, outbox_account, first).attempts == 1
 
     peer.up = True
     delivered, jobs = _attempt(app, outbox_account, peer, first)
@@ -177,11 +145,11 @@ def test_the_sweep_sends_each_peers_oldest_due_message_whose_job_was_lost(
 def test_a_message_given_up_lets_the_next_one_go(app, outbox_account, clock):
     first, second = _queue(app, outbox_account, clock, 2)
     with app.app_context():
-        work = _work(app, outbox_account, RecordedJobs())
+        work = work_for(app, outbox_account, RecordedJobs())
         trust = TrustStore(work.session, work.scope).get(f"trust-outbox-{outbox_account.id}")
         trust.status = "deactivated"
         db.session.commit()
 
     done, jobs = _attempt(app, outbox_account, Peer(up=True), first)
-    assert done is False and _message(app, outbox_account, first).abandoned_at is not None
+    assert done is False and stored_message(app, outbox_account, first).abandoned_at is not None
     assert jobs.deliveries() == [second]

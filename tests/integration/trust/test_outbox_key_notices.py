@@ -13,16 +13,13 @@ from typing import Any
 
 import pytest
 
-from account_node.audit.service import Actor
-from account_node.context import Work
 from account_node.db import db
-from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
+from tests.integration.trust.outbox_fakes import RecordedJobs, stored_message, work_for
 from trust.errors import PeerUnavailable
 from trust.handshake import TrustStore
 from trust.models import KEY_NOTICE, OutboxMessage, Trust
 from trust.outbox import (
-    DELIVER,
     KEY_NOTICE_MAX_ATTEMPTS,
     KEY_NOTICE_MAX_DELAY,
     Outbox,
@@ -30,17 +27,6 @@ from trust.outbox import (
 )
 
 ROTATION_PATH = "/federation/v1/msp/keys/rotation"
-
-
-@dataclass
-class RecordedJobs:
-    asked: list[tuple[str, tuple[Any, ...], datetime | None]] = field(default_factory=list)
-
-    def enqueue(self, queue: str, func: str, *args: Any, at=None, job_id=None) -> None:
-        self.asked.append((func, args, at))
-
-    def deliveries(self) -> list[str]:
-        return [args[1] for func, args, _ in self.asked if func == DELIVER]
 
 
 @dataclass
@@ -92,17 +78,11 @@ def _trust(account, suffix: str, now: datetime) -> Trust:
 def account(app):
     account = make_account(app, kind="customer", prefix="keynotice")
     with app.app_context():
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         for suffix in ("first", "second"):  # two trusts with the same peer
             TrustStore(work.session, work.scope).add(_trust(account, suffix, work.clock.now()))
         db.session.commit()
     return account
-
-
-def _work(app, account, jobs: RecordedJobs) -> Work:
-    node = app.extensions["trustdesk"]
-    actor = Actor(account.admin.id, account.id, "Ada Admin")
-    return Work(db.session(), AccountScope(account.id), actor, node.clock, jobs, node.settings)
 
 
 def _queue(app, account, clock, *kinds: str) -> list[str]:
@@ -110,7 +90,7 @@ def _queue(app, account, clock, *kinds: str) -> list[str]:
     rotation notice signed by key ``k<n>``)."""
     ids = []
     with app.app_context():
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         trust = TrustStore(work.session, work.scope).get(f"trust-first-{account.id}")
         for n, kind in enumerate(kinds):
             if kind == "key":
@@ -129,19 +109,11 @@ def _queue(app, account, clock, *kinds: str) -> list[str]:
 def _attempt(app, account, peer: Peer, message_id: str) -> tuple[bool, RecordedJobs]:
     jobs = RecordedJobs()
     with app.app_context():
-        work = _work(app, account, jobs)
+        work = work_for(app, account, jobs)
         handshake = Handshake(TrustStore(work.session, work.scope), peer)
         done = Outbox(work).attempt(handshake, message_id)  # type: ignore[arg-type]
         db.session.commit()
     return done, jobs
-
-
-def _message(app, account, message_id: str) -> OutboxMessage:
-    with app.app_context():
-        work = _work(app, account, RecordedJobs())
-        found = OutboxStore(work.session, work.scope).get(message_id)
-        db.session.expunge(found)
-        return found
 
 
 def test_a_key_notice_goes_before_messages_queued_to_the_peer_before_it(app, account, clock):
@@ -170,7 +142,7 @@ def test_a_key_notice_is_signed_by_the_key_it_names_other_messages_by_the_curren
 def test_the_sweep_sends_a_peers_key_notice_before_its_older_messages(app, account, clock):
     event, key = _queue(app, account, clock, "event", "key")
     with app.app_context():
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         heads = [m.id for m in OutboxStore(work.session, work.scope).heads_due(clock.now())]
         db.session.rollback()
     assert key in heads and event not in heads
@@ -179,13 +151,13 @@ def test_the_sweep_sends_a_peers_key_notice_before_its_older_messages(app, accou
 def test_a_key_notice_is_retried_at_most_minutes_apart(app, account, clock):
     [key] = _queue(app, account, clock, "key")
     with app.app_context():
-        _work(app, account, RecordedJobs())
+        work_for(app, account, RecordedJobs())
         db.session.get(OutboxMessage, key).attempts = 20  # long down: backoff at its cap
         db.session.commit()
 
     _attempt(app, account, Peer(up=False), key)
 
-    retried = _message(app, account, key)
+    retried = stored_message(app, account, key)
     assert retried.next_attempt_at == clock.now() + KEY_NOTICE_MAX_DELAY
     assert retried.abandoned_at is None
 
@@ -193,15 +165,15 @@ def test_a_key_notice_is_retried_at_most_minutes_apart(app, account, clock):
 def test_a_key_notice_is_given_up_after_its_last_attempt_and_audited(app, account, clock):
     [key] = _queue(app, account, clock, "key")
     with app.app_context():
-        _work(app, account, RecordedJobs())
+        work_for(app, account, RecordedJobs())
         db.session.get(OutboxMessage, key).attempts = KEY_NOTICE_MAX_ATTEMPTS - 1
         db.session.commit()
 
     _attempt(app, account, Peer(up=False), key)
 
-    assert _message(app, account, key).abandoned_at is not None
+    assert stored_message(app, account, key).abandoned_at is not None
     with app.app_context():
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         abandoned = work.audit.page(action="outbox.abandoned")
         assert [event.target_id for event in abandoned] == [key]
         db.session.rollback()
@@ -212,10 +184,10 @@ def test_a_key_notice_outlives_its_trust_while_another_trust_with_the_peer_is_ac
 ):
     [key] = _queue(app, account, clock, "key")
     with app.app_context():
-        work = _work(app, account, RecordedJobs())
+        work = work_for(app, account, RecordedJobs())
         first = TrustStore(work.session, work.scope).get(f"trust-first-{account.id}")
         first.status = "deactivated"
         db.session.commit()
 
     assert _attempt(app, account, Peer(up=True), key)[0] is True
-    assert _message(app, account, key).trust_id == f"trust-second-{account.id}"
+    assert stored_message(app, account, key).trust_id == f"trust-second-{account.id}"

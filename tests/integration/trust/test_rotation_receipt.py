@@ -11,24 +11,14 @@ from datetime import timedelta
 import pytest
 
 from account_node.db import db
-from account_node.tenancy import AccountScope
 from tests.factories.accounts import make_account
+from tests.factories.keys import account_keys, keyring
 from trust.crypto.documents import countersign, sign_document
 from trust.crypto.errors import SignatureError
 from trust.crypto.keys import KeyRef, SigningKey
-from trust.keyring import Keyring
-from trust.keystore import ROTATION, AccountKeys
+from trust.keystore import ROTATION
 
 NODE = "http://msp.example"
-
-
-def _keys(app, account_id):
-    node = app.extensions["trustdesk"]
-    return AccountKeys(db.session(), AccountScope(account_id), node.clock, app.config["SECRET_KEY"])
-
-
-def _keyring(app, account_id):
-    return Keyring(db.session(), AccountScope(account_id), app.extensions["trustdesk"].clock)
 
 
 @pytest.fixture
@@ -36,8 +26,8 @@ def pinned(app):
     """An MSP account and a customer that pinned the MSP's first key (as a handshake does)."""
     msp, customer = make_account(app, kind="msp"), make_account(app)
     with app.app_context():
-        first = _keys(app, msp.id).current()
-        _keyring(app, customer.id).pin(first.ref, first.signing.verify_key, NODE, "handshake")
+        first = account_keys(app, msp.id).current()
+        keyring(app, customer.id).pin(first.ref, first.signing.verify_key, NODE, "handshake")
         db.session.commit()
     return msp, customer
 
@@ -45,16 +35,16 @@ def pinned(app):
 def test_a_notice_received_again_is_accepted_and_changes_nothing(app, clock, pinned):
     msp, customer = pinned
     with app.app_context():
-        notice = _keys(app, msp.id).rotate()
-        first = _keyring(app, customer.id).accept_rotation(notice)
-        retired_at = _keyring(app, customer.id).store.by_ref(_ref(notice, "old")).valid_until
+        notice = account_keys(app, msp.id).rotate()
+        first = keyring(app, customer.id).accept_rotation(notice)
+        retired_at = keyring(app, customer.id).store.by_ref(_ref(notice, "old")).valid_until
         clock.advance(timedelta(seconds=30))
 
-        again = _keyring(app, customer.id).accept_rotation(notice)
+        again = keyring(app, customer.id).accept_rotation(notice)
 
         assert first.fresh and not again.fresh
         assert again.pinned.id == first.pinned.id and again.ref == notice["document"]["new"]
-        old_row = _keyring(app, customer.id).store.by_ref(_ref(notice, "old"))
+        old_row = keyring(app, customer.id).store.by_ref(_ref(notice, "old"))
         assert old_row.valid_until == retired_at  # not moved by the repeat
         db.session.rollback()
 
@@ -62,13 +52,13 @@ def test_a_notice_received_again_is_accepted_and_changes_nothing(app, clock, pin
 def test_a_repeat_is_verified_as_fully_as_the_first_notice(app, pinned):
     msp, customer = pinned
     with app.app_context():
-        notice = _keys(app, msp.id).rotate()
-        _keyring(app, customer.id).accept_rotation(notice)
+        notice = account_keys(app, msp.id).rotate()
+        keyring(app, customer.id).accept_rotation(notice)
         forged = {**notice, "signatures": [dict(s) for s in notice["signatures"]]}
         forged["signatures"][0]["sig"] = notice["signatures"][1]["sig"]  # old's, swapped
 
         with pytest.raises(SignatureError) as caught:
-            _keyring(app, customer.id).accept_rotation(forged)
+            keyring(app, customer.id).accept_rotation(forged)
 
         assert caught.value.code == "signature_invalid"
         db.session.rollback()
@@ -77,16 +67,16 @@ def test_a_repeat_is_verified_as_fully_as_the_first_notice(app, pinned):
 def test_a_repeat_naming_the_pinned_key_id_with_another_key_is_a_conflict(app, pinned):
     msp, customer = pinned
     with app.app_context():
-        old = _keys(app, msp.id).current()
-        notice = _keys(app, msp.id).rotate()
-        _keyring(app, customer.id).accept_rotation(notice)
+        old = account_keys(app, msp.id).current()
+        notice = account_keys(app, msp.id).rotate()
+        keyring(app, customer.id).accept_rotation(notice)
         other = SigningKey.generate()
         document = {**notice["document"], "new_public_key": other.verify_key.to_b64url()}
         signed = sign_document(document, old.signing, str(old.ref), ROTATION)
         impostor = countersign(signed, other, document["new"], ROTATION)
 
         with pytest.raises(SignatureError) as caught:
-            _keyring(app, customer.id).accept_rotation(impostor)
+            keyring(app, customer.id).accept_rotation(impostor)
 
         assert caught.value.code == "key_conflict"
         db.session.rollback()
@@ -97,9 +87,9 @@ def test_a_fork_from_a_rotated_out_key_is_refused(app, pinned):
     not a repeat, and the old key is no longer valid to start one."""
     msp, customer = pinned
     with app.app_context():
-        old = _keys(app, msp.id).current()
-        notice = _keys(app, msp.id).rotate()
-        _keyring(app, customer.id).accept_rotation(notice)
+        old = account_keys(app, msp.id).current()
+        notice = account_keys(app, msp.id).rotate()
+        keyring(app, customer.id).accept_rotation(notice)
         elsewhere = SigningKey.generate()
         document = {
             "account": msp.id,
@@ -112,7 +102,7 @@ def test_a_fork_from_a_rotated_out_key_is_refused(app, pinned):
         fork = countersign(signed, elsewhere, document["new"], ROTATION)
 
         with pytest.raises(SignatureError) as caught:
-            _keyring(app, customer.id).accept_rotation(fork)
+            keyring(app, customer.id).accept_rotation(fork)
 
         assert caught.value.code == "key_unknown"
         db.session.rollback()
@@ -121,8 +111,8 @@ def test_a_fork_from_a_rotated_out_key_is_refused(app, pinned):
 def test_a_chain_of_notices_accepted_in_order_ends_with_the_newest_key(app, pinned):
     msp, customer = pinned
     with app.app_context():
-        chain = [_keys(app, msp.id).rotate(), _keys(app, msp.id).rotate()]
-        ring = _keyring(app, customer.id)
+        chain = [account_keys(app, msp.id).rotate(), account_keys(app, msp.id).rotate()]
+        ring = keyring(app, customer.id)
 
         accepted = [ring.accept_rotation(notice) for notice in chain]
 
