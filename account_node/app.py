@@ -24,6 +24,7 @@ from account_node.http import (
 from account_node.identity.api import me_api, teams_api, users_api
 from account_node.models import import_all_models
 from account_node.node import Node, secret_key
+from account_node.postgres import NodeCursor
 from account_node.settings import Settings, load_settings
 from account_node.tenancy import assert_isolation_holds
 from portal import portal_blueprint
@@ -123,7 +124,10 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
             "pool_recycle": 1800,
             "pool_size": 10,
             "max_overflow": 10,
-            "connect_args": {"options": _session_options(settings.effective_database_url)},
+            "connect_args": {
+                "options": _session_options(settings.effective_database_url),
+                "cursor_factory": NodeCursor,
+            },
         }
     return {"connect_args": {"timeout": 15, "check_same_thread": False}}
 
