@@ -8,8 +8,6 @@ the response hook commits a successful request and rolls back everything else.
 from __future__ import annotations
 
 import logging
-import re
-from collections import deque
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -41,6 +39,7 @@ from account_node.identity.principal import Principal
 from account_node.jobs import JobQueue
 from account_node.settings import Settings
 from account_node.unit_of_work import forget_kept, rollback_keeping
+from account_node.unstorable import NUL, NUL_MESSAGE, may_be_unstorable, unstorable_fields
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -185,30 +184,16 @@ def install_error_handlers(app: Flask) -> None:
 
 # --- input no database can store ----------------------------------------------------
 
-NUL = "\x00"
-NUL_MESSAGE = "must not contain a NUL character"
-SURROGATE_MESSAGE = (
-    "must not contain a lone surrogate (\\ud800 to \\udfff): it encodes no character"
-)
-_NUL_IN_JSON = b"\\u0000"  # JSON carries a NUL in a string only escaped, as \u0000
-# ... and a surrogate only escaped too (raw, it is not UTF-8): paired, it is one character
-# beyond the BMP (an emoji, escaped by many encoders); alone, it is none.
-_SURROGATE_IN_JSON = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def refuse_unstorable() -> None:
     """Refuse a NUL character or a lone surrogate anywhere in a request's input, for every
-    endpoint alike.
+    endpoint alike (why no field may hold either: ``account_node.unstorable``).
 
-    PostgreSQL cannot store a NUL in text (or JSON) and fails the whole statement;
-    SQLite stores it. No UTF-8 text can hold a lone surrogate (``"\\ud800"`` in JSON):
-    PostgreSQL refuses it and the audit chain cannot canonicalize it. So no field may hold
-    either, on either database: a path segment that has a NUL names nothing (404); a query
-    argument, a form field or a JSON string anywhere in the body that has one is an
-    invalid field (422), named as webargs names fields (``targets.p1``, ``member_ids.0``).
-    Nothing has been read or written yet. (Werkzeug decodes paths, queries and forms
-    with replacement, so a lone surrogate can only come in JSON.)
+    A path segment that has a NUL names nothing (404); a query argument, a form field or
+    a JSON string anywhere in the body that has one is an invalid field (422), named as
+    webargs names fields (``targets.p1``, ``member_ids.0``). Nothing has been read or
+    written yet. (Werkzeug decodes paths, queries and forms with replacement, so a lone
+    surrogate can only come in JSON.)
     """
     if request.routing_exception is not None:
         return  # no endpoint: the routing error answers
@@ -219,12 +204,12 @@ def refuse_unstorable() -> None:
         errors.update((name, [NUL_MESSAGE]) for name in _nul_arguments(request.form, "form"))
     if request.is_json:
         raw = request.get_data(cache=True)
-        if _NUL_IN_JSON in raw or _SURROGATE_IN_JSON.search(raw):
-            try:
+        if may_be_unstorable(raw):
+            try:  # as ``request.get_json`` will: raw surrogates and UTF-16 included
                 body = json.loads(raw)
             except (ValueError, RecursionError):
                 body = None  # not JSON after all: the parser says so, naming the body
-            errors.update((name, [message]) for name, message in _unstorable_fields(body))
+            errors.update((name, [message]) for name, message in unstorable_fields(body))
     if errors:
         raise ValidationFailed(errors=errors)
 
@@ -236,37 +221,6 @@ def _nul_arguments(arguments: Any, whole: str) -> list[str]:
         for name, value in arguments.items(multi=True)
         if NUL in name or NUL in value
     ]
-
-
-def _unstorable(text: str) -> str | None:
-    """Why ``text`` cannot be stored, if it cannot."""
-    if NUL in text:
-        return NUL_MESSAGE
-    if _SURROGATE.search(text):
-        return SURROGATE_MESSAGE
-    return None
-
-
-def _unstorable_fields(data: Any, most: int = 20) -> list[tuple[str, str]]:
-    """The dotted names of the strings of parsed JSON ``data`` that cannot be stored, with
-    why (``body`` for the whole; an object with such a key is named itself), at most
-    ``most``."""
-    found: list[tuple[str, str]] = []
-    pending: deque[tuple[str, Any]] = deque([("", data)])
-    while pending and len(found) < most:
-        name, value = pending.popleft()
-        if isinstance(value, str):
-            if why := _unstorable(value):
-                found.append((name or "body", why))
-        elif isinstance(value, dict):
-            key_why = next(filter(None, map(_unstorable, value)), None)
-            if key_why:
-                found.append((name or "body", key_why))
-            else:
-                pending.extend((f"{name}.{k}" if name else k, v) for k, v in value.items())
-        elif isinstance(value, list):
-            pending.extend((f"{name}.{i}" if name else str(i), v) for i, v in enumerate(value))
-    return found
 
 
 def install_unit_of_work(app: Flask) -> None:

@@ -235,6 +235,25 @@ def test_a_surrogate_pair_is_the_character_it_encodes(client, account):
     assert response.get_json()["name"] == "Desk \U0001f600"
 
 
+def test_json_the_parser_reads_past_utf_8_is_looked_at_as_it_reads_it(client, account):
+    """Python's parser reads a surrogate spelled in bytes that are no UTF-8, and JSON in
+    UTF-16: endpoints that read the body with ``request.get_json`` (the federation ones)
+    would see a lone surrogate, or a NUL, that no escape showed. The guard reads as they do."""
+    before = _team_names(client, account)
+    for body, errors in (
+        (b'{"name": "Desk \xed\xa0\x80", "member_ids": []}', {"name": LONE}),
+        ('{"name": "Desk \\u0000", "member_ids": []}'.encode("utf-16"), {"name": NUL}),
+    ):
+        response = client.post(
+            "/api/v1/teams",
+            headers=account.admin.headers,
+            data=body,
+            content_type="application/json",
+        )
+        assert _assert_problem(response, 422, "validation_failed")["errors"] == errors
+    assert _team_names(client, account) == before
+
+
 def test_a_nul_in_a_query_argument_is_a_422_naming_it(client, account):
     for path, name in (
         ("/api/v1/requests?q=a%00b", "q"),
