@@ -4,6 +4,8 @@ Every call checks the URL against the outbound policy, has a per-phase timeout a
 total deadline (httpx's read timeout applies per read, so a peer that drips bytes would
 otherwise hold a page forever), reads at most ``MAX_BODY`` bytes, and turns anything
 unexpected into ``PeerUnavailable`` or ``PeerDeclined`` without the peer's own words.
+An answer holding text no database can store (``account_node.unstorable``) is as
+unexpected as one that is not JSON: refused whole here, it reaches no caller.
 
 Every connection opens to an address the guard checked when it opened (``PinnedBackend``):
 the host name is resolved once, there, and never again by the HTTP library, so a DNS
@@ -24,6 +26,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from account_node.unstorable import holds_unstorable
 from trust.crypto.httpsig import HttpRequestParts, sign_request
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
 from trust.guard import OutboundPolicy, PeerRefused, check_origin, check_url, resolve
@@ -264,10 +267,23 @@ class PeerClient:
                 peer_status=response.status_code,
                 peer_code=_problem_code(bytes(body)),
             )
-        try:
-            return json.loads(bytes(body)) if body else None
-        except ValueError as exc:
-            raise PeerUnavailable("the peer's answer was not JSON") from exc
+        return _answer(bytes(body))
+
+
+def _answer(body: bytes) -> Any:
+    """A peer's answer parsed, or ``PeerUnavailable`` for one we could not use: not JSON
+    (nested past the parser's limit included), or holding text no database can store (a
+    NUL or a lone surrogate, in any string or key), which would fail later, wherever it
+    is written, canonicalized or rendered."""
+    if not body:
+        return None
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise PeerUnavailable("the peer's answer was not JSON") from exc
+    if holds_unstorable(body, answer):
+        raise PeerUnavailable("the peer's answer held text that cannot be stored")
+    return answer
 
 
 def _problem_code(body: bytes) -> str | None:
@@ -275,7 +291,7 @@ def _problem_code(body: bytes) -> str | None:
     one: a token callers may branch on. The peer's prose is never passed on."""
     try:
         problem = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(problem, dict):
         return None

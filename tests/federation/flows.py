@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,38 @@ def down(node: Any) -> Iterator[None]:
         return [b"restarting"]
 
     real, node.server.app = node.server.app, unavailable
+    try:
+        yield
+    finally:
+        node.server.app = real
+
+
+@contextmanager
+def lying(node: Any, path: str, change: Callable[[Any], Any]) -> Iterator[None]:
+    """``node`` (a running node) answers every call whose path starts with ``path`` with
+    its own JSON answer passed through ``change`` until the block ends: a peer that lies.
+    The answer is written as the standard library writes JSON, so a lone surrogate or a
+    NUL that ``change`` puts in a string goes out escaped (``\\ud800``, ``\\u0000``)."""
+
+    def liar(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if not environ["PATH_INFO"].startswith(path):
+            return real(environ, start_response)
+        kept: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept.update(status=status, headers=headers)
+            return lambda data: None
+
+        answer = real(environ, keep)
+        try:
+            body = json.dumps(change(json.loads(b"".join(answer)))).encode()
+        finally:
+            getattr(answer, "close", lambda: None)()
+        headers = [(k, v) for k, v in kept["headers"] if k.lower() != "content-length"]
+        start_response(kept["status"], [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    real, node.server.app = node.server.app, liar
     try:
         yield
     finally:

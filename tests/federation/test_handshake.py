@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.federation.flows import lying
+
 
 def _invite(federation) -> dict:
     with federation.msp.client(federation.msp_account.admin) as msp:
@@ -184,3 +186,28 @@ def test_a_key_rotation_keeps_the_trust_working(federation):
     [theirs] = _trusts(federation.customer, federation.customer_account.admin)
     assert theirs["status"] == "deactivated"
     assert theirs["deactivated_by"].endswith("(peer notice)")
+
+
+def test_a_descriptor_holding_a_lone_surrogate_is_garbage_and_nothing_is_written(federation):
+    """The peer's node names its account with text no database can store (``\\ud800``):
+    its answer is refused whole as the peer's failure (502), in its own words never, and
+    neither side keeps a trust."""
+    invitation = _invite(federation)
+
+    def lone_surrogate_name(descriptor: dict) -> dict:
+        for entry in descriptor["document"]["accounts"]:
+            entry["name"] = "Evil \ud800 Corp"
+        return descriptor
+
+    with lying(federation.msp, "/.well-known/trustdesk-node", lone_surrogate_name):
+        response = _propose(federation, invitation)
+    assert response.status_code == 502, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "peer_unavailable"
+    assert problem["detail"] == "the peer's answer held text that cannot be stored"
+    assert "Evil" not in response.text
+    assert _trusts(federation.customer, federation.customer_account.admin) == []
+    assert _trusts(federation.msp, federation.msp_account.admin) == []
+    # The invitation is unused: once the peer answers honestly, the proposal goes through.
+    assert _propose(federation, invitation).status_code == 201

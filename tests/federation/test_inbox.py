@@ -11,7 +11,7 @@ import pytest
 
 from tests.factories.accounts import AccountFixture, make_account
 from tests.federation.conftest import RunningNode, _drop, _postgres_database, start_node
-from tests.federation.flows import build_msp_desk, establish_trust, offer, ok
+from tests.federation.flows import build_msp_desk, establish_trust, lying, offer, ok
 
 TIMEOUT_MS = 1500
 
@@ -218,3 +218,23 @@ def test_a_node_answering_garbage_is_unreachable_and_its_words_are_not_shown(est
         "unreachable",
     )
     assert "<script>" not in json.dumps(inbox)
+
+
+@pytest.mark.parametrize("unstorable", ["\x00", "\ud800"], ids=["nul", "lone_surrogate"])
+def test_a_node_answering_text_no_database_can_store_is_unreachable_and_hides_nothing_else(
+    estate, unstorable
+):
+    """Beta's node writes a NUL or a lone surrogate into its requests' subjects: its
+    answer is garbage, refused whole, and the page still shows everyone else."""
+    msp, (alpha, beta) = estate
+
+    def poisoned(answer: dict) -> dict:
+        for item in answer.get("items", []):
+            item["subject"] = f"beta {unstorable} needs help"
+        return answer
+
+    with lying(beta.node, "/federation/", poisoned):
+        inbox = _inbox(msp)
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert (statuses[alpha.account.id], statuses[beta.account.id]) == ("ok", "unreachable")
+    assert [i["subject"] for i in inbox["items"]] == ["alpha needs help"]

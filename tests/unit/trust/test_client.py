@@ -10,7 +10,7 @@ import pytest
 
 from trust.client import PeerClient, PinnedBackend, PinnedTransport
 from trust.crypto.keys import KeyRef, SigningKey
-from trust.errors import PeerNotAllowed, PeerUnavailable
+from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
 from trust.guard import OutboundPolicy, PeerRefused
 from trust.keystore import OwnKey
 
@@ -19,7 +19,8 @@ KEY = OwnKey(KeyRef("msp", "k1"), SigningKey.generate("msp#k1"))
 
 
 def _client(answers: list[object]) -> tuple[PeerClient, list[httpx.Request]]:
-    """A client whose peer gives ``answers`` in turn: an exception to raise or a body."""
+    """A client whose peer gives ``answers`` in turn: an exception to raise, a response,
+    raw bytes to answer 200 with, or a body to answer 200 with as JSON."""
     sent: list[httpx.Request] = []
 
     def peer(request: httpx.Request) -> httpx.Response:
@@ -27,6 +28,10 @@ def _client(answers: list[object]) -> tuple[PeerClient, list[httpx.Request]]:
         answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
+        if isinstance(answer, httpx.Response):
+            return answer
+        if isinstance(answer, bytes):
+            return httpx.Response(200, content=answer)
         return httpx.Response(200, json=answer)
 
     policy = OutboundPolicy(allow_http=True, allow_private=True)
@@ -89,6 +94,52 @@ def test_calls_to_two_peers_each_reach_their_own_peer():
     other = URL.replace("8765", "8766")
     assert client.signed("GET", other, KEY, now=1_700_000_000) == {"items": [2]}
     assert [str(r.url) for r in sent] == [URL, other]
+
+
+# A lying peer: an answer it could give is one this node must be able to store.
+
+UNSTORABLE = [
+    rb'{"name": "Account \ud800"}',  # a lone high surrogate
+    rb'{"items": [{"subject": "Printer \udc00 jams"}]}',  # a lone low one, in a list
+    rb'{"items": [{"subject": "Printer \u0000 jams"}]}',  # a NUL
+    rb'{"items": [{"sub\u0000ject": "Printer jams"}]}',  # a NUL in a key
+    b'{"name": "Account \xed\xa0\x80"}',  # a surrogate as raw bytes, not escaped
+]
+
+
+@pytest.mark.parametrize("answer", UNSTORABLE)
+def test_an_answer_holding_text_no_database_can_store_is_unavailable(answer):
+    """Refused whole, as a non-JSON answer is, before any caller writes, signs or shows
+    it; the peer's own text is not in the error."""
+    client, _ = _client([answer])
+    with pytest.raises(PeerUnavailable) as caught:
+        client.signed("GET", URL, KEY, now=1_700_000_000)
+    assert caught.value.detail == "the peer's answer held text that cannot be stored"
+    shown = str(caught.value.to_problem())
+    assert "Account" not in shown and "Printer" not in shown
+
+
+def test_an_answer_whose_surrogates_are_pairs_is_the_text_they_encode():
+    client, _ = _client([rb'{"name": "Account \ud83d\ude00"}', "Zoë 😀".encode()])
+    assert client.get_json(URL) == {"name": "Account 😀"}
+
+
+def test_an_answer_nested_past_the_parsers_limit_is_not_json():
+    """Python's parser recurses: a peer's ``[[[[...`` must not become a crash here."""
+    client, _ = _client([b"[" * 100_000, httpx.Response(503, content=b"[" * 100_000)])
+    with pytest.raises(PeerUnavailable, match="not JSON"):
+        client.get_json(URL)
+    with pytest.raises(PeerDeclined) as caught:
+        client.get_json(URL)
+    assert caught.value.extensions.get("peer_code") is None
+
+
+def test_a_refusal_passes_on_its_code_only_whatever_its_prose_holds():
+    problem = rb'{"code": "trust_inactive", "detail": "gone \ud800 \u0000"}'
+    client, _ = _client([httpx.Response(403, content=problem)])
+    with pytest.raises(PeerDeclined) as caught:
+        client.get_json(URL)
+    assert caught.value.extensions["peer_code"] == "trust_inactive"
 
 
 # DNS rebinding: the connection, not only the URL, must go to a checked address.
