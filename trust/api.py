@@ -34,7 +34,7 @@ from trust.inbox import incoming_parts
 from trust.keystore import key_listing
 from trust.reconfirm import confirm_peer_key
 from trust.refusals import UNAUTHENTICATED
-from trust.rotation import receive_rotation, rotate_and_announce, rotate_compromised
+from trust.rotation import receive_rotation, rotate
 
 log = logging.getLogger(__name__)
 well_known = Blueprint("well_known", __name__)
@@ -250,9 +250,7 @@ class KeyRotate(MethodView):
         now if the peer answers, else through the outbox, ahead of anything else to it.
         With ``compromised``: revoke the key, announce nothing, and hand the new
         fingerprint to each peer's admin (``confirm_with``) out of band to confirm."""
-        if args["compromised"]:
-            return rotate_compromised(_handshake(work("admin")))
-        return rotate_and_announce(_handshake(work("admin")), commit_now)
+        return rotate(_handshake(work("admin")), commit_now, compromised=args["compromised"])
 
 
 @federation.post("/<account_id>/keys/rotation")

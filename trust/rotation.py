@@ -72,6 +72,17 @@ class RotationReport:
     confirm_with: list[str] = field(default_factory=list)
 
 
+def rotate(
+    handshake: Handshake, commit: Callable[[], None], *, compromised: bool = False
+) -> RotationReport:
+    """The rotation an admin asks for, from the API or the command line: routine
+    (``rotate_and_announce``, which calls ``commit`` before it tries the peers) or, with
+    ``compromised``, ``rotate_compromised`` (which leaves the commit to the boundary)."""
+    if compromised:
+        return rotate_compromised(handshake)
+    return rotate_and_announce(handshake, commit)
+
+
 def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> RotationReport:
     """Rotate and queue the notices, make both durable (``commit``), then try each peer.
 
