@@ -388,6 +388,106 @@ def trust_list(ctx: click.Context, account_id: str, as_email: str, as_json: bool
         _emit(rows, as_json, lambda r: "\n".join("\t".join(str(v) for v in t.values()) for t in r))
 
 
+@trust.command("confirm-key")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.argument("trust_id")
+@click.argument("fingerprint")
+@click.pass_context
+def trust_confirm_key(
+    ctx: click.Context, account_id: str, as_email: str, trust_id: str, fingerprint: str
+) -> None:
+    """Confirm the new key of a peer that rotated after a compromise, by the fingerprint
+    its admin handed over out of band: pinned, and the peer's other keys revoked."""
+    from marshmallow import ValidationError
+
+    from trust.reconfirm import confirm_peer_key
+    from trust.schemas import PeerKeyIn
+
+    try:
+        PeerKeyIn().load({"fingerprint": fingerprint})
+    except ValidationError as exc:
+        reasons = " ".join(map(str, exc.normalized_messages().get("fingerprint", [])))
+        raise click.ClickException(f"the fingerprint is not one: {reasons}") from exc
+    with _node_context(ctx) as app:
+        handshake = _handshake(app, _work_as(app, account_id, as_email, "admin"))
+        confirmed = confirm_peer_key(handshake, trust_id, fingerprint)
+        revoked = ", ".join(confirmed["revoked"]) or "none"
+        click.echo(f"key {confirmed['key']} of {confirmed['peer_account']} confirmed")
+        click.echo(f"revoked: {revoked}")
+
+
+# --- keys ------------------------------------------------------------------------------
+
+
+@main.group()
+def key() -> None:
+    """The account's own signing keys (rotation: DESIGN section 5)."""
+
+
+@key.command("rotate")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.option("--compromised", is_flag=True, help="the key may be stolen: revoke it at once")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def key_rotate(
+    ctx: click.Context, account_id: str, as_email: str, compromised: bool, as_json: bool
+) -> None:
+    """Rotate the account's key and tell its peers; with --compromised, revoke the old key
+    and print the fingerprint each peer's admin must confirm (trust confirm-key)."""
+    from trust.rotation import rotate
+    from trust.schemas import RotationOut
+
+    with _node_context(ctx) as app:
+        handshake = _handshake(app, _work_as(app, account_id, as_email, "admin"))
+        report = rotate(handshake, db.session.commit, compromised=compromised)
+        _emit(RotationOut().dump(report), as_json, _rotation_text)
+
+
+def _rotation_text(report: dict[str, Any]) -> str:
+    revoked = " (revoked)" if report["compromised"] else ""
+    lines = [f"key {report['old']}{revoked} replaced by {report['new']}"]
+    lines.append(f"fingerprint {report['fingerprint']}")
+    lines += [f"{peer}: notice delivered" for peer in report["delivered"]]
+    lines += [f"{peer}: notice pending (the outbox retries)" for peer in report["pending"]]
+    lines += [
+        f"{peer}: its admin must confirm {report['fingerprint']} (trust confirm-key)"
+        for peer in report["confirm_with"]
+    ]
+    return "\n".join(lines)
+
+
+@key.command("show")
+@click.option("--account", "account_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def key_show(ctx: click.Context, account_id: str, as_json: bool) -> None:
+    """The current key and the previous ones, as the node descriptor publishes them, with
+    their fingerprints to read to a peer's admin."""
+    from trust.keystore import AccountKeys, key_listing
+
+    with _node_context(ctx) as app:
+        node = app.extensions["trustdesk"]
+        Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
+        keys = AccountKeys(
+            db.session, AccountScope(account_id), node.clock, app.config["SECRET_KEY"]
+        )
+        keys.current()  # made on first use, as the descriptor would
+        rows = [key_listing(row) for row in reversed(keys.listed())]
+        _emit(rows, as_json, _keys_text)
+
+
+def _keys_text(rows: list[dict[str, Any]]) -> str:
+    def line(k: dict[str, Any]) -> str:
+        until = f" until {k['retired_at']}" if k["retired_at"] else ""
+        return (
+            f"{k['status']}\t{k['key_id']}\t{k['fingerprint']}\tvalid from {k['created_at']}{until}"
+        )
+
+    return "\n".join(line(k) for k in rows)
+
+
 # --- audit ----------------------------------------------------------------------------
 
 
