@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,8 +58,15 @@ class Request(AccountScoped, Base):
         Index("ix_requests_account_created", "account_id", "created_at", "id"),
         Index("ix_requests_account_status", "account_id", "status"),
         Index("ix_requests_account_due", "account_id", "resolution_due_at"),
+        # Only keyed creates (migration 0008 says why it is partial).
         Index(
-            "ix_requests_idempotency", "account_id", "requester_id", "idempotency_key", unique=True
+            "ix_requests_idempotency",
+            "account_id",
+            "requester_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
         ),
     )
 
