@@ -24,7 +24,7 @@ from account_node.http import (
 from account_node.identity.api import me_api, teams_api, users_api
 from account_node.models import import_all_models
 from account_node.node import Node, secret_key
-from account_node.postgres import NodeCursor
+from account_node.postgres import NodeCursor, warn_without_autovacuum
 from account_node.settings import Settings, load_settings
 from account_node.tenancy import assert_isolation_holds
 from portal import portal_blueprint
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         _tune_sqlite(db.engine)
         with db.engine.connect() as connection:
             assert_isolation_holds(connection)
+            warn_without_autovacuum(connection)
     if not settings.redis_url:
         node.start_periodic_jobs()  # with Redis, `trustdesk worker` starts them
     return app

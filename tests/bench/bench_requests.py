@@ -8,11 +8,12 @@ node's own work. A last row repeats the create load on a fresh node whose jobs g
 Redis + rq as in production (each create enqueues its SLA check there; no worker runs
 them), with the Redis server's CPU counted with the database's.
 
-Order: a short warm-up of creates (first calls compile statements and calendars), the
-list at 500 requests, the create load, then the list at 50,000. The list at 500 thus
-really has 500 requests whatever the create rate. Each row also gives the CPU a call cost
-the server, the database and the clients (see harness): on a shared machine, rates move
-with other load, and ``2 cores * 1000 / total CPU ms`` bounds the rate an idle one allows.
+Order: a short warm-up of creates (first calls compile statements and calendars), an
+ANALYZE (see ``analyze``), the list at 500 requests, the create load, then the list at
+50,000. The list at 500 thus really has 500 requests whatever the create rate. Each row
+also gives the CPU a call cost the server, the database and the clients (see harness):
+on a shared machine, rates move with other load, and ``2 cores * 1000 / total CPU ms``
+bounds the rate an idle one allows.
 """
 
 from __future__ import annotations
@@ -67,6 +68,17 @@ def setup_desk(node: BenchNode, headers: dict[str, str]) -> str:
         return made(
             "/api/v1/offerings", {"service_id": service, "name": "Workplace", "team_id": team}
         )
+
+
+def analyze(node: BenchNode) -> None:
+    """Give the planner statistics, as autovacuum does in production once a table has
+    50 rows. Without them (autovacuum off, as on some CI machines) plans made on the
+    near-empty tables stay in the node's connections, and some read all of an account's
+    requests per create (``account_node.postgres.warn_without_autovacuum``)."""
+    engine = create_engine(node.owner_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+    engine.dispose()
 
 
 def grow_to(node: BenchNode, count: int) -> int:
@@ -165,6 +177,7 @@ def creates_with_jobs_on_redis(seconds: float) -> LoadResult | str:
         headers = {"Authorization": f"Bearer {seed_admin(node)}"}
         create = CreateRequest(setup_desk(node, headers))
         load(node.url, headers, create, seconds=1.0)  # warm-up, not reported
+        analyze(node)
         return load(node.url, headers, create, seconds=seconds, node=node)
 
 
@@ -176,6 +189,7 @@ def main(seconds: float | None = None) -> dict[str, Any]:
         offering = setup_desk(node, headers)
         create, listing = CreateRequest(offering), Get("/api/v1/requests?limit=25")
         load(node.url, headers, create, seconds=1.0)  # warm-up, not reported
+        analyze(node)
         lists = {}
         total = grow_to(node, 500)
         lists[500] = load(node.url, headers, listing, seconds=seconds, node=node)
