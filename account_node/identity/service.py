@@ -172,8 +172,12 @@ class Teams:
         )
         self.store.add(team)
         self.work.record("team.create", "team", team.id, after=team_snapshot(team))
-        for person_id in dict.fromkeys(member_ids or []):
-            self._join(team, person_id)
+        # A new team has no members yet: no lookups, one flush for all of them.
+        members = list(dict.fromkeys(member_ids or []))
+        self.store.session.add_all(TeamMember(team_id=team.id, person_id=p) for p in members)
+        self.store.session.flush()
+        for person_id in members:
+            self.work.record("team.member_add", "team", team.id, after={"person_id": person_id})
         self.store.session.refresh(team)
         return team
 
