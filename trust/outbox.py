@@ -19,7 +19,32 @@ then creation, in ``attempt``, ``first_pending_to`` and the sweep's ``heads_due`
 alike. A key notice is about the peer, not one trust: it needs any active trust with
 the peer's account at its node. Its retries are capped at ``KEY_NOTICE_MAX_DELAY``
 (everything else to the peer waits for it, and the peer refuses every call the new key
-signs until then), and given up after about as long as any other message.
+signs until then).
+
+A key notice is never given up for its number of attempts while a trust with the peer is
+active: it is the only way the peer learns the key automatically, and once it is given
+up every later call the new key signs is refused (``key_unknown``), each message retried
+for a day and lost, and every later rotation's notice names a key the peer never had.
+Trying a peer that stays down costs one call every ``KEY_NOTICE_MAX_DELAY``, and nothing
+queued behind the notice spends its attempts meanwhile (waiting is not an attempt).
+It ends when no trust with the peer is active any more (given up, unaudited), or when the
+peer refuses the notice because it does not hold the notice's old key (``KEY_UNKNOWN``):
+that answer never changes by retrying. It means the peer never pinned that key (a routine
+rotation after a compromise rotation its admin has not confirmed) or its admin confirmed
+a newer key out of band meanwhile; either way only that confirmation teaches the peer
+the key, so the notice is set aside (audited as ``outbox.abandoned``, the error saying
+so) and the peer's queue goes on: its messages go through once the admin confirms, and
+are refused (and retried) until then, instead of waiting behind a notice forever.
+
+The other way round, a message (not a notice) refused with ``KEY_UNKNOWN`` reached the
+peer before the notice of the key that signed it (a rotation committed while the message
+was out). If that notice is still pending it is sent at once, and then the message
+again, rather than the message waiting out its backoff.
+
+An attempt is three steps: ``prepare`` (database: the checks and the signed call's
+parts), ``send`` (the call alone, no database: safe on another thread) and ``settle``
+(database: record the answer). ``attempt`` runs all three; a rotation runs ``send`` for
+its peers concurrently between the other two (trust.rotation).
 
 Delivery jobs can be lost (the embedded runner keeps them in memory; a Redis can be
 flushed), so a periodic sweep (``outbox_sweep_seconds``) sends, for every peer, the
@@ -29,6 +54,7 @@ delivered.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +63,7 @@ from sqlalchemy import func, select
 from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
+from account_node.errors import NodeError
 from account_node.identity.accounts import active_account_ids
 from account_node.jobs import schedule_periodic
 from account_node.tenancy import AccountScope, ScopedStore
@@ -44,25 +71,58 @@ from trust.client import shared_client
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
 from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
+from trust.keystore import OwnKey
 from trust.models import KEY_NOTICE, MESSAGE, OutboxMessage, Trust
 
 DELIVER = "trust.outbox.deliver"
 SWEEP = "trust.outbox.sweep"
 MAX_ATTEMPTS = 30  # about 20 hours at MAX_DELAY
 MAX_DELAY = timedelta(hours=1)
-KEY_NOTICE_MAX_ATTEMPTS = 300  # about 24 hours at KEY_NOTICE_MAX_DELAY
 KEY_NOTICE_MAX_DELAY = timedelta(minutes=5)
+#: A peer's problem codes for "I hold no such key" (trust.keyring, trust.crypto.httpsig).
+KEY_UNKNOWN = frozenset({"key_unknown", "key_revoked"})
 
 
 def backoff(attempts: int, cap: timedelta = MAX_DELAY) -> timedelta:
     return min(timedelta(seconds=2 ** min(attempts, 30)), cap)
 
 
-def retry_limits(message: OutboxMessage) -> tuple[timedelta, int]:
-    """The longest wait between attempts and the attempts before giving up."""
+def retry_limits(message: OutboxMessage) -> tuple[timedelta, int | None]:
+    """The longest wait between attempts and the attempts before giving up (None: a key
+    notice is never given up for its attempts, see the module docstring)."""
     if message.precedence == KEY_NOTICE:
-        return KEY_NOTICE_MAX_DELAY, KEY_NOTICE_MAX_ATTEMPTS
+        return KEY_NOTICE_MAX_DELAY, None
     return MAX_DELAY, MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class Call:
+    """One attempt's signed call, made ready by ``Outbox.prepare``: sending it touches no
+    database, so it may go from another thread."""
+
+    message_id: str
+    url: str
+    body: dict[str, Any]
+    key: OwnKey
+    now: int
+    trust_id: str
+    actor: str | None
+
+
+def send(peers: Any, call: Call) -> NodeError | None:
+    """Make ``call``; None if the peer took it, else why not. No database."""
+    try:
+        peers.post_signed(
+            call.url, call.body, call.key, now=call.now, trust_id=call.trust_id, actor=call.actor
+        )
+    except (PeerUnavailable, PeerDeclined, PeerNotAllowed) as exc:
+        return exc
+    return None
+
+
+def refused_key(failure: NodeError | None) -> bool:
+    """Whether the peer refused the call for a key it does not hold."""
+    return isinstance(failure, PeerDeclined) and failure.extensions.get("peer_code") in KEY_UNKNOWN
 
 
 def _peer_order() -> tuple[Any, ...]:
@@ -182,6 +242,15 @@ class Outbox:
 
     def attempt(self, handshake: Handshake, message_id: str) -> bool:
         """Try one message now; True once it is delivered (or was already)."""
+        call = self.prepare(handshake, message_id)
+        if isinstance(call, bool):
+            return call
+        return self.settle(handshake, call, send(handshake.peers, call))
+
+    def prepare(self, handshake: Handshake, message_id: str) -> Call | bool:
+        """The call that tries ``message_id`` now, or, if there is none to make, whether
+        the message is delivered: True if it was already (or is gone), False if it waits
+        for an earlier message to its peer or was given up."""
         message = self.store.find(message_id)
         if message is None or message.delivered_at or message.abandoned_at:
             return True
@@ -191,7 +260,6 @@ class Outbox:
             message.last_error = "waiting for an earlier message to this peer"
             self.work.session.flush()
             return False
-        now = self.work.clock.now()
         trust = self._trust_for(handshake, message)
         if trust is None:
             self._give_up(message, "the trust is no longer active", audit=False)
@@ -205,24 +273,60 @@ class Outbox:
         except LookupError:
             self._give_up(message, f"no signing key {message.signing_key}")
             return False
-        try:
-            handshake.peers.post_signed(
-                message.peer_node + message.path,
-                {**message.body, "notice_id": message.id},
-                key,
-                now=int(now.timestamp()),
-                trust_id=message.trust_id,
-                actor=message.actor_id,
-            )
-        except (PeerUnavailable, PeerDeclined, PeerNotAllowed) as exc:
-            self._retry_later(message, f"{exc.code}: {exc.detail}"[:200])
-            return False
-        message.delivered_at, message.next_attempt_at = now, None
-        message.attempts += 1
-        message.last_error = None
-        self._next(message)
+        return Call(
+            message.id,
+            message.peer_node + message.path,
+            {**message.body, "notice_id": message.id},
+            key,
+            int(self.work.clock.now().timestamp()),
+            message.trust_id,
+            message.actor_id,
+        )
+
+    def settle(self, handshake: Handshake, call: Call, failure: NodeError | None) -> bool:
+        """Record how ``call`` went (``failure`` None: the peer took it); True if its
+        message is delivered now. See the module docstring for ``KEY_UNKNOWN``."""
+        message = self.store.get(call.message_id)
+        if failure is None:
+            message.delivered_at, message.next_attempt_at = self.work.clock.now(), None
+            message.attempts += 1
+            message.last_error = None
+            self._next(message)
+            self.work.session.flush()
+            return True
+        error = f"{failure.code}: {failure.detail}"
+        if refused_key(failure):
+            error = f"{error} ({failure.extensions['peer_code']})"
+            if message.precedence == KEY_NOTICE:
+                message.attempts += 1
+                self._give_up(
+                    message,
+                    f"{error}: the peer lacks the old key; its admin must confirm the new one",
+                )
+                return False
+            if self._notice_first(handshake, message, call.key):
+                return self.attempt(handshake, message.id)
+        self._retry_later(message, error[:200])
+        return False
+
+    def _notice_first(self, handshake: Handshake, message: OutboxMessage, key: OwnKey) -> bool:
+        """Send now the pending key notice of ``key`` (which signed ``message``, refused
+        for it) if there is one; True if the peer took it."""
+        for notice in self.store.pending_key_notices(message.peer_node, message.peer_account):
+            if notice.signing_key == key.ref.key_id:
+                notice.next_attempt_at = self.work.clock.now()
+                return self.attempt(handshake, notice.id)
+        return False
+
+    def defer(self, message_id: str, until: datetime, error: str) -> None:
+        """Leave ``message_id`` to a delivery job at ``until``: its call is still out,
+        answered too late to wait for (the peer takes a repeat as the first)."""
+        message = self.store.get(message_id)
+        if message.delivered_at or message.abandoned_at:
+            return
+        message.next_attempt_at, message.last_error = until, error[:200]
+        self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, message_id, at=until)
         self.work.session.flush()
-        return True
 
     def _trust_for(self, handshake: Handshake, message: OutboxMessage) -> Trust | None:
         """The active trust ``message`` goes under: its own; for a key notice, which is
@@ -246,7 +350,7 @@ class Outbox:
 
     def _give_up(self, message: OutboxMessage, error: str, *, audit: bool = True) -> None:
         message.abandoned_at, message.next_attempt_at = self.work.clock.now(), None
-        message.last_error = error
+        message.last_error = error[:200]
         if audit:
             self.work.record(
                 "outbox.abandoned",
@@ -262,7 +366,7 @@ class Outbox:
         cap, limit = retry_limits(message)
         message.attempts += 1
         message.last_error = error
-        if message.attempts >= limit:
+        if limit is not None and message.attempts >= limit:
             self._give_up(message, error)
             return
         message.next_attempt_at = now + backoff(message.attempts, cap)
