@@ -7,10 +7,31 @@ validity window still covers what that key signed).
 
 Delivery is the outbox's (trust.outbox): the notice to each peer is written in the
 rotation's own transaction, after the new key, and retried with backoff until the peer
-has it or a day has passed (``outbox.abandoned`` in the audit log). It goes ahead of every
-message already queued to that peer (``KEY_NOTICE``): those are signed with the current
-key when they are sent, and the peer would refuse the new key (``key_unknown``) before it
-has the notice.
+has it, for as long as a trust with the peer is active. It goes ahead of every message
+already queued to that peer (``KEY_NOTICE``): those are signed with the current key when
+they are sent, and the peer would refuse the new key (``key_unknown``) before it has the
+notice.
+
+The rotation request tries every peer at once (``announce``), within one deadline (the
+federation timeout), not one after the other: with many slow peers it would otherwise
+take peers times the timeout. Only the calls go out on the pool's threads; the request's thread
+makes each call ready and records each answer (the outbox's ``prepare`` and ``settle``),
+after the commit, as before. A peer that has not answered by the deadline is
+``pending``: its call is left to end on its own, and the outbox tries it again once it
+must have (a repeat is taken as the first).
+
+A routine rotation after a compromise rotation, before a peer's admin confirmed the
+compromise key: the notice is signed by that key, which the peer never pinned, so it
+refuses it (``key_unknown``) and always will. That cannot be known before asking (this
+node is not told when a peer's admin confirms), so the notice is queued and tried as any
+other; the refusal sets it aside (trust.outbox) rather than leaving it at the head of
+the peer's queue, and the peer is reported in ``confirm_with``: its admin confirms the
+new key's fingerprint out of band, as after the compromise (the descriptor lists only
+the current key, so the compromise key's fingerprint no longer confirms anything). This
+keeps the protocol's rule: a peer takes a key automatically only from a notice signed by
+a key it holds. A peer that confirmed the compromise key takes the notice as usual; one
+that is down at the rotation is ``pending``, and its refusal later is audited
+(``outbox.abandoned``, saying its admin must confirm the key).
 
 Several rotations before a peer hears of the first (A→B, then B→C): a peer has at most one
 pending notice message, carrying the chain of notices it has not had, oldest first. A
@@ -37,13 +58,17 @@ the peer refuses calls signed with the new key.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import select
 
+from account_node.errors import NodeError
 from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts
 from trust.crypto.keys import KeyRef
@@ -52,10 +77,11 @@ from trust.handshake import Handshake
 from trust.inbox import authenticate
 from trust.keyring import AcceptedRotation
 from trust.models import KEY_NOTICE, OutboxMessage, Trust
-from trust.outbox import Outbox, active_trusts
+from trust.outbox import Call, Outbox, active_trusts, send
 
 #: The most notices one call may carry: this many rotations while one peer was away.
 MAX_CHAIN = 100
+MAX_FANOUT = 32  # peers a rotation calls at once
 
 
 @dataclass
@@ -83,14 +109,19 @@ def rotate(
     return rotate_and_announce(handshake, commit)
 
 
-def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> RotationReport:
-    """Rotate and queue the notices, make both durable (``commit``), then try each peer.
+def rotate_and_announce(
+    handshake: Handshake, commit: Callable[[], None], *, deadline: float | None = None
+) -> RotationReport:
+    """Rotate and queue the notices, make both durable (``commit``), then try every peer
+    at once for at most ``deadline`` seconds (default: the federation timeout).
 
     In that order: a peer that gets the notice retires the old key at once, so a notice
     sent before the commit, followed by a failure (a slow peer past the worker's timeout,
     a failed commit), would leave the account signing with an old key its peers no longer
-    accept and a new one it no longer has. A peer that does not answer now is ``pending``:
-    the outbox retries it (with its own delivery jobs, or the sweep)."""
+    accept and a new one it no longer has. A peer that does not answer in time is
+    ``pending``: the outbox retries it (with its own delivery jobs, or the sweep). A peer
+    that refuses the notice for a key it does not hold is in ``confirm_with`` (see the
+    module docstring)."""
     work = handshake.work
     notice = handshake.keys.rotate()
     report = RotationReport(notice["document"]["old"], notice["document"]["new"])
@@ -98,12 +129,47 @@ def rotate_and_announce(handshake: Handshake, commit: Callable[[], None]) -> Rot
     work.record("key.rotate", "key", report.new, {"key": report.old}, {"key": report.new})
     queued = [(m.id, m.peer_account) for m in queue_notices(Outbox(work), notice)]
     commit()
+    seconds = float(work.settings.federation_timeout_seconds if deadline is None else deadline)
     outbox = Outbox(work)
+    calls: dict[str, Call] = {}
     for message_id, peer in queued:
-        delivered = outbox.attempt(handshake, message_id)
-        (report.delivered if delivered else report.pending).append(peer)
+        call = outbox.prepare(handshake, message_id)
+        if isinstance(call, Call):
+            calls[message_id] = call
+        else:
+            (report.delivered if call else report.pending).append(peer)
+    answers = announce(handshake.peers, list(calls.values()), seconds)
+    late = work.clock.now() + timedelta(seconds=work.settings.federation_timeout_seconds)
+    for message_id, peer in queued:
+        if message_id not in calls:
+            continue
+        if message_id not in answers:
+            outbox.defer(message_id, late, "no answer within the rotation's deadline")
+            report.pending.append(peer)
+        elif outbox.settle(handshake, calls[message_id], answers[message_id]):
+            report.delivered.append(peer)
+        elif outbox.store.get(message_id).abandoned_at is not None:
+            report.confirm_with.append(peer)
+        else:
+            report.pending.append(peer)
     work.record("key.announce", "key", report.new, after=_as_dict(report))
     return report
+
+
+def announce(peers: Any, calls: list[Call], seconds: float) -> dict[str, NodeError | None]:
+    """Make ``calls`` at once (no database: see ``trust.outbox.send``); per message id
+    answered within ``seconds``, None if the peer took it or the failure. A call still
+    out at the deadline is left to end on its own, its answer unused."""
+    if not calls:
+        return {}
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=min(MAX_FANOUT, len(calls)), thread_name_prefix="keys")
+    try:
+        futures = {pool.submit(send, peers, call): call.message_id for call in calls}
+        done, _ = wait(futures, timeout=max(0.0, seconds - (time.monotonic() - started)))
+        return {futures[future]: future.result() for future in done}
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def rotate_compromised(handshake: Handshake) -> RotationReport:
@@ -219,4 +285,9 @@ def _ends(notice: Any) -> tuple[Any, Any]:
 
 
 def _as_dict(report: RotationReport) -> dict[str, Any]:
-    return {"key": report.new, "delivered": report.delivered, "pending": report.pending}
+    return {
+        "key": report.new,
+        "delivered": report.delivered,
+        "pending": report.pending,
+        "confirm_with": report.confirm_with,
+    }

@@ -1,0 +1,70 @@
+"""A routine rotation after a compromise rotation, before the peer's admin confirmed the
+key: the peer cannot take the notice (it never pinned the key that signs it), so the
+rotation asks for the new key to be confirmed instead, and nothing waits for the notice.
+
+The customer rotates here: its notes reach the MSP through the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from account_node.db import db
+from account_node.tenancy import AccountScope, bind_scope
+from tests.federation.flows import ok
+from tests.federation.test_rotation import _deliver_pending
+from trust.models import KEY_NOTICE, OutboxMessage
+
+
+def _rotate(served, compromised: bool) -> dict[str, Any]:
+    with served.customer.client(served.customer_account.admin) as admin:
+        return dict(ok(admin.post("/api/v1/keys/rotate", json={"compromised": compromised})))
+
+
+def _outbox(served) -> list[OutboxMessage]:
+    with served.customer.app.app_context():
+        bind_scope(db.session(), AccountScope(served.customer_account.id))
+        query = select(OutboxMessage).order_by(OutboxMessage.created_at)
+        messages = list(db.session.scalars(query))
+        db.session.expunge_all()
+        return messages
+
+
+def _note(served, text: str) -> None:
+    with served.customer.client(served.customer_account.end_user) as customer:
+        path = f"/api/v1/requests/{served.request['id']}/notes"
+        ok(customer.post(path, json={"body": text}), 201)
+    served.customer.app.extensions["trustdesk"].jobs.drain()
+
+
+def test_a_routine_rotation_before_the_peer_confirmed_a_compromise_asks_it_to_confirm(served):
+    compromise = _rotate(served, compromised=True)
+    routine = _rotate(served, compromised=False)
+
+    assert routine["old"] == compromise["new"]
+    assert routine["delivered"] == [] and routine["pending"] == []
+    assert routine["confirm_with"] == [served.msp_account.id]
+    notices = [m for m in _outbox(served) if m.precedence == KEY_NOTICE]
+    assert [m.delivered_at is None and m.abandoned_at is not None for m in notices] == [True]
+
+    _note(served, "Refused until the MSP confirms the key.")
+    [event] = [
+        m for m in _outbox(served) if m.path.endswith("/events") and m.body["action"] == "note"
+    ]
+    assert event.delivered_at is None and "key_unknown" in (event.last_error or "")
+
+    with served.msp.client(served.msp_account.admin) as admin:
+        ok(
+            admin.post(
+                f"/api/v1/trusts/{served.trust}/peer-key",
+                json={"fingerprint": routine["fingerprint"]},
+            )
+        )
+    _deliver_pending(served.customer, served.customer_account.id)
+
+    events = [m for m in _outbox(served) if m.path.endswith("/events")]
+    assert events and all(m.delivered_at is not None for m in events), [
+        m.last_error for m in events
+    ]
