@@ -279,22 +279,39 @@ def receive_proposal(account_id: str) -> Any:
 
 @federation.post("/<account_id>/trusts/<trust_id>/countersignature")
 def receive_countersignature(account_id: str, trust_id: str) -> Any:
+    """The peer accepted our proposal; answered with our rotation notices since it (if any)."""
     try:
         current, call = trust_call(account_id, trust_id, role="trusting", active=False)
-        trust = _handshake(current).receive_countersignature(call, json_body())
+        trust, notices = _handshake(current).receive_countersignature(call, json_body())
     except FederationRefused as error:
         return refused(account_id, error)
-    return json_response({"trust": trust.id, "status": trust.status}, 200)
+    return json_response({"trust": trust.id, "status": trust.status, "notices": notices}, 200)
 
 
 @federation.post("/<account_id>/trusts/<trust_id>/deactivation")
 def receive_deactivation(account_id: str, trust_id: str) -> Any:
+    """The peer ended the trust, or withdrew (or declined) a proposal not yet accepted."""
     try:
-        current, call = trust_call(account_id, trust_id, active=False)
+        current, call = deactivation_call(account_id, trust_id)
         trust = _handshake(current).receive_deactivation(call)
     except FederationRefused as error:
         return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 202)
+
+
+def deactivation_call(account_id: str, trust_id: str) -> tuple[Work, TrustCall]:
+    """``trust_call`` for a deactivation notice, whatever the trust's status; for a
+    proposal this account has not accepted, checked against the key the proposal names
+    (``Handshake.authenticate_proposer``): the proposer's key is not pinned here yet."""
+    current = peer_work(account_id, "", "peer")
+    handshake = _handshake(current)
+    proposal = handshake.awaiting_acceptance(trust_id)
+    if proposal is None:
+        return trust_call(account_id, trust_id, active=False)
+    call = TrustCall(proposal, handshake.authenticate_proposer(incoming(), proposal))
+    peer, actor_id = call.peer_account, call.actor_id or f"node:{call.peer_account}"
+    current.actor = Actor(actor_id, peer, f"{actor_id[:100]} ({peer})", vouched_by=peer)
+    return current, call
 
 
 # --- witnessed audit heads (DESIGN section 6) --------------------------------------------

@@ -52,3 +52,18 @@ class FederationForbidden(FederationRefused):
     status = 403
     code = "federation_forbidden"
     title = "The federation call is not allowed under this trust"
+
+
+class ProposalWithdrawn(TrustConflict):
+    """A proposal ended (withdrawn by its proposer, or declined) before it was accepted."""
+
+    code = "proposal_withdrawn"
+    title = "The proposal was withdrawn"
+
+
+class ProposalStale(TrustConflict):
+    """A key the proposal names was replaced after a suspected compromise: the proposal
+    proves nothing now, and the trusting account must propose again."""
+
+    code = "proposal_stale"
+    title = "The proposal no longer holds: propose again"

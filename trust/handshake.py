@@ -23,19 +23,31 @@ call (``Handshake._write_and_send``).
 A step whose answer was lost is sent once more, signed anew; the receivers answer the
 repeat of a step they took as they answered it (the same trust, no second one).
 
+A key rotated while a proposal waits does not break it. Until the trust is active no
+rotation notice goes to the peer (trust.rotation announces to active trusts), so the
+accept carries them: the accepting side sends its notices since the key the agreement
+names before the countersignature, and the proposer answers with its own. Each side's
+keyring takes them as it takes any rotation (signed by the pinned old key and the new
+one). A key revoked since (a compromise rotation) vouches for nothing: the proposal
+must be made again (``ProposalStale``).
+
 Deactivation is final and takes effect on the deactivating side at once; the peer is
 told, and every later call under the trust is refused by each side's own record even if
-that notice is lost.
+that notice is lost. That holds for a proposal withdrawn before it is accepted too: the
+invited side, which pins the proposer's key only on accept, checks the notice with the
+key the proposal names; and if the notice is lost the proposer refuses the
+countersignature (``ProposalWithdrawn``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -43,31 +55,44 @@ from sqlalchemy import select
 from account_node.context import Work
 from account_node.identity.models import Account
 from account_node.tenancy import ScopedStore
+from trust.agreement import (
+    AGREEMENT,
+    check_proposal,
+    draft,
+    party,
+    party_key,
+    signed_agreement,
+    verify_countersigned,
+)
 from trust.client import PeerClient
-from trust.crypto.documents import countersign, sign_document, verify_document
+from trust.crypto.documents import countersign, sign_document
 from trust.crypto.errors import SignatureError
-from trust.crypto.httpsig import HttpRequestParts
+from trust.crypto.httpsig import HttpRequestParts, VerifiedSignature
 from trust.crypto.keys import KeyRef, VerifyKey
-from trust.descriptor import invited_peer, is_node_url
+from trust.descriptor import invited_peer
 from trust.errors import (
+    FederationForbidden,
     FederationRefused,
+    PeerDeclined,
     PeerUnavailable,
+    ProposalStale,
+    ProposalWithdrawn,
     TrustConflict,
     TrustInactive,
     TrustNotFound,
 )
 from trust.inbox import authenticate
 from trust.keyring import Keyring
-from trust.keystore import AccountKeys, OwnKey
-from trust.models import Invitation, Trust
+from trust.keystore import ROTATION, AccountKeys, OwnKey
+from trust.models import KEY_STATUSES, Invitation, Trust
 from trust.signals import trust_deactivated
 
 if TYPE_CHECKING:
     from trust.calls import TrustCall
 
-AGREEMENT = "trust-agreement"
-SCOPES = ["requests:read", "requests:act", "events:send"]
+log = logging.getLogger(__name__)
 INVITATION_DAYS = 7
+MAX_CHAIN = 100  # rotation notices taken from a countersignature's answer
 
 
 def code_hash(code: str) -> str:
@@ -148,23 +173,19 @@ class Handshake:
         )
         own = self.keys.current()
         own_name = self.work.session.get(Account, self.account)
-        now = self.work.clock.now()
-        agreement: dict[str, Any] = {
-            "id": f"trust-{secrets.token_hex(8)}",
-            "revision": 1,
-            "trusting": _party(
+        agreement = draft(
+            f"trust-{secrets.token_hex(8)}",
+            party(
                 self.account,
                 own_name.name if own_name else self.account,
                 self.node_url,
                 own.ref,
                 own.signing.verify_key,
             ),
-            "trusted": _party(peer_account, peer.name, peer.node, peer.ref, peer.key),
-            "scopes": SCOPES,
-            "start": now.isoformat(),
-            "end": None,
-            "proposed_by": {"id": self.work.actor.person_id, "name": self.work.actor.name},
-        }
+            party(peer_account, peer.name, peer.node, peer.ref, peer.key),
+            self.work.clock.now().isoformat(),
+            {"id": self.work.actor.person_id, "name": self.work.actor.name},
+        )
         signed = sign_document(agreement, own.signing, str(own.ref), AGREEMENT)
 
         def write() -> Trust:
@@ -191,7 +212,7 @@ class Handshake:
         made again (its answer lost) is answered with the trust it made, once it passes
         every check the first passed, signature and nonce included; any other use of a
         used code is refused."""
-        signed, code = _signed(body), body.get("code")
+        signed, code = signed_agreement(body), body.get("code")
         invitations = InvitationStore(self.work.session, self.work.scope)
         invitation = invitations.by_code(code) if isinstance(code, str) else None
         now = self.work.clock.now()
@@ -202,16 +223,7 @@ class Handshake:
             raise FederationRefused(
                 "the invitation code is unknown, used or expired", reason="invitation_invalid"
             )
-        agreement = signed["document"]
-        trusting = agreement.get("trusting")
-        self._check_names_this_account(agreement.get("trusted"))
-        their_key = _party_key(trusting)
-        trust_id = agreement.get("id")
-        if not isinstance(trust_id, str) or not TRUST_ID.fullmatch(trust_id):
-            raise FederationRefused("the agreement has no valid id", reason="agreement_invalid")
-        if trusting["account"] == self.account:
-            raise FederationRefused("an account cannot trust itself", reason="agreement_invalid")
-        _verify(signed, {trusting["keyid"]: their_key})
+        trust_id, trusting, their_key = check_proposal(signed, self.account, self.keys.current())
         verified = authenticate(
             self.work.session,
             parts,
@@ -245,22 +257,6 @@ class Handshake:
             return None
         return trust if trust.agreement.get("document") == document else None
 
-    def _check_names_this_account(self, trusted: Any) -> None:
-        """The agreement's trusted side must be this account with its current key: the
-        key itself, not only its id, since this account is to countersign the document
-        and both sides keep it as the terms of the trust."""
-        own = self.keys.current()
-        if (
-            not isinstance(trusted, dict)
-            or trusted.get("account") != self.account
-            or trusted.get("keyid") != str(own.ref)
-            or trusted.get("public_key") != own.signing.verify_key.to_b64url()
-        ):
-            raise FederationRefused(
-                "the agreement does not name this account's key", reason="agreement_mismatch"
-            )
-        _party_key(trusted)  # and is well formed throughout (its fingerprint, its node)
-
     def _check_known(self, party: dict[str, str], key: VerifyKey) -> None:
         """Refuse a proposer that claims an account this account already knows otherwise
         (``_known_otherwise``). Account ids are only names; what binds a trust to an
@@ -285,15 +281,28 @@ class Handshake:
     def accept(self, trust_id: str) -> Trust:
         """Countersign a proposal: pinned and active here first, then sent, then audited (see
         the module docstring). ``TrustConflict`` if the proposer's account has since
-        become known here otherwise (another proposal claiming it, accepted meanwhile)."""
+        become known here otherwise (another proposal claiming it, accepted meanwhile);
+        ``ProposalWithdrawn`` if the proposal ended before (here, or by the proposer's
+        record, whose notice may have been lost); ``ProposalStale`` if either side's key
+        named in it was replaced after a suspected compromise.
+
+        Countersigned with this account's current key. If that is not the key the
+        proposal names (a routine rotation since), the proposer is sent the rotation's
+        notices first, as the rotation would have sent them had the trust been active:
+        it then takes the new key for the named one. The proposer's answer carries its
+        own notices, if it rotated since it proposed, and ours takes them likewise."""
         trust = self.trusts.get(trust_id)
+        if trust.role == "trusted" and trust.status == "deactivated" and not trust.activated_at:
+            raise ProposalWithdrawn(f"trust {trust_id} ended before it was accepted")
         if trust.role != "trusted" or trust.status != "proposed":
             raise TrustConflict(f"trust {trust_id} is not a proposal awaiting this account")
         own = self.keys.current()
+        vouching = self.notices_since(trust.agreement["document"]["trusted"]["keyid"])
         countersigned = countersign(trust.agreement, own.signing, str(own.ref), AGREEMENT)
         trusting = countersigned["document"]["trusting"]
-        ref, key = KeyRef.parse(trusting["keyid"]), _party_key(trusting)
-        before = _summary(trust)
+        ref, key = KeyRef.parse(trusting["keyid"]), party_key(trusting)
+        before, answers = _summary(trust), []
+        peer = f"{trust.peer_node}/federation/v1/{trust.peer_account}"
 
         def write() -> Trust:
             self._pin(ref, key, trust.peer_node)
@@ -305,45 +314,131 @@ class Handshake:
             self.work.session.flush()
             return trust
 
-        self._write_and_send(
-            write,
-            lambda: self._check_pinnable(ref, key, trust.peer_node),
-            lambda: self._send(
-                f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/countersignature",
-                {"agreement": countersigned},
-                own,
-                trust.id,
-            ),
-        )
+        def send() -> None:
+            if vouching:
+                self._send(f"{peer}/keys/rotation", {"notices": vouching}, own, trust.id)
+            body = {"agreement": countersigned}
+            answers.append(
+                self._send(f"{peer}/trusts/{trust.id}/countersignature", body, own, trust.id)
+            )
+
+        try:
+            self._write_and_send(
+                write, lambda: self._check_pinnable(ref, key, trust.peer_node), send
+            )
+        except PeerDeclined as exc:
+            raise _proposal_refused(exc) from exc
+        self._take_rotations(trusting["keyid"], answers[0])
         self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
         return trust
 
     # --- step 3, received by the trusting side ------------------------------------------
 
-    def receive_countersignature(self, call: TrustCall, body: dict[str, Any]) -> Trust:
+    def receive_countersignature(
+        self, call: TrustCall, body: dict[str, Any]
+    ) -> tuple[Trust, list[dict[str, Any]]]:
         """``call``: authenticated under the trust, by its peer (``authenticate_trust_call``
         without the status check: the trust is still a proposal here). The countersigned
         agreement of a trust already active here is a repeat (the peer lost our answer):
-        answered as before, once its signatures verify, and nothing changes."""
+        answered as before, once its signatures verify, and nothing changes.
+
+        The countersignature may be by a newer key of the peer than the agreement names,
+        if the peer sent us that rotation's notices (``verify_countersigned``). Returned
+        with the trust: our own rotation notices since the key our proposal names, for
+        the peer to take in turn (``notices_since``; ``ProposalStale`` if that key was
+        revoked since). ``ProposalWithdrawn`` if the proposal was withdrawn here."""
         trust = call.trust
-        signed = _signed(body)
+        signed = signed_agreement(body)
+        if trust.role == "trusting" and trust.status == "deactivated" and not trust.activated_at:
+            raise ProposalWithdrawn(f"trust {trust.id} was withdrawn before it was accepted")
         if trust.role != "trusting" or trust.status not in ("proposed", "active"):
             raise TrustConflict(f"trust {trust.id} is not awaiting a countersignature")
         if signed["document"] != trust.agreement["document"]:
             raise FederationRefused(
                 "the countersigned agreement differs from the proposal", reason="agreement_mismatch"
             )
-        parties = signed["document"]
-        _verify(
-            signed, {p["keyid"]: _party_key(p) for p in (parties["trusting"], parties["trusted"])}
-        )
+
+        named = signed["document"]["trusted"]["keyid"]
+        verify_countersigned(signed, lambda keyid: self._successor(named, keyid, trust.peer_node))
+        notices = self.notices_since(signed["document"]["trusting"]["keyid"])
         if trust.status == "active":
-            return trust
+            return trust, notices
         before = _summary(trust)
         trust.agreement, trust.status, trust.activated_at = signed, "active", self.work.clock.now()
         self.work.session.flush()
         self.work.record("trust.activated", "trust", trust.id, before, _summary(trust))
-        return trust
+        return trust, notices
+
+    # --- keys rotated while a proposal waited --------------------------------------------
+
+    def notices_since(self, keyid: str) -> list[dict[str, Any]]:
+        """The rotation notices from this account's key ``keyid`` to its current key,
+        oldest first; none if ``keyid`` is current. Made again as ``AccountKeys.rotate``
+        made them (signed by the old key, then the new; Ed25519 signs deterministically,
+        so they are those very notices): a peer that pinned ``keyid`` before the trust was
+        active was sent none. ``ProposalStale`` if a key of the chain was revoked (a
+        compromise rotation, whose new key its admins confirm out of band, never a
+        notice) or ``keyid`` is not this account's."""
+        rows = self.keys.store.with_status(*KEY_STATUSES)
+        ids = [row.key_id for row in rows]
+        ref = KeyRef.parse(keyid)
+        if ref.account != self.account or ref.key_id not in ids:
+            raise ProposalStale(f"{keyid} is not a key of account {self.account}: propose again")
+        chain = rows[ids.index(ref.key_id) :]
+        if any(row.status == "revoked" for row in chain):
+            raise ProposalStale(
+                f"account {self.account} replaced the key the proposal names after a suspected "
+                "compromise: the proposal no longer holds; propose again with a new invitation"
+            )
+        notices: list[dict[str, Any]] = []
+        for old_row, new_row in pairwise(chain):
+            old, new = self.keys.own(old_row.key_id), self.keys.own(new_row.key_id)
+            retired = old_row.retired_at or self.work.clock.now()
+            notice = {
+                "account": self.account,
+                "old": str(old.ref),
+                "new": str(new.ref),
+                "new_public_key": new.signing.verify_key.to_b64url(),
+                "at": retired.isoformat(),
+            }
+            signed = sign_document(notice, old.signing, str(old.ref), ROTATION)
+            notices.append(countersign(signed, new.signing, str(new.ref), ROTATION))
+        return notices
+
+    def _successor(self, named: str, keyid: str, node: str) -> VerifyKey | None:
+        """``keyid``'s key if the keyring holds it, valid now, from ``node``, pinned since
+        the key ``named`` was rotated out (by the notices that retired it), so that it
+        descends from ``named``: not an older key of the account pinned for another trust."""
+        try:
+            old, new = self.keyring.store.by_ref(KeyRef.parse(named)), KeyRef.parse(keyid)
+        except ValueError:
+            return None
+        row, key = self.keyring.store.by_ref(new), self.keyring.resolve(keyid)
+        if old is None or old.valid_until is None or row is None or key is None:
+            return None
+        return key if row.peer_node == node and row.valid_from >= old.valid_until else None
+
+    def _take_rotations(self, keyid: str, answer: Any) -> None:
+        """Take the rotation notices the proposer answered with: a chain from ``keyid``
+        (the key the agreement names, pinned now) to its current key, each checked by
+        the keyring (signed by a pinned old key and the new one). The trust is active on
+        both sides by now: a notice that does not check is logged and left, and the
+        proposer's calls with that key are refused until it rotates again."""
+        notices = answer.get("notices") if isinstance(answer, dict) else None
+        for notice in notices[:MAX_CHAIN] if isinstance(notices, list) else []:
+            document = notice.get("document") if isinstance(notice, dict) else None
+            if not isinstance(document, dict) or document.get("old") != keyid:
+                log.warning("a proposer's rotation notice does not follow %s", keyid)
+                return
+            try:
+                accepted = self.keyring.accept_rotation(notice)
+            except (SignatureError, ValueError) as exc:
+                log.warning("a proposer's rotation notice does not verify: %s", exc)
+                return
+            keyid = accepted.ref
+            if accepted.fresh:
+                after = {"peer": accepted.pinned.peer_account}
+                self.work.record("key.peer_rotated", "pinned_key", accepted.ref, after=after)
 
     def _write_and_send(
         self, write: Callable[[], Trust], check: Callable[[], None], send: Callable[[], None]
@@ -368,13 +463,13 @@ class Handshake:
         send()
         return done
 
-    def _send(self, url: str, body: dict[str, Any], own: OwnKey, trust_id: str) -> None:
+    def _send(self, url: str, body: dict[str, Any], own: OwnKey, trust_id: str) -> Any:
         """One handshake step to the peer, sent once more (signed anew, so no replay) if
         no answer came: the peer may have taken the step and lost its answer, and it
         answers a repeat of a step it took as it answered the step. A refusal is final."""
         for attempt in (1, 2):
             try:
-                self.peers.post_signed(
+                return self.peers.post_signed(
                     url,
                     body,
                     own,
@@ -382,10 +477,10 @@ class Handshake:
                     trust_id=trust_id,
                     actor=self.work.actor.person_id,
                 )
-                return
             except PeerUnavailable:
                 if attempt == 2:
                     raise
+        return None
 
     # --- deactivation ------------------------------------------------------------------
 
@@ -412,13 +507,17 @@ class Handshake:
         refuses calls under it by its own record), and recording it locks the account's
         audit chain until the commit, so a slow peer told before the commit would hold
         up every other write of the account. A notice the peer did not take is audited
-        (``trust.notice_undelivered``); the peer's calls are refused all the same."""
+        (``trust.notice_undelivered``); the peer's calls are refused all the same.
+
+        A proposal ended before it was accepted (withdrawn, or declined) is told the
+        same way, signed with the key the proposal names while this account still has
+        it: the peer knows no other yet (``authenticate_proposer``)."""
         trust = self.trusts.get(trust_id)
         if trust.status == "deactivated":
             return trust
+        own = self._notice_key(trust)
         self._deactivate(trust, f"{self.account} ({self.work.actor.name})")
         commit()
-        own = self.keys.current()
         try:
             self.peers.post_signed(
                 f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/deactivation",
@@ -432,9 +531,48 @@ class Handshake:
             self.work.record("trust.notice_undelivered", "trust", trust.id)
         return trust
 
+    def _notice_key(self, trust: Trust) -> OwnKey:
+        """The key to sign ``trust``'s deactivation notice with: the current one, or for a
+        proposal the one it names for this account, if this account still has it."""
+        if trust.status == "proposed":
+            named = trust.agreement["document"][trust.role]["keyid"]
+            try:
+                return self.keys.own(KeyRef.parse(named).key_id)
+            except LookupError:
+                pass
+        return self.keys.current()
+
+    def awaiting_acceptance(self, trust_id: str) -> Trust | None:
+        """The proposal ``trust_id`` if this account received it and has not accepted it."""
+        trust = self.trusts.find(trust_id)
+        if trust is None or trust.role != "trusted" or trust.status != "proposed":
+            return None
+        return trust
+
+    def authenticate_proposer(self, parts: HttpRequestParts, trust: Trust) -> VerifiedSignature:
+        """Authenticate a call under a proposal this account holds (``awaiting_acceptance``)
+        against the key the proposal names: the proposer's key is pinned here only on
+        accept, and ``receive_proposal`` checked the proposal and its call with that key.
+        The call must cover the trust; the key is the proposer account's by construction
+        (``party_key``), at the node the trust names."""
+        trusting = trust.agreement["document"]["trusting"]
+        verified = authenticate(
+            self.work.session,
+            parts,
+            {trusting["keyid"]: party_key(trusting)}.get,
+            self.work.clock.now(),
+            self.work.settings.redis_url,
+        )
+        if verified.trust != trust.id:
+            raise FederationForbidden(
+                "the signature does not cover this trust", reason="trust_not_covered"
+            )
+        return verified
+
     def receive_deactivation(self, call: TrustCall) -> Trust:
         """``call``: authenticated under the trust, by its peer, whatever the trust's
-        status (``authenticate_trust_call``): only the peer may end it from its side."""
+        status (``authenticate_trust_call``, or ``authenticate_proposer`` for a proposal
+        not accepted here): only the peer may end it from its side."""
         trust = call.trust
         if trust.status != "deactivated":
             self._deactivate(trust, f"{trust.peer_account} (peer notice)")
@@ -477,64 +615,18 @@ class Handshake:
         return self.trusts.add(trust)
 
 
-def _party(account: str, name: str, node: str, ref: KeyRef, key: VerifyKey) -> dict[str, str]:
-    """One side of an agreement; ``name`` is for people (inbox, trust pages), never for
-    checks, which go by account id and key."""
-    return {
-        "account": account,
-        "name": name[:200],
-        "node": node,
-        "keyid": str(ref),
-        "public_key": key.to_b64url(),
-        "fingerprint": key.fingerprint,
-    }
-
-
-# What each side of an agreement must name, as text (``name`` is for people only).
-PARTY_FIELDS = ("account", "node", "keyid", "public_key", "fingerprint")
-# Fits trusts.id (40) and trust_invitations.trust_id (32); ours are trust-<16 hex>.
-TRUST_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
-NODE_URL_MAX = 300  # trusts.peer_node, pinned_keys.peer_node
-
-
-def _party_key(party: Any) -> VerifyKey:
-    """The key one side of an agreement names, checked: well formed, matching its
-    fingerprint, and a key of that very side's account (``<account>#<key id>``). Without
-    that check a proposer could have its own key pinned under another account's id and
-    then sign calls as that account. The side's node must be an http(s) base URL that
-    fits where it is kept (else a proposal would fail as it is stored)."""
-    if not isinstance(party, dict) or not all(isinstance(party.get(f), str) for f in PARTY_FIELDS):
-        raise FederationRefused("a party of the agreement is malformed", reason="agreement_invalid")
-    try:
-        key = VerifyKey.from_b64url(party["public_key"])
-        ref = KeyRef.parse(party["keyid"])
-    except (TypeError, ValueError) as exc:
-        raise FederationRefused(
-            "the agreement names no valid key", reason="agreement_invalid"
-        ) from exc
-    if ref.account != party["account"]:
-        raise FederationRefused(
-            "a party's key belongs to another account", reason="agreement_invalid"
+def _proposal_refused(exc: PeerDeclined) -> Exception:
+    """The peer's refusal of a countersignature in this node's words, if its stable code
+    says the proposal no longer holds there; else the refusal as it is."""
+    code = exc.extensions.get("peer_code")
+    if code == ProposalWithdrawn.code:
+        return ProposalWithdrawn("the proposer withdrew this proposal before it was accepted")
+    if code == ProposalStale.code:
+        return ProposalStale(
+            "the proposer replaced the key its proposal names after a suspected compromise: "
+            "the proposal no longer holds; it must propose again with a new invitation"
         )
-    if key.fingerprint != party["fingerprint"]:
-        raise FederationRefused("a key does not match its fingerprint", reason="agreement_invalid")
-    if len(party["node"]) > NODE_URL_MAX or not is_node_url(party["node"]):
-        raise FederationRefused("a party's node is not a node URL", reason="agreement_invalid")
-    return key
-
-
-def _signed(body: dict[str, Any]) -> dict[str, Any]:
-    signed = body.get("agreement")
-    if not isinstance(signed, dict) or not isinstance(signed.get("document"), dict):
-        raise FederationRefused("no signed agreement in the body", reason="agreement_invalid")
-    return signed
-
-
-def _verify(signed: Any, required: dict[str, VerifyKey]) -> None:
-    try:
-        verify_document(signed, AGREEMENT, required)
-    except SignatureError as exc:
-        raise FederationRefused(exc.detail, reason=exc.code) from exc
+    return exc
 
 
 def _summary(trust: Trust) -> dict[str, Any]:
