@@ -27,7 +27,7 @@ from tests.conftest import node_settings
 from tests.factories.accounts import make_account
 from tests.factories.keys import keyring
 from tests.federation.conftest import RunningNode
-from tests.federation.flows import ok, own_key
+from tests.federation.flows import down, ok, own_key
 from trust.client import PeerClient
 from trust.crypto.documents import sign_document
 from trust.crypto.httpsig import HttpRequestParts, sign_request
@@ -202,13 +202,16 @@ def test_a_proposal_the_peer_refuses_leaves_nothing_here(federation):
 
 
 def test_a_countersignature_the_peer_refuses_leaves_the_proposal_as_it_was(federation):
+    """Withdrawn meanwhile, and the withdrawal never reached the MSP: the customer's node
+    refuses the countersignature by its own record, and the accept changes nothing."""
     f = federation
     trust_id = ok(_propose(f, _invite(f.msp, f.msp_account)), 201)["id"]
-    with f.customer.client(f.customer_account.admin) as admin:  # withdrawn meanwhile
+    with down(f.msp), f.customer.client(f.customer_account.admin) as admin:
         ok(admin.post(f"/api/v1/trusts/{trust_id}/deactivate"))
 
     refused = _accept(f, trust_id)
-    assert refused.status_code == 502, refused.text
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "proposal_withdrawn"
     assert _trusts(f.msp, f.msp_account) == {trust_id: "proposed"}
     assert _pinned(f.msp, f.msp_account.id, f.customer_account.id) == []
     assert _audited(f.msp, f.msp_account, "trust.accept") == []
