@@ -370,9 +370,11 @@ def trust_accept(ctx: click.Context, account_id: str, as_email: str, trust_id: s
 @click.pass_context
 def trust_deactivate(ctx: click.Context, account_id: str, as_email: str, trust_id: str) -> None:
     """End a trust, finally; the peer is told."""
+    from trust.ending import Deactivations
+
     with _node_context(ctx) as app:
         handshake = _handshake(app, _work_as(app, account_id, as_email, "admin"))
-        ended = handshake.deactivate(trust_id, db.session.commit)
+        ended = Deactivations(handshake).deactivate(trust_id, db.session.commit)
         click.echo(f"trust {ended.id} is {ended.status}")
 
 

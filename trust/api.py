@@ -27,6 +27,7 @@ from trust import schemas, witness
 from trust.calls import TrustCall, authenticate_trust_call
 from trust.client import PeerClient, shared_client
 from trust.descriptor import build_descriptor
+from trust.ending import Deactivations
 from trust.errors import FederationForbidden, FederationRefused
 from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
@@ -147,7 +148,7 @@ class TrustDeactivate(MethodView):
     @trusts_api.response(200, schemas.TrustOut)
     def post(self, trust_id: str) -> Any:
         """End the trust, finally, at once; the peer is told."""
-        return _handshake(work("admin")).deactivate(trust_id, commit_now)
+        return Deactivations(_handshake(work("admin"))).deactivate(trust_id, commit_now)
 
 
 # --- the peer's side (/federation/v1) ---------------------------------------------------
@@ -293,7 +294,7 @@ def receive_deactivation(account_id: str, trust_id: str) -> Any:
     """The peer ended the trust, or withdrew (or declined) a proposal not yet accepted."""
     try:
         current, call = deactivation_call(account_id, trust_id)
-        trust = _handshake(current).receive_deactivation(call)
+        trust = Deactivations(_handshake(current)).receive(call)
     except FederationRefused as error:
         return refused(account_id, error)
     return json_response({"trust": trust.id, "status": trust.status}, 202)
@@ -302,13 +303,13 @@ def receive_deactivation(account_id: str, trust_id: str) -> Any:
 def deactivation_call(account_id: str, trust_id: str) -> tuple[Work, TrustCall]:
     """``trust_call`` for a deactivation notice, whatever the trust's status; for a
     proposal this account has not accepted, checked against the key the proposal names
-    (``Handshake.authenticate_proposer``): the proposer's key is not pinned here yet."""
+    (``Deactivations.authenticate_proposer``): the proposer's key is not pinned here yet."""
     current = peer_work(account_id, "", "peer")
-    handshake = _handshake(current)
-    proposal = handshake.awaiting_acceptance(trust_id)
+    ends = Deactivations(_handshake(current))
+    proposal = ends.awaiting_acceptance(trust_id)
     if proposal is None:
         return trust_call(account_id, trust_id, active=False)
-    call = TrustCall(proposal, handshake.authenticate_proposer(incoming(), proposal))
+    call = TrustCall(proposal, ends.authenticate_proposer(incoming(), proposal))
     peer, actor_id = call.peer_account, call.actor_id or f"node:{call.peer_account}"
     current.actor = Actor(actor_id, peer, f"{actor_id[:100]} ({peer})", vouched_by=peer)
     return current, call

@@ -1,4 +1,4 @@
-"""The trust handshake: invitation, signed proposal, countersignature; and deactivation.
+"""The trust handshake: invitation, signed proposal, countersignature.
 
 1. The trusted account's admin issues an invitation: this node's URL, the account, its
    key fingerprint and a one-time code, handed to the customer out of band.
@@ -31,12 +31,7 @@ keyring takes them as it takes any rotation (signed by the pinned old key and th
 one). A key revoked since (a compromise rotation) vouches for nothing: the proposal
 must be made again (``ProposalStale``).
 
-Deactivation is final and takes effect on the deactivating side at once; the peer is
-told, and every later call under the trust is refused by each side's own record even if
-that notice is lost. That holds for a proposal withdrawn before it is accepted too: the
-invited side, which pins the proposer's key only on accept, checks the notice with the
-key the proposal names; and if the notice is lost the proposer refuses the
-countersignature (``ProposalWithdrawn``).
+Deactivation, of a trust or of a proposal not yet accepted, is ``trust.ending``.
 """
 
 from __future__ import annotations
@@ -47,7 +42,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -67,11 +61,10 @@ from trust.agreement import (
 from trust.client import PeerClient
 from trust.crypto.documents import countersign, sign_document
 from trust.crypto.errors import SignatureError
-from trust.crypto.httpsig import HttpRequestParts, VerifiedSignature
+from trust.crypto.httpsig import HttpRequestParts
 from trust.crypto.keys import KeyRef, VerifyKey
 from trust.descriptor import invited_peer
 from trust.errors import (
-    FederationForbidden,
     FederationRefused,
     PeerDeclined,
     PeerUnavailable,
@@ -83,9 +76,8 @@ from trust.errors import (
 )
 from trust.inbox import authenticate
 from trust.keyring import Keyring
-from trust.keystore import ROTATION, AccountKeys, OwnKey
-from trust.models import KEY_STATUSES, Invitation, Trust
-from trust.signals import trust_deactivated
+from trust.keystore import AccountKeys, KeyChainRevoked, OwnKey
+from trust.models import Invitation, Trust
 
 if TYPE_CHECKING:
     from trust.calls import TrustCall
@@ -202,7 +194,7 @@ class Handshake:
                 agreement["id"],
             ),
         )
-        self.work.record("trust.propose", "trust", trust.id, after=_summary(trust))
+        self.work.record("trust.propose", "trust", trust.id, after=summary(trust))
         return trust
 
     # --- step 2, received by the trusted side -------------------------------------------
@@ -242,7 +234,7 @@ class Handshake:
         invitation.used_at = now
         trust = self._store(trust_id, "trusted", trusting["account"], trusting["node"], signed)
         invitation.trust_id = trust.id
-        self.work.record("trust.proposal_received", "trust", trust.id, after=_summary(trust))
+        self.work.record("trust.proposal_received", "trust", trust.id, after=summary(trust))
         return trust
 
     def _proposal_made_with(
@@ -301,7 +293,7 @@ class Handshake:
         countersigned = countersign(trust.agreement, own.signing, str(own.ref), AGREEMENT)
         trusting = countersigned["document"]["trusting"]
         ref, key = KeyRef.parse(trusting["keyid"]), party_key(trusting)
-        before, answers = _summary(trust), []
+        before, answers = summary(trust), []
         peer = f"{trust.peer_node}/federation/v1/{trust.peer_account}"
 
         def write() -> Trust:
@@ -329,7 +321,7 @@ class Handshake:
         except PeerDeclined as exc:
             raise _proposal_refused(exc) from exc
         self._take_rotations(trusting["keyid"], answers[0])
-        self.work.record("trust.accept", "trust", trust.id, before, _summary(trust))
+        self.work.record("trust.accept", "trust", trust.id, before, summary(trust))
         return trust
 
     # --- step 3, received by the trusting side ------------------------------------------
@@ -363,47 +355,34 @@ class Handshake:
         notices = self.notices_since(signed["document"]["trusting"]["keyid"])
         if trust.status == "active":
             return trust, notices
-        before = _summary(trust)
+        before = summary(trust)
         trust.agreement, trust.status, trust.activated_at = signed, "active", self.work.clock.now()
         self.work.session.flush()
-        self.work.record("trust.activated", "trust", trust.id, before, _summary(trust))
+        self.work.record("trust.activated", "trust", trust.id, before, summary(trust))
         return trust, notices
 
     # --- keys rotated while a proposal waited --------------------------------------------
 
     def notices_since(self, keyid: str) -> list[dict[str, Any]]:
-        """The rotation notices from this account's key ``keyid`` to its current key,
-        oldest first; none if ``keyid`` is current. Made again as ``AccountKeys.rotate``
-        made them (signed by the old key, then the new; Ed25519 signs deterministically,
-        so they are those very notices): a peer that pinned ``keyid`` before the trust was
-        active was sent none. ``ProposalStale`` if a key of the chain was revoked (a
-        compromise rotation, whose new key its admins confirm out of band, never a
-        notice) or ``keyid`` is not this account's."""
-        rows = self.keys.store.with_status(*KEY_STATUSES)
-        ids = [row.key_id for row in rows]
+        """This account's rotation notices from its key ``keyid`` to its current key
+        (``AccountKeys.notices_since``): a peer that pinned ``keyid`` with a proposal
+        was sent none. ``ProposalStale`` if a key of the chain was revoked (a compromise
+        rotation, whose new key its admins confirm out of band, never by notice) or
+        ``keyid`` is not this account's."""
         ref = KeyRef.parse(keyid)
-        if ref.account != self.account or ref.key_id not in ids:
-            raise ProposalStale(f"{keyid} is not a key of account {self.account}: propose again")
-        chain = rows[ids.index(ref.key_id) :]
-        if any(row.status == "revoked" for row in chain):
+        try:
+            if ref.account != self.account:
+                raise LookupError(keyid)
+            return self.keys.notices_since(ref.key_id)
+        except KeyChainRevoked as exc:
             raise ProposalStale(
                 f"account {self.account} replaced the key the proposal names after a suspected "
                 "compromise: the proposal no longer holds; propose again with a new invitation"
-            )
-        notices: list[dict[str, Any]] = []
-        for old_row, new_row in pairwise(chain):
-            old, new = self.keys.own(old_row.key_id), self.keys.own(new_row.key_id)
-            retired = old_row.retired_at or self.work.clock.now()
-            notice = {
-                "account": self.account,
-                "old": str(old.ref),
-                "new": str(new.ref),
-                "new_public_key": new.signing.verify_key.to_b64url(),
-                "at": retired.isoformat(),
-            }
-            signed = sign_document(notice, old.signing, str(old.ref), ROTATION)
-            notices.append(countersign(signed, new.signing, str(new.ref), ROTATION))
-        return notices
+            ) from exc
+        except LookupError as exc:
+            raise ProposalStale(
+                f"{keyid} is not a key of account {self.account}: propose again"
+            ) from exc
 
     def _successor(self, named: str, keyid: str, node: str) -> VerifyKey | None:
         """``keyid``'s key if the keyring holds it, valid now, from ``node``, pinned since
@@ -419,23 +398,14 @@ class Handshake:
         return key if row.peer_node == node and row.valid_from >= old.valid_until else None
 
     def _take_rotations(self, keyid: str, answer: Any) -> None:
-        """Take the rotation notices the proposer answered with: a chain from ``keyid``
-        (the key the agreement names, pinned now) to its current key, each checked by
-        the keyring (signed by a pinned old key and the new one). The trust is active on
-        both sides by now: a notice that does not check is logged and left, and the
-        proposer's calls with that key are refused until it rotates again."""
+        """Take the rotation notices the proposer answered with, from ``keyid`` (the key
+        the agreement names, pinned now) to its current key (``Keyring.accept_chain``).
+        The trust is active on both sides by now: a notice that does not check is
+        logged and left, and the proposer's calls with that key are refused until it
+        rotates again."""
         notices = answer.get("notices") if isinstance(answer, dict) else None
-        for notice in notices[:MAX_CHAIN] if isinstance(notices, list) else []:
-            document = notice.get("document") if isinstance(notice, dict) else None
-            if not isinstance(document, dict) or document.get("old") != keyid:
-                log.warning("a proposer's rotation notice does not follow %s", keyid)
-                return
-            try:
-                accepted = self.keyring.accept_rotation(notice)
-            except (SignatureError, ValueError) as exc:
-                log.warning("a proposer's rotation notice does not verify: %s", exc)
-                return
-            keyid = accepted.ref
+        chain = notices[:MAX_CHAIN] if isinstance(notices, list) else []
+        for accepted in self.keyring.accept_chain(keyid, chain):
             if accepted.fresh:
                 after = {"peer": accepted.pinned.peer_account}
                 self.work.record("key.peer_rotated", "pinned_key", accepted.ref, after=after)
@@ -500,100 +470,11 @@ class Handshake:
         except SignatureError as exc:
             raise TrustConflict(exc.detail) from exc
 
-    def deactivate(self, trust_id: str, commit: Callable[[], None]) -> Trust:
-        """End the trust here, make that durable (``commit``), then tell the peer.
-
-        In that order: the end takes effect at once whatever the peer does (each side
-        refuses calls under it by its own record), and recording it locks the account's
-        audit chain until the commit, so a slow peer told before the commit would hold
-        up every other write of the account. A notice the peer did not take is audited
-        (``trust.notice_undelivered``); the peer's calls are refused all the same.
-
-        A proposal ended before it was accepted (withdrawn, or declined) is told the
-        same way, signed with the key the proposal names while this account still has
-        it: the peer knows no other yet (``authenticate_proposer``)."""
-        trust = self.trusts.get(trust_id)
-        if trust.status == "deactivated":
-            return trust
-        own = self._notice_key(trust)
-        self._deactivate(trust, f"{self.account} ({self.work.actor.name})")
-        commit()
-        try:
-            self.peers.post_signed(
-                f"{trust.peer_node}/federation/v1/{trust.peer_account}/trusts/{trust.id}/deactivation",
-                {"trust": trust.id},
-                own,
-                now=int(self.work.clock.now().timestamp()),
-                trust_id=trust.id,
-                actor=self.work.actor.person_id,
-            )
-        except Exception:
-            self.work.record("trust.notice_undelivered", "trust", trust.id)
-        return trust
-
-    def _notice_key(self, trust: Trust) -> OwnKey:
-        """The key to sign ``trust``'s deactivation notice with: the current one, or for a
-        proposal the one it names for this account, if this account still has it."""
-        if trust.status == "proposed":
-            named = trust.agreement["document"][trust.role]["keyid"]
-            try:
-                return self.keys.own(KeyRef.parse(named).key_id)
-            except LookupError:
-                pass
-        return self.keys.current()
-
-    def awaiting_acceptance(self, trust_id: str) -> Trust | None:
-        """The proposal ``trust_id`` if this account received it and has not accepted it."""
-        trust = self.trusts.find(trust_id)
-        if trust is None or trust.role != "trusted" or trust.status != "proposed":
-            return None
-        return trust
-
-    def authenticate_proposer(self, parts: HttpRequestParts, trust: Trust) -> VerifiedSignature:
-        """Authenticate a call under a proposal this account holds (``awaiting_acceptance``)
-        against the key the proposal names: the proposer's key is pinned here only on
-        accept, and ``receive_proposal`` checked the proposal and its call with that key.
-        The call must cover the trust; the key is the proposer account's by construction
-        (``party_key``), at the node the trust names."""
-        trusting = trust.agreement["document"]["trusting"]
-        verified = authenticate(
-            self.work.session,
-            parts,
-            {trusting["keyid"]: party_key(trusting)}.get,
-            self.work.clock.now(),
-            self.work.settings.redis_url,
-        )
-        if verified.trust != trust.id:
-            raise FederationForbidden(
-                "the signature does not cover this trust", reason="trust_not_covered"
-            )
-        return verified
-
-    def receive_deactivation(self, call: TrustCall) -> Trust:
-        """``call``: authenticated under the trust, by its peer, whatever the trust's
-        status (``authenticate_trust_call``, or ``authenticate_proposer`` for a proposal
-        not accepted here): only the peer may end it from its side."""
-        trust = call.trust
-        if trust.status != "deactivated":
-            self._deactivate(trust, f"{trust.peer_account} (peer notice)")
-        return trust
-
     def require_active(self, trust_id: str) -> Trust:
         trust = self.trusts.get(trust_id)
         if trust.status != "active":
             raise TrustInactive(f"trust {trust_id} is {trust.status}")
         return trust
-
-    def _deactivate(self, trust: Trust, by: str) -> None:
-        before = _summary(trust)
-        trust.status, trust.deactivated_at, trust.deactivated_by = (
-            "deactivated",
-            self.work.clock.now(),
-            by,
-        )
-        self.work.session.flush()
-        self.work.record("trust.deactivate", "trust", trust.id, before, _summary(trust))
-        trust_deactivated.send(trust, work=self.work)
 
     def _store(
         self, trust_id: str, role: str, peer_account: str, peer_node: str, signed: dict[str, Any]
@@ -629,5 +510,5 @@ def _proposal_refused(exc: PeerDeclined) -> Exception:
     return exc
 
 
-def _summary(trust: Trust) -> dict[str, Any]:
+def summary(trust: Trust) -> dict[str, Any]:
     return {"role": trust.role, "peer_account": trust.peer_account, "status": trust.status}

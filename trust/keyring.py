@@ -14,6 +14,7 @@ even what it signed inside its validity window.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ from trust.crypto.errors import SignatureError
 from trust.crypto.keys import KeyRef, VerifyKey
 from trust.keystore import ROTATION
 from trust.models import PinnedKey
+
+log = logging.getLogger(__name__)
 
 
 class PinnedKeyStore(ScopedStore[PinnedKey]):
@@ -148,6 +151,26 @@ class Keyring:
             return AcceptedRotation(repeat, fresh=False)
         old_row.valid_until = self.clock.now()
         return AcceptedRotation(self.pin(new, new_key, old_row.peer_node, "rotation"), fresh=True)
+
+    def accept_chain(self, keyid: str, notices: list[Any]) -> list[AcceptedRotation]:
+        """Take ``notices``, a chain of rotations from the pinned key ``keyid`` on (each
+        notice's old key the previous one's new key), as ``accept_rotation`` takes one.
+        The chain ends at the first notice that does not follow or does not verify
+        (logged, not raised: what came before stands); returns what was taken."""
+        taken: list[AcceptedRotation] = []
+        for notice in notices:
+            document = notice.get("document") if isinstance(notice, dict) else None
+            if not isinstance(document, dict) or document.get("old") != keyid:
+                log.warning("a rotation notice does not follow %s", keyid)
+                break
+            try:
+                accepted = self.accept_rotation(notice)
+            except (SignatureError, ValueError) as exc:
+                log.warning("a rotation notice after %s does not verify: %s", keyid, exc)
+                break
+            taken.append(accepted)
+            keyid = accepted.ref
+        return taken
 
     def confirm(self, ref: KeyRef, key: VerifyKey, peer_node: str) -> ConfirmedKey:
         """Pin ``key`` as ``ref`` (its fingerprint confirmed out of band) and revoke every

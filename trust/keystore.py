@@ -18,6 +18,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -29,9 +30,27 @@ from account_node.clock import Clock
 from account_node.tenancy import AccountScope, ScopedStore
 from trust.crypto.documents import countersign, sign_document
 from trust.crypto.keys import KeyRef, SigningKey, VerifyKey
-from trust.models import AccountKey
+from trust.models import KEY_STATUSES, AccountKey
 
 ROTATION = "key-rotation"
+
+
+class KeyChainRevoked(LookupError):
+    """A key between two others was revoked: no chain of notices joins them."""
+
+
+def rotation_notice(old: OwnKey, new: OwnKey, at: datetime) -> dict[str, Any]:
+    """The notice that ``new`` replaced ``old`` at ``at``, signed by the old key, then
+    countersigned by the new one (DESIGN section 5)."""
+    notice = {
+        "account": old.ref.account,
+        "old": str(old.ref),
+        "new": str(new.ref),
+        "new_public_key": new.signing.verify_key.to_b64url(),
+        "at": at.isoformat(),
+    }
+    signed = sign_document(notice, old.signing, str(old.ref), ROTATION)
+    return countersign(signed, new.signing, str(new.ref), ROTATION)
 
 
 def sealing_key(node_secret: str) -> Fernet:
@@ -86,16 +105,28 @@ class AccountKeys:
         """Make a new current key; returns the rotation notice signed by old and new."""
         old = self.current()
         now = self._retire("previous")
-        new = self._own(self._create())
-        notice = {
-            "account": self.scope.account_id,
-            "old": str(old.ref),
-            "new": str(new.ref),
-            "new_public_key": new.signing.verify_key.to_b64url(),
-            "at": now.isoformat(),
-        }
-        signed = sign_document(notice, old.signing, str(old.ref), ROTATION)
-        return countersign(signed, new.signing, str(new.ref), ROTATION)
+        return rotation_notice(old, self._own(self._create()), now)
+
+    def notices_since(self, key_id: str) -> list[dict[str, Any]]:
+        """The rotation notices from this account's key ``key_id`` to its current key,
+        oldest first; none if ``key_id`` is current. Made again as ``rotate`` made them
+        (Ed25519 signs deterministically: they are those very notices), for a peer that
+        was sent none (it pinned ``key_id`` before a trust with it was active).
+        ``LookupError`` if ``key_id`` is not this account's, ``KeyChainRevoked`` if a
+        key from it on was revoked (a compromise rotation announces nothing)."""
+        rows = self.store.with_status(*KEY_STATUSES)
+        ids = [row.key_id for row in rows]
+        if key_id not in ids:
+            raise LookupError(f"account {self.scope.account_id} has no key {key_id}")
+        chain = rows[ids.index(key_id) :]
+        if any(row.status == "revoked" for row in chain):
+            raise KeyChainRevoked(f"a key after {key_id} of {self.scope.account_id} was revoked")
+        return [
+            rotation_notice(
+                self.own(old.key_id), self.own(new.key_id), old.retired_at or self.clock.now()
+            )
+            for old, new in pairwise(chain)
+        ]
 
     def replace_compromised(self) -> tuple[str, OwnKey]:
         """Revoke the current key (suspected stolen) and make a new current one, with no

@@ -26,6 +26,7 @@ from portal.views.forms import FORM, Form
 from portal.views.web import portal_blueprint, portal_work, signed_in
 from services.offerings.service import Offerings
 from trust.api import handshake_for
+from trust.ending import Deactivations
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable, TrustConflict
 from trust.handshake import Handshake
 from trust.models import Trust
@@ -156,6 +157,6 @@ def trusts_confirm_deactivate(trust_id: str) -> Any:
 def trusts_deactivate(trust_id: str) -> Any:
     handshake = _handshake()
     _trust(handshake, trust_id)
-    trust = handshake.deactivate(trust_id, commit_now)
+    trust = Deactivations(handshake).deactivate(trust_id, commit_now)
     flash(f"Trust {trust.id} with {trust.peer_account} is deactivated, for good.")
     return redirect(url_for("portal.trusts"), 303)

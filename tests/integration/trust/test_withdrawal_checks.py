@@ -1,6 +1,6 @@
 """A withdrawal notice for a proposal the invited account holds but has not accepted: it
 has not pinned the proposer's key yet, so the notice is checked against the key the
-proposal names (``Handshake.authenticate_proposer``), and against nothing else."""
+proposal names (``Deactivations.authenticate_proposer``), and against nothing else."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.factories.accounts import make_account
 from trust.crypto.documents import sign_document
 from trust.crypto.httpsig import HttpRequestParts, sign_request
 from trust.crypto.keys import SigningKey
+from trust.ending import Deactivations
 from trust.errors import FederationRefused
 from trust.handshake import Handshake
 
@@ -72,11 +73,12 @@ def _withdraw(app: Any, key: SigningKey, keyid: str, trust_id: str = TRUST) -> s
     with app.app_context():
         try:
             handshake = _proposed(app)
-            proposal = handshake.awaiting_acceptance(TRUST)
+            ends = Deactivations(handshake)
+            proposal = ends.awaiting_acceptance(TRUST)
             assert proposal is not None
             path = f"trusts/{trust_id}/deactivation"
             parts = _call(handshake, path, {"trust": trust_id}, key, keyid, trust_id)
-            handshake.authenticate_proposer(parts, proposal)
+            ends.authenticate_proposer(parts, proposal)
             return "taken"
         except FederationRefused as refused:
             return str(refused.extensions["reason"])
