@@ -79,8 +79,10 @@ class RotationOut(Schema):
     confirm_with = fields.List(
         fields.String(),
         metadata={
-            "description": "after a compromise: peer accounts whose admins must confirm the "
-            "new fingerprint (POST /api/v1/trusts/<id>/peer-key on their node)"
+            "description": "peer accounts whose admins must confirm the new fingerprint "
+            "(POST /api/v1/trusts/<id>/peer-key on their node): all of them after a "
+            "compromise; after a routine rotation, those that refused its notice (they "
+            "never confirmed a key this account took after a compromise)"
         },
     )
     delivered = fields.List(
