@@ -135,3 +135,18 @@ def offer(node, account, desk: MspDesk, trust_id: str, **extra: Any) -> dict[str
             "team_id": desk.team, "customer_sla_id": desk.gold, **extra}  # fmt: skip
     with node.client(account.admin) as msp:
         return dict(ok(msp.post("/api/v1/offerings", json=body), 201))
+
+
+def cli_env(node: Any) -> dict[str, str]:
+    """The environment under which ``trustdesk`` commands work on running ``node``'s data."""
+    settings = node.app.extensions["trustdesk"].settings
+    return {
+        "TRUSTDESK_DATABASE_URL": settings.database_url,
+        "TRUSTDESK_DATA_DIR": settings.data_dir,
+        "TRUSTDESK_SECRET_KEY": settings.secret_key,
+        "TRUSTDESK_PUBLIC_URL": settings.public_url,
+        "TRUSTDESK_FEDERATION_ALLOW_HTTP": "true",
+        "TRUSTDESK_FEDERATION_ALLOW_PRIVATE": "true",
+        "TRUSTDESK_FEDERATION_TIMEOUT_SECONDS": "3",
+        "TRUSTDESK_SLA_SWEEP_SECONDS": "0",
+    }

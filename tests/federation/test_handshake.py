@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.federation.flows import lying
+from tests.federation.flows import cli_env, lying
 
 
 def _invite(federation) -> dict:
@@ -136,38 +136,26 @@ def test_operators_can_do_the_handshake_from_the_cli(federation, tmp_path):
 
     from account_node.cli import main as cli
 
-    def env_of(node):
-        settings = node.app.extensions["trustdesk"].settings
-        return {
-            "TRUSTDESK_DATABASE_URL": settings.database_url,
-            "TRUSTDESK_DATA_DIR": settings.data_dir,
-            "TRUSTDESK_SECRET_KEY": settings.secret_key,
-            "TRUSTDESK_PUBLIC_URL": settings.public_url,
-            "TRUSTDESK_FEDERATION_ALLOW_HTTP": "true",
-            "TRUSTDESK_FEDERATION_ALLOW_PRIVATE": "true",
-            "TRUSTDESK_SLA_SWEEP_SECONDS": "0",
-        }
-
     runner = CliRunner()
     msp_admin = ["--account", federation.msp_account.id, "--as", federation.msp_account.admin.email]
     customer = federation.customer_account
     customer_admin = ["--account", customer.id, "--as", customer.admin.email]
-    invited = runner.invoke(cli, ["trust", "invite", *msp_admin], env=env_of(federation.msp))
+    invited = runner.invoke(cli, ["trust", "invite", *msp_admin], env=cli_env(federation.msp))
     assert invited.exit_code == 0, invited.output
     (tmp_path / "invitation.json").write_text(invited.output)
     proposed = runner.invoke(
         cli,
         ["trust", "propose", *customer_admin, str(tmp_path / "invitation.json")],
-        env=env_of(federation.customer),
+        env=cli_env(federation.customer),
     )
     assert proposed.exit_code == 0, proposed.output
     trust_id = proposed.output.split()[1]
     accepted = runner.invoke(
-        cli, ["trust", "accept", *msp_admin, trust_id], env=env_of(federation.msp)
+        cli, ["trust", "accept", *msp_admin, trust_id], env=cli_env(federation.msp)
     )
     assert accepted.output.strip() == f"trust {trust_id} is active"
     listed = runner.invoke(
-        cli, ["trust", "list", *customer_admin, "--json"], env=env_of(federation.customer)
+        cli, ["trust", "list", *customer_admin, "--json"], env=cli_env(federation.customer)
     )
     assert json.loads(listed.output)[0]["status"] == "active"
 

@@ -13,24 +13,13 @@ from sqlalchemy import select
 from account_node.cli import main as cli
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
-from tests.federation.flows import down, establish_trust, own_key
+from tests.federation.flows import cli_env, down, establish_trust, own_key
 from trust.models import PinnedKey
 from trust.reconfirm import NO_SUCH_KEY
 
 
 def run(node, *args: str, code: int = 0) -> str:
-    settings = node.app.extensions["trustdesk"].settings
-    env = {
-        "TRUSTDESK_DATABASE_URL": settings.database_url,
-        "TRUSTDESK_DATA_DIR": settings.data_dir,
-        "TRUSTDESK_SECRET_KEY": settings.secret_key,
-        "TRUSTDESK_PUBLIC_URL": settings.public_url,
-        "TRUSTDESK_FEDERATION_ALLOW_HTTP": "true",
-        "TRUSTDESK_FEDERATION_ALLOW_PRIVATE": "true",
-        "TRUSTDESK_FEDERATION_TIMEOUT_SECONDS": "3",
-        "TRUSTDESK_SLA_SWEEP_SECONDS": "0",
-    }
-    result = CliRunner().invoke(cli, list(args), env=env)
+    result = CliRunner().invoke(cli, list(args), env=cli_env(node))
     assert result.exit_code == code, result.output
     return result.output
 
