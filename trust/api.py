@@ -32,6 +32,7 @@ from trust.errors import FederationForbidden, FederationRefused
 from trust.guard import OutboundPolicy
 from trust.handshake import Handshake
 from trust.inbox import incoming_parts
+from trust.key_status import peer_key_states
 from trust.keystore import key_listing
 from trust.reconfirm import confirm_peer_key
 from trust.refusals import UNAUTHENTICATED
@@ -240,6 +241,18 @@ class KeyList(MethodView):
         handshake = _handshake(work(*READERS))
         handshake.keys.current()
         return [key_listing(row) for row in handshake.keys.listed()]
+
+
+@keys_api.route("/peers")
+class KeyPeers(MethodView):
+    @keys_api.response(200, schemas.PeerKeyStatusOut(many=True))
+    def get(self) -> Any:
+        """Whether each peer of an active trust holds this account's current key, as the
+        peer's answers to calls the key signed tell (nothing is asked of the peer):
+        ``holds``, ``announcing`` (its notice is on the way), or, when the peer's admin
+        must confirm the fingerprint out of band, ``refused`` or ``unconfirmed``."""
+        current = work(*READERS)
+        return [s.as_dict() for s in peer_key_states(current.session, current.scope)]
 
 
 @keys_api.route("/rotate")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from account_node.db import Base, new_id
@@ -122,7 +122,8 @@ class OutboxMessage(AccountScoped, Base):
     ``path`` is the call's full path on the peer's node. ``precedence`` orders a peer's
     queue ahead of creation time (``KEY_NOTICE`` first). ``signing_key`` names the own
     key that signs it (a rotation notice: the key it introduces), else the account's
-    current key at each attempt."""
+    current key at each attempt. ``key_refused``: the peer's last answer refused the
+    call for a key it does not hold (only its admin can change that, trust.outbox)."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (UniqueConstraint("account_id", "id"),)
@@ -142,6 +143,7 @@ class OutboxMessage(AccountScoped, Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     precedence: Mapped[int] = mapped_column(Integer, default=MESSAGE)
     signing_key: Mapped[str | None] = mapped_column(String(64))
+    key_refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ReceivedNotice(AccountScoped, Base):

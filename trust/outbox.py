@@ -33,8 +33,12 @@ that answer never changes by retrying. It means the peer never pinned that key (
 rotation after a compromise rotation its admin has not confirmed) or its admin confirmed
 a newer key out of band meanwhile; either way only that confirmation teaches the peer
 the key, so the notice is set aside (audited as ``outbox.abandoned``, the error saying
-so) and the peer's queue goes on: its messages go through once the admin confirms, and
-are refused (and retried) until then, instead of waiting behind a notice forever.
+so) and the peer's queue goes on: its messages go through once the admin confirms,
+instead of waiting behind a notice forever. Until then the peer refuses them for the
+key, and a message so refused is not given up: the peer is up and answering, and no
+number of attempts brings the confirmation nearer, so it waits for it, tried again
+every ``AWAITING_CONFIRMATION_DELAY`` without spending its attempts, for as long as its
+trust is active (``key_refused`` marks it; trust.key_status tells the admin).
 
 The other way round, a message (not a notice) refused with ``KEY_UNKNOWN`` reached the
 peer before the notice of the key that signed it (a rotation committed while the message
@@ -79,6 +83,7 @@ SWEEP = "trust.outbox.sweep"
 MAX_ATTEMPTS = 30  # about 20 hours at MAX_DELAY
 MAX_DELAY = timedelta(hours=1)
 KEY_NOTICE_MAX_DELAY = timedelta(minutes=5)
+AWAITING_CONFIRMATION_DELAY = timedelta(minutes=15)
 #: A peer's problem codes for "I hold no such key" (trust.keyring, trust.crypto.httpsig).
 KEY_UNKNOWN = frozenset({"key_unknown", "key_revoked"})
 
@@ -227,6 +232,7 @@ class Outbox:
             last_error=None,
             precedence=precedence,
             signing_key=signing_key,
+            key_refused=False,
         )
         self.store.add(message)
         if enqueue:
@@ -287,6 +293,7 @@ class Outbox:
         """Record how ``call`` went (``failure`` None: the peer took it); True if its
         message is delivered now. See the module docstring for ``KEY_UNKNOWN``."""
         message = self.store.get(call.message_id)
+        message.key_refused = refused_key(failure)
         if failure is None:
             message.delivered_at, message.next_attempt_at = self.work.clock.now(), None
             message.attempts += 1
@@ -295,7 +302,7 @@ class Outbox:
             self.work.session.flush()
             return True
         error = f"{failure.code}: {failure.detail}"
-        if refused_key(failure):
+        if message.key_refused:
             error = f"{error} ({failure.extensions['peer_code']})"
             if message.precedence == KEY_NOTICE:
                 message.attempts += 1
@@ -306,6 +313,8 @@ class Outbox:
                 return False
             if self._notice_first(handshake, message, call.key):
                 return self.attempt(handshake, message.id)
+            self._await_confirmation(message, error)
+            return False
         self._retry_later(message, error[:200])
         return False
 
@@ -377,6 +386,20 @@ class Outbox:
             message.id,
             at=message.next_attempt_at,
         )
+        self.work.session.flush()
+
+    def _await_confirmation(self, message: OutboxMessage, error: str) -> None:
+        """The peer refused ``message`` for this account's key and no notice of the key
+        is pending: only its admin, confirming the key out of band, changes that. Not an
+        attempt (the peer is up and answering): tried again every
+        ``AWAITING_CONFIRMATION_DELAY`` for as long as its trust is active, never given
+        up for it, and listed meanwhile by the keys page (trust.key_status)."""
+        message.last_error = f"{error[:120]}: waiting for the peer's admin to confirm the key"
+        message.next_attempt_at = self.work.clock.now() + AWAITING_CONFIRMATION_DELAY
+        self.work.enqueue(
+            "delivery", DELIVER, self.work.scope.account_id, message.id,
+            at=message.next_attempt_at,
+        )  # fmt: skip
         self.work.session.flush()
 
 

@@ -108,3 +108,25 @@ class PeerKeyOut(Schema):
     revoked = fields.List(
         fields.String(), metadata={"description": "the peer's keys revoked by this confirmation"}
     )
+
+
+class PeerKeyStatusOut(Schema):
+    """Whether a peer holds this account's current key (trust.key_status)."""
+
+    peer_account = fields.String()
+    peer_name = fields.String()
+    peer_node = fields.String()
+    trust_ids = fields.List(fields.String())
+    state = fields.String(
+        metadata={"description": "holds, announcing, refused, unconfirmed or unknown"}
+    )
+    must_confirm = fields.Boolean(
+        metadata={
+            "description": "the peer's admin must confirm this account's key fingerprint "
+            "(POST /api/v1/trusts/<id>/peer-key on their node)"
+        }
+    )
+    since = fields.DateTime(allow_none=True)
+    detail = fields.String()
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.DateTime(allow_none=True)

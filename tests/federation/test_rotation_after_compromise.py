@@ -39,9 +39,20 @@ def _note(served, text: str) -> None:
     served.customer.app.extensions["trustdesk"].jobs.drain()
 
 
+def _key_states(served) -> list[tuple[str, str, bool]]:
+    """What the customer's keys page says of its key, per peer."""
+    with served.customer.client(served.customer_account.auditor) as auditor:
+        listed = ok(auditor.get("/api/v1/keys/peers"))
+    return [(p["peer_account"], p["state"], p["must_confirm"]) for p in listed]
+
+
 def test_a_routine_rotation_before_the_peer_confirmed_a_compromise_asks_it_to_confirm(served):
+    msp = served.msp_account.id
+    assert _key_states(served) == [(msp, "holds", False)]  # pinned in the handshake
     compromise = _rotate(served, compromised=True)
+    assert _key_states(served) == [(msp, "unconfirmed", True)]
     routine = _rotate(served, compromised=False)
+    assert _key_states(served) == [(msp, "refused", True)]  # it refused the notice
 
     assert routine["old"] == compromise["new"]
     assert routine["delivered"] == [] and routine["pending"] == []
@@ -54,6 +65,7 @@ def test_a_routine_rotation_before_the_peer_confirmed_a_compromise_asks_it_to_co
         m for m in _outbox(served) if m.path.endswith("/events") and m.body["action"] == "note"
     ]
     assert event.delivered_at is None and "key_unknown" in (event.last_error or "")
+    assert event.key_refused and event.attempts == 0  # it waits for the MSP's admin
 
     with served.msp.client(served.msp_account.admin) as admin:
         ok(
@@ -68,3 +80,4 @@ def test_a_routine_rotation_before_the_peer_confirmed_a_compromise_asks_it_to_co
     assert events and all(m.delivered_at is not None for m in events), [
         m.last_error for m in events
     ]
+    assert _key_states(served) == [(msp, "holds", False)]

@@ -22,6 +22,7 @@ from trust.errors import PeerDeclined, PeerUnavailable
 from trust.handshake import TrustStore
 from trust.models import KEY_NOTICE, OutboxMessage, Trust
 from trust.outbox import (
+    AWAITING_CONFIRMATION_DELAY,
     KEY_NOTICE_MAX_DELAY,
     MAX_ATTEMPTS,
     Outbox,
@@ -261,6 +262,48 @@ def test_a_key_notice_refused_for_an_old_key_the_peer_lacks_is_set_aside_not_blo
     peer.unknown.clear()  # its admin confirmed the current key out of band
     assert _attempt(app, account, peer, event)[0] is True
     assert peer.received == [(event, "current")]
+
+
+def test_a_message_the_peer_refuses_for_a_key_it_lacks_waits_for_its_admin_unspent(
+    app, account, clock
+):
+    """No notice can teach the peer the key (a compromise rotation announces none): the
+    peer answers, so retrying is not failing, and no attempt brings its admin's
+    confirmation nearer. The message waits for it, as long as it takes, its attempts
+    unspent; ``key_refused`` says why."""
+    [event] = _queue(app, account, clock, "event")
+    with app.app_context():
+        work_for(app, account, RecordedJobs())
+        db.session.get(OutboxMessage, event).attempts = MAX_ATTEMPTS - 1  # one left
+        db.session.commit()
+    peer = Peer(up=True, unknown={"current"})
+
+    for _ in range(3):
+        done, jobs = _attempt(app, account, peer, event)
+        waiting = stored_message(app, account, event)
+        assert done is False and waiting.abandoned_at is None
+        assert waiting.key_refused and waiting.attempts == MAX_ATTEMPTS - 1
+        assert waiting.next_attempt_at == clock.now() + AWAITING_CONFIRMATION_DELAY
+        assert "confirm the key" in waiting.last_error
+        assert jobs.deliveries() == [event]
+        clock.advance(AWAITING_CONFIRMATION_DELAY)
+
+    peer.unknown.clear()  # its admin confirmed the key out of band
+    assert _attempt(app, account, peer, event)[0] is True
+    delivered = stored_message(app, account, event)
+    assert not delivered.key_refused and delivered.last_error is None
+
+
+def test_a_waiting_message_still_ends_with_its_trust(app, account, clock):
+    [event] = _queue(app, account, clock, "event")
+    _attempt(app, account, Peer(up=True, unknown={"current"}), event)
+    with app.app_context():
+        work = work_for(app, account, RecordedJobs())
+        TrustStore(work.session, work.scope).get(f"trust-first-{account.id}").status = "deactivated"
+        db.session.commit()
+
+    assert _attempt(app, account, Peer(up=True), event)[0] is False
+    assert stored_message(app, account, event).abandoned_at is not None
 
 
 def test_a_message_refused_for_an_unknown_key_sends_that_keys_notice_first_then_itself(
