@@ -1,0 +1,82 @@
+"""What every command shares: the settings, an app context that commits on success, the
+person a change is made as, and output as text or JSON.
+
+A command owns its transaction (the boundary commits): ``node_context`` commits when the
+command's block ends normally and rolls back on a ``NodeError``, which it renders once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask
+
+from account_node.context import Work
+from account_node.db import db
+from account_node.errors import NodeError
+from account_node.identity.accounts import Accounts
+from account_node.identity.authentication import principal_of
+from account_node.identity.store import PeopleStore
+from account_node.settings import Settings
+from account_node.tenancy import AccountScope
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings the root group loaded."""
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+@contextmanager
+def node_context(ctx: click.Context) -> Iterator[Flask]:
+    """An app context whose session commits if the command succeeds."""
+    from account_node.app import create_app
+
+    try:
+        app = create_app(settings_of(ctx))
+    except NodeError as exc:
+        raise click.ClickException(exc.detail) from exc
+    with app.app_context():
+        try:
+            yield app
+            db.session.commit()
+        except NodeError as exc:
+            db.session.rollback()
+            raise click.ClickException(describe(exc)) from exc
+        finally:
+            db.session.remove()
+            app.extensions["trustdesk"].close()
+
+
+def describe(error: NodeError) -> str:
+    lines = [error.detail]
+    lines += [f"  {field}: {'; '.join(msgs)}" for field, msgs in error.errors.items()]
+    return "\n".join(lines)
+
+
+def work_as(app: Flask, account_id: str, email: str, *roles: str) -> Work:
+    """Work done as the active person ``email`` of the account, who must hold one of
+    ``roles`` if any are given: the audit log never records an anonymous change."""
+    node = app.extensions["trustdesk"]
+    Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
+    person = PeopleStore(db.session, AccountScope(account_id)).by_email(email.lower())
+    if person is None or not person.active:
+        raise click.ClickException(f"no active person {email} in account {account_id}")
+    who = principal_of(person, "cli")
+    if roles and not who.has(*roles):
+        raise click.ClickException(f"{email} needs one of the roles {', '.join(roles)}")
+    return Work(db.session, who.scope, who.actor, node.clock, node.jobs, node.settings, who.roles)
+
+
+def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text(data))
+
+
+def handshake(app: Flask, work: Work) -> Any:
+    """The same wiring as the API's (inside this command's app context)."""
+    from trust.api import handshake_for
+
+    return handshake_for(work)

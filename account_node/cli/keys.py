@@ -1,0 +1,81 @@
+"""``trustdesk key``: the account's own signing keys (rotation: DESIGN section 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from account_node.cli.common import emit, handshake, node_context, work_as
+from account_node.cli.group import main
+from account_node.db import db
+from account_node.identity.accounts import Accounts
+from account_node.tenancy import AccountScope
+
+
+@main.group()
+def key() -> None:
+    """The account's own signing keys (rotation: DESIGN section 5)."""
+
+
+@key.command("rotate")
+@click.option("--account", "account_id", required=True)
+@click.option("--as", "as_email", required=True)
+@click.option("--compromised", is_flag=True, help="the key may be stolen: revoke it at once")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def key_rotate(
+    ctx: click.Context, account_id: str, as_email: str, compromised: bool, as_json: bool
+) -> None:
+    """Rotate the account's key and tell its peers; with --compromised, revoke the old key
+    and print the fingerprint each peer's admin must confirm (trust confirm-key)."""
+    from trust.rotation import rotate
+    from trust.schemas import RotationOut
+
+    with node_context(ctx) as app:
+        wired = handshake(app, work_as(app, account_id, as_email, "admin"))
+        report = rotate(wired, db.session.commit, compromised=compromised)
+        emit(RotationOut().dump(report), as_json, _rotation_text)
+
+
+def _rotation_text(report: dict[str, Any]) -> str:
+    revoked = " (revoked)" if report["compromised"] else ""
+    lines = [f"key {report['old']}{revoked} replaced by {report['new']}"]
+    lines.append(f"fingerprint {report['fingerprint']}")
+    lines += [f"{peer}: notice delivered" for peer in report["delivered"]]
+    lines += [f"{peer}: notice pending (the outbox retries)" for peer in report["pending"]]
+    lines += [
+        f"{peer}: its admin must confirm {report['fingerprint']} (trust confirm-key)"
+        for peer in report["confirm_with"]
+    ]
+    return "\n".join(lines)
+
+
+@key.command("show")
+@click.option("--account", "account_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def key_show(ctx: click.Context, account_id: str, as_json: bool) -> None:
+    """The current key and the previous ones, as the node descriptor publishes them, with
+    their fingerprints to read to a peer's admin."""
+    from trust.keystore import AccountKeys, key_listing
+
+    with node_context(ctx) as app:
+        node = app.extensions["trustdesk"]
+        Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
+        keys = AccountKeys(
+            db.session, AccountScope(account_id), node.clock, app.config["SECRET_KEY"]
+        )
+        keys.current()  # made on first use, as the descriptor would
+        rows = [key_listing(row) for row in reversed(keys.listed())]
+        emit(rows, as_json, _keys_text)
+
+
+def _keys_text(rows: list[dict[str, Any]]) -> str:
+    def line(k: dict[str, Any]) -> str:
+        until = f" until {k['retired_at']}" if k["retired_at"] else ""
+        return (
+            f"{k['status']}\t{k['key_id']}\t{k['fingerprint']}\tvalid from {k['created_at']}{until}"
+        )
+
+    return "\n".join(line(k) for k in rows)
