@@ -163,3 +163,43 @@ def test_deactivating_from_the_portal_takes_the_request_out_of_the_inbox(served)
     assert ROW.findall(specialist.text("/inbox")) == []
     assert specialist.get(link).status_code == 404
     assert "Deactivated</span>" in sign_in(s.msp.app, s.msp_account, "admin").text("/admin/trusts")
+
+
+def test_after_a_compromise_the_customers_admin_confirms_the_msps_key_from_the_portal(
+    served,  # noqa: F811
+):
+    s = served
+    msp_admin = sign_in(s.msp.app, s.msp_account, "admin")
+    customer_admin = sign_in(s.customer.app, s.customer_account, "admin")
+    specialist = sign_in(s.msp.app, s.msp_account, "specialist")
+    peer = f'data-peer="{s.customer_account.id}" data-state='
+    assert f'{peer}"holds"' in msp_admin.text("/admin/keys")
+
+    form = {"compromised": "yes", "understood": "yes"}
+    assert msp_admin.post("/admin/keys/rotate", form, page="/admin/keys").status_code == 303
+    keys = msp_admin.text("/admin/keys")
+    fingerprint = re.search(r'<code id="current-fingerprint">([^<]+)</code>', keys).group(1)
+    assert f'{peer}"unconfirmed"' in keys
+    assert f"Hand their admin this fingerprint: <code>{fingerprint}</code>" in keys
+    assert ROW.findall(specialist.text("/inbox")) == []  # the customer refuses the new key
+
+    wrong = customer_admin.post(
+        "/admin/keys/peer-key",
+        {"trust_id": s.trust, "fingerprint": "SHA256:" + "A" * 43},
+        page="/admin/keys",
+    )
+    assert wrong.status_code == 422
+    assert errors_next_to(wrong.get_data(as_text=True), "fingerprint")
+    assert ROW.findall(specialist.text("/inbox")) == []
+
+    confirmed = customer_admin.post(
+        "/admin/keys/peer-key",
+        {"trust_id": s.trust, "fingerprint": fingerprint},
+        page="/admin/keys",
+    )
+    assert confirmed.status_code == 303
+    assert f"The key {fingerprint} of {s.msp_account.id} is confirmed" in customer_admin.text(
+        "/admin/keys"
+    )
+    [(_, subject)] = ROW.findall(specialist.text("/inbox"))
+    assert subject == "Printer jams"  # the MSP reaches the customer's request again

@@ -14,7 +14,7 @@ PAGES = ("/catalog", "/requests", "/requests/new", "/requests/<request_id>", "/i
          "/audit", "/admin/services", "/admin/offerings", "/admin/slas", "/admin/calendars",
          "/admin/cis", "/admin/teams", "/admin/people", "/inbox/events",
          "/trusts/<trust_id>/requests/<request_id>", "/admin/trusts",
-         "/admin/trusts/<trust_id>/deactivate")  # fmt: skip
+         "/admin/trusts/<trust_id>/deactivate", "/admin/keys")  # fmt: skip
 FORMS = ("/requests/new", "/requests/<request_id>/notes", "/requests/<request_id>/status",
          "/requests/<request_id>/assign", "/requests/<request_id>/sla", "/admin/services",
          "/admin/offerings", "/admin/offerings/<offering_id>/expire", "/admin/slas",
@@ -22,7 +22,8 @@ FORMS = ("/requests/new", "/requests/<request_id>/notes", "/requests/<request_id
          "/admin/people", "/trusts/<trust_id>/requests/<request_id>/notes",
          "/trusts/<trust_id>/requests/<request_id>/status", "/admin/trusts",
          "/admin/trusts/invitations", "/admin/trusts/<trust_id>/accept",
-         "/admin/trusts/<trust_id>/deactivate")  # fmt: skip
+         "/admin/trusts/<trust_id>/deactivate", "/admin/keys/rotate",
+         "/admin/keys/peer-key")  # fmt: skip
 
 RULES = {
     **{(path, "GET"): TO_LOGIN for path in PAGES},
