@@ -10,7 +10,7 @@ from account_node.cli.common import emit, handshake, node_context, work_as
 from account_node.cli.group import main
 from account_node.db import db
 from account_node.identity.accounts import Accounts
-from account_node.tenancy import AccountScope
+from account_node.tenancy import AccountScope, bind_scope
 
 
 @main.group()
@@ -79,3 +79,34 @@ def _keys_text(rows: list[dict[str, Any]]) -> str:
         )
 
     return "\n".join(line(k) for k in rows)
+
+
+@key.command("peers")
+@click.option("--account", "account_id", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def key_peers(ctx: click.Context, account_id: str, as_json: bool) -> None:
+    """Whether each peer of an active trust holds the account's current key (holds,
+    announcing, refused, unconfirmed, unknown), as its answers tell; a peer marked
+    "must confirm" needs its admin to confirm the fingerprint (key show)."""
+    from trust.key_status import peer_key_states
+    from trust.schemas import PeerKeyStatusOut
+
+    with node_context(ctx) as app:
+        node = app.extensions["trustdesk"]
+        Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
+        scope = AccountScope(account_id)
+        bind_scope(db.session(), scope)
+        states = [s.as_dict() for s in peer_key_states(db.session, scope)]
+        emit(PeerKeyStatusOut(many=True).dump(states), as_json, _peers_text)
+
+
+def _peers_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no active trusts"
+
+    def line(p: dict[str, Any]) -> str:
+        must = "\tmust confirm" if p["must_confirm"] else ""
+        return f"{p['peer_account']}\t{p['state']}\tsince {p['since']}{must}\n  {p['detail']}"
+
+    return "\n".join(line(p) for p in rows)

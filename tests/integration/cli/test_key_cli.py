@@ -5,7 +5,9 @@ that answers."""
 
 from __future__ import annotations
 
+import json
 import socket
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -226,3 +228,20 @@ def test_confirming_under_a_trust_this_account_does_not_have_is_an_error(account
     output = run(env, "trust", "confirm-key", *admin(account), "trust-nope", fingerprint, code=1)
 
     assert "trust-nope" in output
+
+
+def test_key_peers_says_which_peers_hold_the_key_and_who_must_confirm(app, account, env, clock):
+    assert run(env, "key", "peers", "--account", account.id).strip() == "no active trusts"
+    trust_with_down_peer(app, account)
+    clock.advance(timedelta(minutes=1))
+
+    run(env, "key", "rotate", *admin(account))  # the peer is down: the notice waits
+    [announcing, detail] = run(env, "key", "peers", "--account", account.id).splitlines()
+    assert announcing.split("\t")[:2] == ["msp", "announcing"]
+    assert "must confirm" not in announcing and "outbox keeps trying" in detail
+
+    clock.advance(timedelta(minutes=1))
+    run(env, "key", "rotate", *admin(account), "--compromised")
+    [listed] = json.loads(run(env, "key", "peers", "--account", account.id, "--json"))
+    assert (listed["state"], listed["must_confirm"]) == ("unconfirmed", True)
+    assert listed["trust_ids"] == [f"trust-{account.id}"]
