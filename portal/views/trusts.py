@@ -29,6 +29,7 @@ from trust.api import handshake_for
 from trust.ending import Deactivations
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable, TrustConflict
 from trust.handshake import Handshake
+from trust.key_status import peer_key_states
 from trust.models import Trust
 
 LISTED = 200
@@ -51,12 +52,21 @@ def _trusts_page(form: Form, status: int = 200, problem: str | None = None) -> A
     trusts = handshake.trusts.page(None, LISTED).items
     order = {"proposed": 0, "active": 1, "deactivated": 2}
     trusts = sorted(trusts, key=lambda t: (order.get(t.status, 9), t.peer_account))
+    work = handshake.work
+    fingerprint = handshake.keys.current().signing.verify_key.fingerprint
+    must_confirm = {
+        trust_id
+        for state in peer_key_states(work.session, work.scope)
+        if state.must_confirm
+        for trust_id in state.trust_ids
+    }
     return render_template(
         "admin/trusts.html",
         trusts=trusts,
         form=form,
         problem=problem,
-        fingerprint=handshake.keys.current().signing.verify_key.fingerprint,
+        fingerprint=fingerprint,
+        must_confirm=must_confirm,
     ), status
 
 

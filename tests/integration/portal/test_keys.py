@@ -124,6 +124,7 @@ def test_after_a_compromise_each_peer_must_confirm_the_fingerprint_handed_over(
     admin.text("/admin/keys")
     _trust(app, desk.account.id)  # an active trust with "contoso"
     assert _peer_state(admin.text("/admin/keys"), "contoso") == "holds"
+    assert "Must confirm our key" not in admin.text("/admin/trusts")
     clock.advance(timedelta(minutes=1))
 
     form = {"compromised": "yes", "understood": "yes"}
@@ -137,6 +138,8 @@ def test_after_a_compromise_each_peer_must_confirm_the_fingerprint_handed_over(
     statuses = [status for _, status in _keys(app, desk.account.id)]
     assert statuses == ["revoked", "current"]
     assert "Earlier keys" not in html  # a revoked key is not offered anywhere
+    trusts = admin.text("/admin/trusts")
+    assert re.search(r'href="/admin/keys">Must confirm our key</a>', trusts)
 
 
 def test_confirming_a_peer_key_checks_the_form_before_asking_anyone(app, as_role, desk):
