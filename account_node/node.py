@@ -20,6 +20,7 @@ from account_node.settings import Settings
 
 SLA_SWEEP = "services.requests.jobs.sweep_clocks"
 OUTBOX_SWEEP = "trust.outbox.sweep"
+PRUNE = "trust.retention.prune"
 AUDIT_WITNESS = "trust.witness.send_heads"
 
 
@@ -42,6 +43,7 @@ class Node:
             ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
             ("delivery", OUTBOX_SWEEP, self.settings.outbox_sweep_seconds, "outbox-sweep"),
             ("delivery", AUDIT_WITNESS, self.settings.audit_witness_seconds, "audit-witness"),
+            ("delivery", PRUNE, self.settings.federation_prune_seconds, "federation-prune"),
         )
         for queue, func, every, name in sweeps:
             schedule_periodic(self.jobs, self.clock, queue, func, every, name)

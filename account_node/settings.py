@@ -36,6 +36,7 @@ _POSITIVE = (
     "federation_timeout_seconds",
     "inbox_timeout_ms",
     "inbox_stream_seconds",
+    "federation_retention_days",
 )
 
 
@@ -83,6 +84,10 @@ class Settings:
     outbox_sweep_seconds: int = 60
     # How often each account signs its audit chain head and sends it to its peers; 0: never.
     audit_witness_seconds: int = 3600
+    # Delivered or given-up federation messages, and ids of notices received, are deleted
+    # this many days after (trust.retention), by a job this often; 0: never.
+    federation_retention_days: int = 30
+    federation_prune_seconds: int = 3600
     page_size_default: int = 25
     page_size_max: int = 200
     log_level: str = "INFO"
@@ -95,6 +100,7 @@ class Settings:
             "sla_sweep_seconds",
             "outbox_sweep_seconds",
             "audit_witness_seconds",
+            "federation_prune_seconds",
             "max_content_length",
         ):
             if getattr(self, name) < 0:

@@ -47,6 +47,7 @@ def node_settings(**overrides: object) -> Settings:
         sla_sweep_seconds=0,  # tests run the sweeps themselves
         outbox_sweep_seconds=0,
         audit_witness_seconds=0,
+        federation_prune_seconds=0,
         inbox_stream_seconds=2,  # a live stream a test opens ends on its own, soon
     )
     return base.replace(**overrides)

@@ -155,7 +155,7 @@ def test_workers_started_again_and_again_keep_one_chain_of_each_sweep(redis_url,
     starts = [datetime(2026, 3, 2, 9, 0, s, tzinfo=UTC) for s in (5, 17, 58)]
     settings = node_settings(
         data_dir=str(sqlite_dir), redis_url=redis_url, sla_sweep_seconds=60,
-        outbox_sweep_seconds=60, audit_witness_seconds=3600,
+        outbox_sweep_seconds=60, audit_witness_seconds=3600, federation_prune_seconds=3600,
     )  # fmt: skip
     nodes = [create_app(settings, clock=FakeClock(at)).extensions["trustdesk"] for at in starts]
     try:
@@ -174,6 +174,7 @@ def test_workers_started_again_and_again_keep_one_chain_of_each_sweep(redis_url,
             [
                 f"outbox-sweep-{int(datetime(2026, 3, 2, 9, 1, tzinfo=UTC).timestamp())}",
                 f"audit-witness-{int(datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp())}",
+                f"federation-prune-{int(datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp())}",
             ]
         )
     finally:
