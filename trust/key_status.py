@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from account_node.tenancy import ScopedStore
 from trust.keystore import AccountKeyStore
@@ -75,13 +75,29 @@ class PeerKeyStatus:
 class _Outbox(ScopedStore[OutboxMessage]):
     model = OutboxMessage
 
+    def latest_deliveries(self, key: AccountKey) -> dict[tuple[str, str], datetime]:
+        """Per peer (node, account), its latest delivery since ``key`` was made: one row
+        per peer, however much traffic there was."""
+        query = (
+            select(
+                OutboxMessage.peer_node,
+                OutboxMessage.peer_account,
+                func.max(OutboxMessage.delivered_at),
+            )
+            .where(OutboxMessage.delivered_at >= key.created_at)
+            .group_by(OutboxMessage.peer_node, OutboxMessage.peer_account)
+        )
+        rows = self.session.execute(query)
+        return {(node, account): last for node, account, last in rows if last is not None}
+
     def evidence(self, key: AccountKey) -> list[OutboxMessage]:
-        """Every message that can say something about ``key``: delivered since it was
-        made, still pending, or its own notice (whatever became of it)."""
+        """The messages that can say more about ``key``: those the peer refused for a key
+        and that still wait, and the key's own notice (whatever became of it)."""
         query = select(OutboxMessage).where(
             or_(
-                OutboxMessage.delivered_at >= key.created_at,
-                (OutboxMessage.delivered_at.is_(None) & OutboxMessage.abandoned_at.is_(None)),
+                OutboxMessage.key_refused
+                & OutboxMessage.delivered_at.is_(None)
+                & OutboxMessage.abandoned_at.is_(None),
                 (OutboxMessage.precedence == KEY_NOTICE)
                 & (OutboxMessage.signing_key == key.key_id),
             )
@@ -109,11 +125,13 @@ def peer_key_states(session: Any, scope: Any) -> list[PeerKeyStatus]:
     peers: dict[tuple[str, str], list[Trust]] = {}
     for trust in _Trusts(session, scope).active():
         peers.setdefault((trust.peer_node, trust.peer_account), []).append(trust)
+    outbox = _Outbox(session, scope)
     messages: dict[tuple[str, str], list[OutboxMessage]] = {}
-    for message in _Outbox(session, scope).evidence(current):
+    for message in outbox.evidence(current):
         messages.setdefault((message.peer_node, message.peer_account), []).append(message)
+    delivered = outbox.latest_deliveries(current)
     return [
-        judge(current, after_compromise, trusts, messages.get(peer, []))
+        judge(current, after_compromise, trusts, messages.get(peer, []), delivered.get(peer))
         for peer, trusts in sorted(peers.items(), key=lambda item: item[0][::-1])
     ]
 
@@ -123,9 +141,11 @@ def judge(
     after_compromise: bool,
     trusts: list[Trust],
     messages: Iterable[OutboxMessage],
+    latest_delivery: datetime | None = None,
 ) -> PeerKeyStatus:
-    """One peer's state from its active ``trusts`` and the outbox's ``messages`` to it
-    (see the module docstring). Pure: the tests give it what they like."""
+    """One peer's state from its active ``trusts``, the outbox's ``messages`` to it and
+    its ``latest_delivery`` (see the module docstring; a delivered message among
+    ``messages`` counts as one too). Pure: the tests give it what they like."""
     first = trusts[0]
 
     def status(state: str, since: datetime | None, detail: str, **more: Any) -> PeerKeyStatus:
@@ -140,7 +160,11 @@ def judge(
         refused_at,
     )
     delivered_at = max(
-        (m.delivered_at for m in messages if m.delivered_at and m.delivered_at >= key.created_at),
+        (
+            moment
+            for moment in [latest_delivery, *(m.delivered_at for m in messages)]
+            if moment is not None and moment >= key.created_at
+        ),
         default=None,
     )
     refused = refused_at(refusal) if refusal is not None else None

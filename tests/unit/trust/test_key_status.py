@@ -111,3 +111,10 @@ def test_a_message_given_up_with_its_trust_is_no_refusal(given_up):
 def test_one_verdict_names_every_active_trust_with_the_peer():
     verdict = judge(KEY, False, [trust(at(-9), "t1"), trust(at(3), "t2")], [])
     assert verdict.trust_ids == ("t1", "t2") and verdict.state == "holds"
+
+
+def test_the_latest_delivery_counts_as_a_delivered_call_only_if_after_the_key():
+    assert judge(KEY, True, OLD_TRUST, [], latest_delivery=at(5)).state == "holds"
+    assert judge(KEY, True, OLD_TRUST, [], latest_delivery=at(-5)).state == "unconfirmed"
+    waiting = message(key_refused=True, next_attempt_at=at(20) + AWAITING_CONFIRMATION_DELAY)
+    assert judge(KEY, True, OLD_TRUST, [waiting], latest_delivery=at(10)).state == "refused"
