@@ -35,7 +35,7 @@ from services.offerings.api import offerings_api, offerings_federation
 from services.requests.api import requests_api
 from services.sla.api import calendars_api, slas_api
 from services.visibility.api import trust_requests_api, visibility_federation
-from trust.api import federation, keys_api, trusts_api, well_known
+from trust.api import federation, keys_api, outbox_api, trusts_api, well_known
 
 API_BLUEPRINTS = (
     me_api,
@@ -52,6 +52,7 @@ API_BLUEPRINTS = (
     trust_requests_api,
     inbox_api,
     keys_api,
+    outbox_api,
 )
 # /federation/v1: peers' signed calls, one blueprint per slice that answers them.
 FEDERATION_BLUEPRINTS = (

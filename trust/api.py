@@ -26,6 +26,7 @@ from account_node.unit_of_work import rollback_keeping
 from trust import schemas, witness
 from trust.calls import TrustCall, authenticate_trust_call
 from trust.client import PeerClient, shared_client
+from trust.deliveries import Deliveries, delivery
 from trust.descriptor import build_descriptor
 from trust.ending import Deactivations
 from trust.errors import FederationForbidden, FederationRefused
@@ -43,6 +44,9 @@ well_known = Blueprint("well_known", __name__)
 trusts_api = NodeBlueprint("trusts", __name__, url_prefix="/api/v1/trusts", description="Trusts")
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
 keys_api = NodeBlueprint("keys", __name__, url_prefix="/api/v1/keys", description="Account keys")
+outbox_api = NodeBlueprint(
+    "outbox", __name__, url_prefix="/api/v1/outbox", description="Deliveries to peers"
+)
 READERS = ("admin", "auditor")
 
 
@@ -241,6 +245,22 @@ class KeyList(MethodView):
         handshake = _handshake(work(*READERS))
         handshake.keys.current()
         return [key_listing(row) for row in handshake.keys.listed()]
+
+
+@outbox_api.route("")
+class OutboxList(MethodView):
+    @outbox_api.arguments(schemas.OutboxArgs, location="query")
+    @outbox_api.response(200, schemas.DeliveryPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """What this account's outbox holds, oldest first: signed calls to peers that must
+        arrive (event notices, key notices, ...), each ``pending``, ``waiting_for_key``
+        (the peer refused this account's key: its admin must confirm it), ``delivered``
+        or ``abandoned``, with attempts, next attempt and the last failure."""
+        current = work(*READERS)
+        page = Deliveries(current.session, current.scope).listing(
+            args.get("cursor"), args["limit"], state=args.get("state"), peer=args.get("peer")
+        )
+        return page_body([delivery(m) for m in page.items], page.next_cursor)
 
 
 @keys_api.route("/peers")

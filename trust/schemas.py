@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from trust.deliveries import STATES as DELIVERY_STATES
+
 
 class InvitationOut(Schema):
     node_url = fields.String()
@@ -130,3 +132,33 @@ class PeerKeyStatusOut(Schema):
     detail = fields.String()
     last_error = fields.String(allow_none=True)
     next_attempt_at = fields.DateTime(allow_none=True)
+
+
+class OutboxArgs(Schema):
+    state = fields.String(validate=validate.OneOf(DELIVERY_STATES))
+    peer = fields.String(validate=validate.Length(min=1, max=64))
+    cursor = fields.String(validate=validate.Length(max=512))
+    limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=25)
+
+
+class DeliveryOut(Schema):
+    id = fields.String()
+    trust_id = fields.String()
+    peer_account = fields.String()
+    peer_node = fields.String()
+    kind = fields.String(metadata={"description": "key_notice or message"})
+    path = fields.String(metadata={"description": "the call's path on the peer's node"})
+    state = fields.String(metadata={"description": ", ".join(DELIVERY_STATES)})
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    abandoned_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(
+        allow_none=True, metadata={"description": "this node's words, never the peer's"}
+    )
+
+
+class DeliveryPage(Schema):
+    items = fields.List(fields.Nested(DeliveryOut))
+    next_cursor = fields.String(allow_none=True)

@@ -121,6 +121,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("/api/v1/keys", "GET"): Rule(AUDIT, 200),
     ("/api/v1/keys/peers", "GET"): Rule(AUDIT, 200),
+    ("/api/v1/outbox", "GET"): Rule(AUDIT, 200),
     ("/api/v1/keys/rotate", "POST"): Rule(ADMIN, 200),
     ("/federation/v1/<account_id>/keys/rotation", "POST"): Rule(EVERYONE, 401, **SIGNED),
     ("/federation/v1/<account_id>/trusts/proposals", "POST"): Rule(EVERYONE, 401, **SIGNED),
