@@ -31,6 +31,9 @@ trust_requests_api = NodeBlueprint(
     description="Requests of a trusting account, reached live through its trust",
 )
 STAFF = ("admin", "specialist", "auditor")
+# Built once: a schema's construction binds every field, and the list is the hot path of
+# every trusted node's inbox (a call per page per node). Loading keeps no state on it.
+LIST_ARGS = schemas.ListArgs()
 WORKERS = ("admin", "specialist")
 
 
@@ -58,7 +61,7 @@ def shared_list(account_id: str, trust_id: str) -> Any:
     except FederationRefused as error:
         return refused(account_id, error)
     args = _load(
-        schemas.ListArgs(),
+        LIST_ARGS,
         {k: request.args.getlist(k) if k in ("offering", "status") else v
          for k, v in request.args.items()},
     )  # fmt: skip
