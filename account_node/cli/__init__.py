@@ -10,7 +10,16 @@ imported, and the shared helpers live in ``common.py``.
 from __future__ import annotations
 
 # Imported for their effect: each module registers its commands on ``main``.
-from account_node.cli import accounts, audit, db, keys, running, tokens, trusts  # noqa: F401
+from account_node.cli import (  # noqa: F401
+    accounts,
+    audit,
+    db,
+    keys,
+    outbox,
+    running,
+    tokens,
+    trusts,
+)
 from account_node.cli.group import main
 
 __all__ = ["main"]

@@ -245,3 +245,22 @@ def test_key_peers_says_which_peers_hold_the_key_and_who_must_confirm(app, accou
     [listed] = json.loads(run(env, "key", "peers", "--account", account.id, "--json"))
     assert (listed["state"], listed["must_confirm"]) == ("unconfirmed", True)
     assert listed["trust_ids"] == [f"trust-{account.id}"]
+
+
+def test_outbox_list_shows_the_notice_waiting_for_a_down_peer(app, account, env):
+    assert run(env, "outbox", "list", "--account", account.id).strip() == (
+        "the outbox holds nothing of that"
+    )
+    trust_with_down_peer(app, account)
+    run(env, "key", "rotate", *admin(account))  # the peer is down: the notice waits
+
+    [listed] = json.loads(run(env, "outbox", "list", "--account", account.id, "--json"))
+    assert (listed["state"], listed["kind"], listed["peer_account"]) == (
+        "pending", "key_notice", "msp",
+    )  # fmt: skip
+    assert listed["attempts"] == 1 and listed["last_error"]
+    text = run(env, "outbox", "list", "--account", account.id, "--state", "pending")
+    assert text.startswith("pending\tmsp\tkey_notice\t1 attempt(s)")
+    delivered = run(env, "outbox", "list", "--account", account.id, "--state", "delivered")
+    assert delivered.strip() == "the outbox holds nothing of that"
+    run(env, "outbox", "list", "--account", account.id, "--state", "stuck", code=2)
