@@ -9,9 +9,12 @@ forever, both tables would grow with every note and status change, and every que
 them with it. So a periodic job (``federation_prune_seconds``) deletes, per account,
 what finished more than ``federation_retention_days`` ago:
 
-- outbox messages delivered or given up then, except key rotation notices (a few per
-  rotation) and each peer's latest delivered message: they are what tells whether the
-  peer holds the account's key (trust.key_status), and what a key's story needs;
+- outbox messages delivered or given up then, except what other parts read back:
+  key rotation notices (a few per rotation) and each peer's latest delivered message,
+  which tell whether the peer holds the account's key (trust.key_status); and the
+  newest message not given up of each kind (path) per trust, which is how the audit
+  witness knows the head it last sent over a trust (trust.witness names it as the next
+  head's ``previous``: without it the peer could not check the link between the two);
 - ids of notices received then.
 
 Pending messages are never touched, however old: they are still to be delivered.
@@ -48,36 +51,41 @@ def prune_account(work: Work, days: int) -> Pruned:
     """Delete this account's federation traffic finished more than ``days`` ago."""
     cutoff = work.clock.now() - timedelta(days=days)
     session = work.session
-    latest = (
-        select(
-            OutboxMessage.peer_node,
-            OutboxMessage.peer_account,
-            func.max(OutboxMessage.delivered_at),
-        )
-        .where(OutboxMessage.delivered_at.is_not(None))
-        .group_by(OutboxMessage.peer_node, OutboxMessage.peer_account)
+    own = OutboxMessage.account_id == work.scope.account_id
+    kept = _newest(
+        session,
+        own & OutboxMessage.delivered_at.is_not(None),
+        (OutboxMessage.peer_node, OutboxMessage.peer_account),
+        OutboxMessage.delivered_at,
+    ) | _newest(
+        session,
+        own & OutboxMessage.abandoned_at.is_(None),
+        (OutboxMessage.trust_id, OutboxMessage.path),
+        OutboxMessage.created_at,
     )
-    kept = [
-        session.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.peer_node == node,
-                OutboxMessage.peer_account == account,
-                OutboxMessage.delivered_at == last,
-            )
-            .limit(1)
-        ).one()
-        for node, account, last in session.execute(latest).all()
-    ]
     finished = or_(OutboxMessage.delivered_at < cutoff, OutboxMessage.abandoned_at < cutoff)
     messages = _deleted(
         session,
         delete(OutboxMessage).where(
-            finished, OutboxMessage.precedence == MESSAGE, OutboxMessage.id.not_in(kept)
+            finished, OutboxMessage.precedence == MESSAGE, OutboxMessage.id.not_in(sorted(kept))
         ),
     )
     notices = _deleted(session, delete(ReceivedNotice).where(ReceivedNotice.received_at < cutoff))
     return Pruned(messages, notices)
+
+
+def _newest(session: Any, where: Any, group: tuple[Any, ...], by: Any) -> set[str]:
+    """The ids of the newest message (by ``by``) of each ``group``, among those
+    ``where`` holds: one per group, however many the group holds. ``where`` names the
+    account itself rather than trust the ORM's criterion to reach into the subquery
+    (two accounts of one node may send to one peer, even over one trust id)."""
+    rank = (
+        func.row_number()
+        .over(partition_by=group, order_by=(by.desc(), OutboxMessage.id.desc()))
+        .label("rank")
+    )
+    ranked = select(OutboxMessage.id, rank).where(where).subquery()
+    return set(session.scalars(select(ranked.c.id).where(ranked.c.rank == 1)))
 
 
 def _deleted(session: Any, statement: Any) -> int:
