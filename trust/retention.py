@@ -3,8 +3,10 @@
 Every change to a request shared over a trust queues an event notice in the sender's
 outbox, and the receiver keeps each notice's id to drop a redelivery. Neither is needed
 for long once the message is done: a delivered or given-up message is never sent again
-(its audit trail, where there is one, is the audit log's), and a notice is redelivered
-only while its sender retries it (a day at most, ``trust.outbox.MAX_ATTEMPTS``). Kept
+(its audit trail, where there is one, is the audit log's), and a notice the receiver
+took comes again only if its answer was lost, while the sender retries (a day at most,
+``trust.outbox.MAX_ATTEMPTS``; a redelivery later still is at worst one live event
+shown twice: notices carry references only). Kept
 forever, both tables would grow with every note and status change, and every query of
 them with it. So a periodic job (``federation_prune_seconds``) deletes, per account,
 what finished more than ``federation_retention_days`` ago:
