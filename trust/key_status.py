@@ -36,7 +36,7 @@ from sqlalchemy import func, or_, select
 from account_node.tenancy import ScopedStore
 from trust.keystore import AccountKeyStore
 from trust.models import KEY_NOTICE, KEY_STATUSES, AccountKey, OutboxMessage, Trust
-from trust.outbox import AWAITING_CONFIRMATION_DELAY
+from trust.outbox import AWAITING_CONFIRMATION_DELAY, active_trusts
 
 MUST_CONFIRM = ("refused", "unconfirmed")
 
@@ -105,14 +105,6 @@ class _Outbox(ScopedStore[OutboxMessage]):
         return list(self.session.scalars(query))
 
 
-class _Trusts(ScopedStore[Trust]):
-    model = Trust
-
-    def active(self) -> list[Trust]:
-        query = select(Trust).where(Trust.status == "active").order_by(Trust.peer_account)
-        return list(self.session.scalars(query))
-
-
 def peer_key_states(session: Any, scope: Any) -> list[PeerKeyStatus]:
     """The state of the account's current key with each peer of an active trust, by
     peer account. None at all while the account has no key yet (it has no trust)."""
@@ -123,7 +115,7 @@ def peer_key_states(session: Any, scope: Any) -> list[PeerKeyStatus]:
     before = [k for k in keys if k.created_at < current.created_at]
     after_compromise = bool(before) and before[-1].status == "revoked"
     peers: dict[tuple[str, str], list[Trust]] = {}
-    for trust in _Trusts(session, scope).active():
+    for trust in active_trusts(session):
         peers.setdefault((trust.peer_node, trust.peer_account), []).append(trust)
     outbox = _Outbox(session, scope)
     messages: dict[tuple[str, str], list[OutboxMessage]] = {}

@@ -22,7 +22,7 @@ from account_node.identity.accounts import Accounts
 from account_node.identity.authentication import principal_of
 from account_node.identity.store import PeopleStore
 from account_node.settings import Settings
-from account_node.tenancy import AccountScope
+from account_node.tenancy import AccountScope, bind_scope
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -55,6 +55,17 @@ def describe(error: NodeError) -> str:
     lines = [error.detail]
     lines += [f"  {field}: {'; '.join(msgs)}" for field, msgs in error.errors.items()]
     return "\n".join(lines)
+
+
+def hosted_scope(app: Flask, account_id: str) -> AccountScope:
+    """The scope of ``account_id``, bound to the session, for read-only commands that act
+    as no one (``ClickException`` through ``AccountNotFound`` if the node hosts no such
+    account)."""
+    node = app.extensions["trustdesk"]
+    Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
+    scope = AccountScope(account_id)
+    bind_scope(db.session(), scope)
+    return scope
 
 
 def work_as(app: Flask, account_id: str, email: str, *roles: str) -> Work:

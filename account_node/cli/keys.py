@@ -6,11 +6,9 @@ from typing import Any
 
 import click
 
-from account_node.cli.common import emit, handshake, node_context, work_as
+from account_node.cli.common import emit, handshake, hosted_scope, node_context, work_as
 from account_node.cli.group import main
 from account_node.db import db
-from account_node.identity.accounts import Accounts
-from account_node.tenancy import AccountScope, bind_scope
 
 
 @main.group()
@@ -61,11 +59,9 @@ def key_show(ctx: click.Context, account_id: str, as_json: bool) -> None:
     from trust.keystore import AccountKeys, key_listing
 
     with node_context(ctx) as app:
-        node = app.extensions["trustdesk"]
-        Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
-        keys = AccountKeys(
-            db.session, AccountScope(account_id), node.clock, app.config["SECRET_KEY"]
-        )
+        scope = hosted_scope(app, account_id)
+        clock = app.extensions["trustdesk"].clock
+        keys = AccountKeys(db.session, scope, clock, app.config["SECRET_KEY"])
         keys.current()  # made on first use, as the descriptor would
         rows = [key_listing(row) for row in reversed(keys.listed())]
         emit(rows, as_json, _keys_text)
@@ -93,10 +89,7 @@ def key_peers(ctx: click.Context, account_id: str, as_json: bool) -> None:
     from trust.schemas import PeerKeyStatusOut
 
     with node_context(ctx) as app:
-        node = app.extensions["trustdesk"]
-        Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
-        scope = AccountScope(account_id)
-        bind_scope(db.session(), scope)
+        scope = hosted_scope(app, account_id)
         states = [s.as_dict() for s in peer_key_states(db.session, scope)]
         emit(PeerKeyStatusOut(many=True).dump(states), as_json, _peers_text)
 

@@ -6,11 +6,9 @@ from typing import Any
 
 import click
 
-from account_node.cli.common import emit, node_context
+from account_node.cli.common import emit, hosted_scope, node_context
 from account_node.cli.group import main
 from account_node.db import db
-from account_node.identity.accounts import Accounts
-from account_node.tenancy import AccountScope, bind_scope
 from trust.deliveries import STATES
 
 LIMIT = 200
@@ -37,10 +35,7 @@ def outbox_list(
     from trust.schemas import DeliveryOut
 
     with node_context(ctx) as app:
-        node = app.extensions["trustdesk"]
-        Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords).get(account_id)
-        scope = AccountScope(account_id)
-        bind_scope(db.session(), scope)
+        scope = hosted_scope(app, account_id)
         page = Deliveries(db.session, scope).listing(None, LIMIT, state=state, peer=peer)
         rows = DeliveryOut(many=True).dump([delivery(m) for m in page.items])
         emit(rows, as_json, _text)

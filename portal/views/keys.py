@@ -31,10 +31,10 @@ from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable, TrustCon
 from trust.handshake import Handshake
 from trust.key_status import peer_key_states
 from trust.keystore import key_listing
+from trust.outbox import active_trusts
 from trust.reconfirm import confirm_peer_key
 from trust.rotation import RotationReport, rotate
 
-LISTED = 200
 UNDERSTOOD = "Every peer refuses this account until its admin confirms the new key's fingerprint."
 
 
@@ -50,7 +50,7 @@ def _keys_page(
         {**key_listing(row), "created_at": row.created_at, "retired_at": row.retired_at}
         for row in handshake.keys.listed()
     ]
-    active = [t for t in handshake.trusts.page(None, LISTED).items if t.status == "active"]
+    active = active_trusts(work.session)
     return render_template(
         "admin/keys.html",
         fingerprint=current.signing.verify_key.fingerprint,
