@@ -56,6 +56,15 @@ def test_an_action_the_peer_dropped_is_not_sent_again():
     assert len(sent) == 1
 
 
+def test_cookies_a_peer_sets_are_never_sent_back():
+    """A peer must not make this node repeat a header of its choosing on signed calls."""
+    planted = httpx.Response(200, json={"items": []}, headers={"Set-Cookie": "tracker=1; Path=/"})
+    client, sent = _client([planted, {"items": []}])
+    client.signed("GET", URL, KEY, now=1_700_000_000, trust_id="t1")
+    client.signed("GET", URL, KEY, now=1_700_000_001, trust_id="t1")
+    assert "cookie" not in sent[1].headers
+
+
 def test_a_read_that_timed_out_is_not_sent_again():
     """A peer too slow to answer gets no second chance to hold the page up."""
     client, sent = _client([httpx.ReadTimeout("slow"), {"items": []}])
