@@ -132,6 +132,10 @@ class _PeerPool(httpx.Client):
     def cookies(self) -> httpx.Cookies:
         return self._none
 
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        """Nothing to set: this client keeps no cookies, given or received."""
+
 
 class PeerClient:
     """Calls to peers, over one small connection pool per peer.
