@@ -238,3 +238,33 @@ def test_a_node_answering_text_no_database_can_store_is_unreachable_and_hides_no
     statuses = {s["account"]: s["status"] for s in inbox["sources"]}
     assert (statuses[alpha.account.id], statuses[beta.account.id]) == ("ok", "unreachable")
     assert [i["subject"] for i in inbox["items"]] == ["alpha needs help"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_customer_hosted_on_the_msps_node_answers_a_fresh_tokens_first_inbox(tmp_path, kind):
+    """A token's first use is written; on SQLite a write held across a call to a peer
+    would keep the hosted customer from writing its side of it (the nonce, its half of
+    the handshake) until the call timed out: the handshake failed, the inbox showed the
+    customer unreachable. Every token here is used for the first time, and the use is
+    written last."""
+    database = _postgres_database("solo") if kind == "postgresql" else None
+    node = start_node("solo", tmp_path / "solo", database, inbox_timeout_ms=TIMEOUT_MS)
+    try:
+        msp = Msp(node, make_account(node.app, kind="msp", prefix="msp"))
+        customer = make_account(node.app, prefix="hosted")
+        trust = establish_trust(node, msp.account, node, customer)
+        offer(node, msp.account, build_msp_desk(node, msp.account), trust)
+        with node.client(customer.end_user) as end_user:
+            [held] = ok(end_user.get("/api/v1/offerings"))["items"]
+            body = {"subject": "Hosted needs help", "offering_id": held["id"]}
+            ok(end_user.post("/api/v1/requests", json=body), 201)
+
+        inbox = _inbox(msp)  # the specialist's token is used for the first time
+
+        statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+        assert statuses[customer.id] == "ok"
+        assert [i["subject"] for i in inbox["items"]] == ["Hosted needs help"]
+    finally:
+        node.stop()
+        if database is not None:
+            _drop(database[0])

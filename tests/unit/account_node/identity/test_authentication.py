@@ -26,6 +26,7 @@ from account_node.identity.service import People, Tokens
 from account_node.identity.store import PeopleStore
 from account_node.identity.tokens import parse_token
 from account_node.tenancy import AccountScope
+from account_node.unit_of_work import rollback_keeping
 from tests.factories.accounts import PASSWORD, make_account
 
 
@@ -64,6 +65,7 @@ def test_a_valid_token_authenticates_its_person_with_their_roles(app, node, own_
         assert (principal.person_id, principal.account_id) == (account.specialist.id, account.id)
         assert principal.roles == frozenset({"specialist"})
         assert (principal.email, principal.via) == (account.specialist.email, "token")
+        db.session.commit()
         assert stored_token(account, "specialist").last_used_at == own_clock.now()
 
 
@@ -72,12 +74,29 @@ def test_token_use_is_recorded_at_most_every_few_minutes(app, node, own_clock):
     with app.app_context():
         auth = authenticator(node, own_clock)
         auth.bearer(account.admin.token)
+        db.session.commit()
         first_use = own_clock.now()
         own_clock.advance(TOKEN_TOUCH_INTERVAL)
         auth.bearer(account.admin.token)
+        db.session.commit()
         assert stored_token(account, "admin").last_used_at == first_use
         own_clock.advance(timedelta(seconds=1))
         auth.bearer(account.admin.token)
+        db.session.commit()
+        assert stored_token(account, "admin").last_used_at == own_clock.now()
+
+
+def test_token_use_is_written_as_the_call_ends_so_the_call_holds_no_lock_meanwhile(
+    app, node, own_clock
+):
+    """On SQLite a write holds the file's lock until the commit: a call that wrote its
+    token's use first would keep a peer hosted on the same node, which it calls, from
+    writing its side. The use is written at the commit, or after a rollback."""
+    account = make_account(app)
+    with app.app_context():
+        authenticator(node, own_clock).bearer(account.admin.token)
+        assert not db.session.dirty and not db.session.new
+        rollback_keeping(db.session)  # the call failed: it was a use all the same
         assert stored_token(account, "admin").last_used_at == own_clock.now()
 
 
