@@ -94,7 +94,7 @@ class Cmdb:
     def _check(self, ci: ConfigurationItem | None, fields: dict[str, Any]) -> None:
         errors: dict[str, list[str]] = {}
         if "name" in fields:
-            name = (fields["name"] or "").strip()
+            name = fields["name"] = (fields["name"] or "").strip()
             if not name:
                 errors["name"] = ["must not be empty"]
             elif (ci is None or name != ci.name) and self.store.by_name(name):
@@ -116,10 +116,14 @@ class Cmdb:
             raise ValidationFailed(errors=errors)
 
     def _parent_problem(self, ci: ConfigurationItem | None, parent_id: str) -> str | None:
+        """Why ``ci`` (None: a new one) cannot go under ``parent_id``, if it cannot: the
+        parent is unknown, is the item or one of its descendants, or the tree would grow
+        deeper than ``MAX_DEPTH`` with the item's own subtree hung below the parent."""
         parent = self.store.find(parent_id)
         if parent is None:
             return "no such configuration item in this account"
-        for _ in range(MAX_DEPTH):
+        below = self._height(ci) if ci is not None else 1
+        for _ in range(MAX_DEPTH - below):
             if ci is not None and parent.id == ci.id:
                 return "would make the item its own ancestor"
             if not parent.parent_id:
@@ -129,3 +133,12 @@ class Cmdb:
                 return None
             parent = found
         return f"the tree would be deeper than {MAX_DEPTH} levels"
+
+    def _height(self, ci: ConfigurationItem) -> int:
+        """Levels of the subtree ``ci`` heads (1: no children), counted up to ``MAX_DEPTH``
+        (a query per level, only when an item moves)."""
+        level, height = [ci.id], 0
+        while level and height < MAX_DEPTH:
+            height += 1
+            level = self.store.children_of(level)
+        return height

@@ -20,6 +20,10 @@ class CiStore(ScopedStore[ConfigurationItem]):
         query = select(ConfigurationItem).where(ConfigurationItem.name == name)
         return self.session.scalars(query).first()
 
+    def children_of(self, parent_ids: list[str]) -> list[str]:
+        query = select(ConfigurationItem.id).where(ConfigurationItem.parent_id.in_(parent_ids))
+        return list(self.session.scalars(query))
+
     def filtered(self, cursor: str | None, limit: int, **filters: Any) -> Page[ConfigurationItem]:
         criteria = [
             getattr(ConfigurationItem, name) == value
