@@ -1,8 +1,8 @@
 """The catalog: the services a person can raise requests on, and the offerings of each.
 
 A service with open offerings is raised through an offering (it names the team the
-request is routed to and the customer's SLA); a service without one is raised directly
-and lands with no team until staff assign it.
+request is routed to and the customer's SLA); one of the account's own services without
+one is raised directly and lands with no team until staff assign it.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ class Entry:
 
 
 def catalog_entries(work: Work) -> list[Entry]:
-    """Active services, each with its open offerings, by name."""
+    """Active services, each with its open offerings, by name. A service held for a
+    trust is raised through its offerings only: without an open one it is not listed."""
     entries = {s.id: Entry(s) for s in Catalog(work).page(None, LISTED, active_only=True).items}
     for offering in Offerings(work).page(None, LISTED, open_only=True).items:
         if offering.service_id in entries:
             entries[offering.service_id].offerings.append(offering)
-    return sorted(entries.values(), key=lambda e: e.service.name.lower())
+    listed = [e for e in entries.values() if e.offerings or not e.service.provided_by]
+    return sorted(listed, key=lambda e: e.service.name.lower())
 
 
 @portal_blueprint.get("/catalog")

@@ -36,7 +36,12 @@ class InboxArgs(Schema):
     offering = fields.String(validate=validate.Length(min=1, max=64))
     team = fields.String(validate=validate.Length(min=1, max=64))
     service = fields.String(validate=validate.Length(min=1, max=64))
-    sla_state = fields.String(validate=validate.OneOf(["on_track", "at_risk", "breached", "met"]))
+    sla_state = fields.String(
+        validate=validate.OneOf(["on_track", "at_risk", "breached", "met"]),
+        metadata={
+            "description": "the worse of the two clocks' states: breached, at_risk, on_track, met"
+        },
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

@@ -42,7 +42,12 @@ class RequestListArgs(Schema):
         validate=validate.Length(min=1, max=64), metadata={"description": "an id, or `me`"}
     )
     requester_id = _id
-    sla_state = fields.String(validate=validate.OneOf(SLA_STATES))
+    sla_state = fields.String(
+        validate=validate.OneOf(SLA_STATES),
+        metadata={
+            "description": "the worse of the two clocks' states: breached, at_risk, on_track, met"
+        },
+    )
     breached = fields.Boolean()
     q = fields.String(validate=validate.Length(min=1, max=200))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -198,6 +199,7 @@ class Requests:
         requester_id = requester_id or self.work.actor.person_id
         if requester_id != self.work.actor.person_id:
             self._require_staff()
+        _check_subject(subject)
         asked = Asked.of(
             requester_id=requester_id, subject=subject, description=description,
             service_id=service_id, offering_id=offering_id, ci_id=ci_id, priority=priority,
@@ -282,6 +284,12 @@ class Requests:
                     errors["service_id"] = ["is not the service of that offering"]
         if service_id and service is None:
             service = _lookup(errors, "service_id", Catalog(self.work).get, service_id)
+            if service is not None and service.provided_by:
+                # Its offering says who may raise on it, until when, routed to whom.
+                errors["service_id"] = [
+                    "this service is provided over a trust: raise the request on its "
+                    "offering (offering_id)"
+                ]
         if service is not None and not service.active:
             errors["service_id"] = ["this service no longer takes requests"]
         if not service_id and not offering_id:
@@ -308,6 +316,8 @@ class Requests:
         before = snapshot(request)
         if changes.get("ci_id"):
             _lookup_or_raise("ci_id", Cmdb(self.work).visible, changes["ci_id"])
+        if "subject" in changes:
+            changes["subject"] = _check_subject(changes["subject"])
         for name in ("subject", "description", "ci_id"):
             if name in changes:
                 setattr(request, name, changes[name])
@@ -347,14 +357,7 @@ class Requests:
 
     def _apply_status(self, request: Request, status: str, reason: str = "") -> None:
         now, old = self.work.clock.now(), request.status
-        pausing = set(request.sla_terms.get("pausing_statuses", []))
-        open_pause = self.store.open_pause(request.id)
-        if open_pause is not None and status not in pausing:
-            open_pause.ended_at = now
-        if status in pausing and open_pause is None:
-            self.store.session.add(
-                RequestPause(request_id=request.id, began_at=now, ended_at=None, status=status)
-            )
+        self._pause_as_terms_say(request, status, now)
         if status == "resolved":
             request.resolved_at = now
             request.first_response_at = request.first_response_at or now
@@ -376,6 +379,17 @@ class Requests:
         self.store.session.flush()
         self._event(request, "status", body=reason, data={"from": old, "to": status})
         self._moved(request)
+
+    def _pause_as_terms_say(self, request: Request, status: str, now: datetime) -> None:
+        """Open the request's pause, or end it, as its frozen terms say of ``status``."""
+        pausing = set(request.sla_terms.get("pausing_statuses", []))
+        open_pause = self.store.open_pause(request.id)
+        if open_pause is not None and status not in pausing:
+            open_pause.ended_at = now
+        if status in pausing and open_pause is None:
+            self.store.session.add(
+                RequestPause(request_id=request.id, began_at=now, ended_at=None, status=status)
+            )
 
     def assign(self, request_id: str, *, team_id: Any = UNSET, assignee_id: Any = UNSET) -> Request:
         request = self._for_work(request_id)
@@ -469,6 +483,8 @@ class Requests:
         except NotFound as exc:
             raise InvalidRequest(errors={"sla_id": [exc.detail]}) from exc
         _freeze_sla(request, decision)
+        # The new terms may pause in other statuses: the clock stops, or runs again, now.
+        self._pause_as_terms_say(request, request.status, self.work.clock.now())
         self._event(
             request,
             "sla",
@@ -618,6 +634,13 @@ def _freeze_sla(request: Request, decision: SlaDecision) -> None:
         "calendar": {"id": calendar.id, "name": calendar.name},
     }
     request.sla_calendar = calendar.definition
+
+
+def _check_subject(subject: str) -> str:
+    """The subject as stored: trimmed, and never blank (a list of blank lines helps nobody)."""
+    if not subject.strip():
+        raise InvalidRequest(errors={"subject": ["must not be blank"]})
+    return subject.strip()
 
 
 def _lookup(

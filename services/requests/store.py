@@ -106,7 +106,7 @@ class RequestFilter:
             (Request.team_id, self.team_id),
             (Request.assignee_id, self.assignee_id),
             (Request.requester_id, self.requester_id),
-            (Request.resolution_state, self.sla_state),
+            (sla_state_of_request(), self.sla_state),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -118,6 +118,22 @@ class RequestFilter:
         if self.text:
             query = query.where(text_matches(f"%{escape_like(self.text.lower())}%"))
         return query
+
+
+def sla_state_of_request() -> Any:
+    """A request's SLA state: the worse of its two clocks' (``breached``, then
+    ``at_risk``, ``on_track``, ``met``). A breached response is a breached request,
+    however well its resolution goes; it is ``met`` only once both clocks are."""
+
+    def either(state: str) -> Any:
+        return or_(Request.response_state == state, Request.resolution_state == state)
+
+    return case(
+        (either("breached"), "breached"),
+        (either("at_risk"), "at_risk"),
+        (either("on_track"), "on_track"),
+        else_="met",
+    )
 
 
 def text_matches(pattern: Any) -> Any:

@@ -118,7 +118,12 @@ class StatusPatch(Schema):
 class ListArgs(Schema):
     offering = fields.List(fields.String(validate=_id), load_default=list)
     status = fields.List(fields.String(validate=validate.Length(max=24)), load_default=list)
-    sla_state = fields.String(validate=validate.OneOf(["on_track", "at_risk", "breached", "met"]))
+    sla_state = fields.String(
+        validate=validate.OneOf(["on_track", "at_risk", "breached", "met"]),
+        metadata={
+            "description": "the worse of the two clocks' states: breached, at_risk, on_track, met"
+        },
+    )
     q = fields.String(validate=validate.Length(max=200))
     sort = fields.String(load_default="urgency", validate=validate.OneOf(["urgency", "newest"]))
     cursor = fields.String(validate=validate.Length(max=512))

@@ -21,7 +21,7 @@ from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore, prebuilt
 from services.requests.lifecycle import FINAL
 from services.requests.models import Request, RequestEvent, RequestPause
-from services.requests.store import escape_like, text_matches
+from services.requests.store import escape_like, sla_state_of_request, text_matches
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def _urgent_statement(shape: _Shape) -> Select:  # type: ignore[type-arg]
     if shape.statuses:
         query = query.where(Request.status.in_(bindparam("statuses", expanding=True)))
     if shape.sla_state:
-        query = query.where(Request.resolution_state == bindparam("sla_state"))
+        query = query.where(sla_state_of_request() == bindparam("sla_state"))
     if shape.text:
         query = query.where(text_matches(bindparam("pattern")))
     if shape.after:

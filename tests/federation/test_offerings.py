@@ -124,3 +124,30 @@ def test_a_deactivated_trust_stops_new_requests_on_what_it_offered(federation):
         )
     assert response.status_code == 422
     assert response.json()["code"] == "offering_closed"
+
+
+def _count_requests(federation) -> int:
+    with federation.customer.client(federation.customer_account.admin) as customer:
+        return len(ok(customer.get("/api/v1/requests", params={"limit": 200}))["items"])
+
+
+def test_a_held_service_is_raised_on_through_its_offering_only(federation):
+    """Named directly, a service held for a trust would skip what its offering decides:
+    whether it is open, until when, and which MSP team it is routed to. Before and after
+    the trust ends, the service id alone is refused and nothing is written."""
+    trust, desk = _setup(federation)
+    offer(federation.msp, federation.msp_account, desk, trust)
+    [held] = _received(federation)
+
+    def by_service() -> dict:
+        with federation.customer.client(federation.customer_account.end_user) as customer:
+            body = {"subject": "Around the offering", "service_id": held["service_id"]}
+            response = customer.post("/api/v1/requests", json=body)
+        assert response.status_code == 422, response.text
+        return dict(response.json())
+
+    assert "offering_id" in by_service()["errors"]["service_id"][0]
+    with federation.msp.client(federation.msp_account.admin) as msp:
+        ok(msp.post(f"/api/v1/trusts/{trust}/deactivate"))
+    assert "service_id" in by_service()["errors"]
+    assert _count_requests(federation) == 0

@@ -155,6 +155,8 @@ def test_deactivating_from_the_portal_takes_the_request_out_of_the_inbox(served)
     specialist = sign_in(s.msp.app, s.msp_account, "specialist")
     link = f"/trusts/{s.trust}/requests/{s.request['id']}"
     assert ROW.findall(specialist.text("/inbox"))
+    end_user = sign_in(s.customer.app, s.customer_account, "end_user")
+    assert "Workplace support" in end_user.text("/catalog")
     customer_admin = sign_in(s.customer.app, s.customer_account, "admin")
     confirm = customer_admin.text(f"/admin/trusts/{s.trust}/deactivate")
     assert "Workplace support" in confirm  # the offering that stops taking requests
@@ -163,6 +165,8 @@ def test_deactivating_from_the_portal_takes_the_request_out_of_the_inbox(served)
     assert ROW.findall(specialist.text("/inbox")) == []
     assert specialist.get(link).status_code == 404
     assert "Deactivated</span>" in sign_in(s.msp.app, s.msp_account, "admin").text("/admin/trusts")
+    # The service held for the trust is raised through its offering only: gone with it.
+    assert "Workplace support" not in end_user.text("/catalog")
 
 
 def test_after_a_compromise_the_customers_admin_confirms_the_msps_key_from_the_portal(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 def test_level_5_the_service_default_applies_without_anything_more_specific(desk):
     body = desk.raise_request(service_id=desk.service)
@@ -144,3 +146,47 @@ def test_requester_terms_agree_for_ids_the_one_query_cannot_match(app, desk):
         group, sla, _ = store.offering_terms(desk.offering, "x").requester_terms
         assert (group, sla.id) == (None, desk.customer)
         db.session.rollback()
+
+
+def _sla_pausing_in(desk, name: str, statuses: list[str]) -> str:
+    """An SLA whose clocks pause in ``statuses`` only (none at all: ``[]``)."""
+    targets = {p: {"response": 60, "resolution": 240} for p in ("p1", "p2", "p3", "p4")}
+    body = {"name": name, "calendar_id": desk.calendar, "pausing_statuses": statuses,
+            "targets": targets}  # fmt: skip
+    return str(desk.created("/api/v1/slas", body)["id"])
+
+
+def test_an_override_to_terms_that_do_not_pause_restarts_a_paused_clock(desk, clock):
+    """Waiting for the customer paused the clock under the old terms; the new ones do not
+    pause there, so from the override on the clock runs, and the pause so far is kept."""
+    body = desk.raise_request()
+    path = f"/api/v1/requests/{body['id']}"
+    desk.patch(path, {"status": "waiting_for_customer"}, "specialist")
+    clock.advance(timedelta(hours=1))
+    overridden = desk.post(
+        f"{path}/sla-override",
+        {"sla_id": _sla_pausing_in(desk, "Relentless", []), "reason": "contract"},
+        "specialist",
+    )
+    assert overridden.status_code == 200, overridden.get_data(as_text=True)
+    clock.advance(timedelta(hours=2))
+
+    read = desk.get(path).get_json()["sla"]
+    assert read["resolution"]["paused"] is False
+    assert read["resolution"]["used_seconds"] == 2 * 3600
+    [pause] = read["pauses"]
+    assert pause["status"] == "waiting_for_customer" and pause["ended_at"] is not None
+
+
+def test_an_override_to_terms_that_pause_in_the_current_status_stops_the_clock(desk, clock):
+    patient = _sla_pausing_in(desk, "Patient", ["waiting_for_customer", "in_progress"])
+    body = desk.raise_request()
+    path = f"/api/v1/requests/{body['id']}"
+    desk.patch(path, {"status": "in_progress"}, "specialist")
+    clock.advance(timedelta(hours=1))
+    desk.post(f"{path}/sla-override", {"sla_id": patient, "reason": "on hold"}, "specialist")
+    clock.advance(timedelta(hours=2))
+
+    read = desk.get(path).get_json()["sla"]
+    assert read["resolution"]["paused"] is True
+    assert read["resolution"]["used_seconds"] == 3600

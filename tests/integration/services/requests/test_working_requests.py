@@ -283,3 +283,44 @@ def test_a_specialist_assigned_to_a_request_works_it_outside_their_teams(desk):
     desk.patch(_path(body), {"assignee_id": desk.account.specialist.id})
     resolved = desk.patch(_path(body), {"status": "resolved"}, "specialist")
     assert resolved.get_json()["status"] == "resolved"
+
+
+def test_the_sla_state_filter_takes_the_worse_of_the_two_clocks(app, desk, clock):
+    """A response breached while the resolution is on track is a breached request: listed
+    under ``breached`` (as ``breached=true`` lists it), not under ``on_track``."""
+    from datetime import timedelta
+
+    late = desk.raise_request(subject="Nobody answered")
+    clock.advance(timedelta(hours=2, minutes=1))  # past the 2 h response, within the 8 h
+    app.extensions["trustdesk"].jobs.drain()  # the SLA jobs store the states lists filter
+    fresh = desk.raise_request(subject="Just in")
+
+    def listed(**query) -> list[str]:
+        return [r["id"] for r in desk.get("/api/v1/requests", **query).get_json()["items"]]
+
+    read = desk.get(_path(late)).get_json()["sla"]
+    assert (read["response"]["state"], read["resolution"]["state"]) == ("breached", "on_track")
+    assert listed(sla_state="breached") == [late["id"]] == listed(breached="true")
+    assert listed(sla_state="on_track") == [fresh["id"]]
+
+
+def test_text_search_folds_case_beyond_ascii(desk):
+    """On SQLite as on PostgreSQL: "ärger" finds "Ärger", "ÉCRAN" finds "écran"."""
+    first = desk.raise_request(subject="Ärger mit dem Drucker")
+    second = desk.raise_request(subject="Un écran noir")
+    for query, expected in (("ärger", first), ("ÄRGER", first), ("ÉCRAN", second)):
+        found = desk.get("/api/v1/requests", q=query).get_json()["items"]
+        assert [r["id"] for r in found] == [expected["id"]], query
+
+
+def test_a_blank_subject_is_refused_on_raising_and_on_editing(desk):
+    before = len(desk.get("/api/v1/requests").get_json()["items"])
+    raised = desk.post("/api/v1/requests", {"subject": "   ", "offering_id": desk.offering})
+    assert raised.status_code == 422
+    assert "subject" in raised.get_json()["errors"]
+    assert len(desk.get("/api/v1/requests").get_json()["items"]) == before
+
+    body = desk.raise_request()
+    edited = desk.patch(_path(body), {"subject": " \t "}, "end_user")
+    assert edited.status_code == 422
+    assert desk.get(_path(body)).get_json()["subject"] == body["subject"]
