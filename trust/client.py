@@ -1,9 +1,11 @@
 """The peer client: guarded, signed, bounded calls to other nodes (httpx).
 
 Every call checks the URL against the outbound policy, has a per-phase timeout and a
-total deadline (httpx's read timeout applies per read, so a peer that drips bytes would
-otherwise hold a page forever), reads at most ``MAX_BODY`` bytes, and turns anything
-unexpected into ``PeerUnavailable`` or ``PeerDeclined`` without the peer's own words.
+total deadline, reads at most ``MAX_BODY`` bytes, and turns anything unexpected into
+``PeerUnavailable`` or ``PeerDeclined`` without the peer's own words. httpx's timeouts
+apply to each read and write, so a peer that drips its status line and headers a byte at
+a time would hold a call, a job or a page's thread for as long as it liked: the deadline
+bounds every connect, read and write on the socket itself (``_DeadlineStream``).
 An answer holding text no database can store (``account_node.unstorable``) is as
 unexpected as one that is not JSON: refused whole here, it reaches no caller.
 
@@ -50,6 +52,51 @@ def shared_client(registry: dict[str, Any], policy: OutboundPolicy, timeout: flo
     return found  # type: ignore[no-any-return]
 
 
+# The deadline of the call this thread is making (``PeerClient._send``): httpcore's sync
+# pool does all of a call's I/O in the calling thread.
+_call = threading.local()
+
+
+def _left(timeout: float | None, late: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of this thread's call, or ``late`` raised if
+    nothing is."""
+    deadline: float | None = getattr(_call, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("the call's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write ends by the call's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
 class PinnedBackend(httpcore.SyncBackend):
     """httpcore's network, except that a connection opens only to an address the guard
     checked as it opened: the host is resolved once (``trust.guard.resolve``), an internal
@@ -82,9 +129,14 @@ class PinnedBackend(httpcore.SyncBackend):
         for address in addresses:
             try:
                 # An IP literal: the resolver is not asked again.
-                return super().connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                stream = super().connect_tcp(
+                    str(address),
+                    port,
+                    _left(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
                 )
+                return _DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         raise failure
@@ -273,6 +325,7 @@ class PeerClient:
         deadline = time.monotonic() + limit
         if limit < self.timeout:
             request.extensions["timeout"] = httpx.Timeout(limit, connect=min(limit, 2.0)).as_dict()
+        _call.deadline = deadline
         try:
             response = pool.send(request, stream=True)
             try:
@@ -287,6 +340,8 @@ class PeerClient:
             raise PeerUnavailable(f"the peer did not answer ({type(exc).__name__})") from exc
         except PeerRefused as exc:  # from PinnedBackend, before anything was sent
             raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
+        finally:
+            _call.deadline = None
         if response.status_code >= 400:
             raise PeerDeclined(
                 f"the peer answered {response.status_code}",

@@ -3,7 +3,11 @@ and every connection opens to an address the guard checked as it opened."""
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -242,3 +246,64 @@ def test_tls_still_refuses_a_certificate_for_another_name(dns, tls_peer):
 def _pinned_pool(trusted: ssl.SSLContext) -> httpx.Client:
     """A pool as the client builds one, trusting the test peer's certificate."""
     return httpx.Client(transport=PinnedTransport(DEVELOPMENT, httpx.Limits(), trusted))
+
+
+# A peer that is slow on purpose: each byte inside the read timeout, the answer never.
+
+
+@pytest.fixture
+def dripping_peer() -> Iterator[int]:
+    """A port whose server answers with a status line and headers one byte every 0.1 s:
+    every read succeeds well inside any per-read timeout, and the answer takes minutes."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+
+    def drip(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 2000:
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.send(bytes([byte]))
+                except OSError:
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    stop.set()
+    server.close()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_peer_dripping_its_headers_is_cut_off_at_the_calls_deadline(dripping_peer, method):
+    """httpx's timeouts bound each read, not the call: without a deadline on the socket
+    itself this call would last as long as the peer liked, holding a job or a thread."""
+    client = PeerClient(DEVELOPMENT, 1.0)
+    url = f"http://127.0.0.1:{dripping_peer}/federation/v1/acme/trusts/t1/requests"
+    body = {"body": "Hi"} if method == "POST" else None
+    started = time.monotonic()
+    with pytest.raises(PeerUnavailable):
+        client.signed(method, url, KEY, now=1_700_000_000, body=body, trust_id="t1")
+    client.close()
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_shorter_limit_for_one_call_is_its_deadline(dripping_peer):
+    client = PeerClient(DEVELOPMENT, 5.0)
+    url = f"http://127.0.0.1:{dripping_peer}/federation/v1/acme/trusts/t1/requests"
+    started = time.monotonic()
+    with pytest.raises(PeerUnavailable):
+        client.signed("GET", url, KEY, now=1_700_000_000, trust_id="t1", timeout=0.5)
+    client.close()
+    assert time.monotonic() - started < 1.5
