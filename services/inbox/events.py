@@ -7,8 +7,9 @@ has seen before, and publishes it to the account's subscribers after the commit.
 to one of the account's own requests is published the same way (``local_event``), after
 its commit. With Redis configured the hub is Redis pub/sub, so every worker's streams hear
 every event; in the embedded default it is in-process. A stream sees only notices about
-offerings routed to its person's teams, and forgets a trust as soon as it is deactivated;
-of the account's own requests, only those the person may see.
+offerings routed to its person's teams, and ends once it has told its client that one of
+their trusts was deactivated (the client's next stream no longer reaches it); of the
+account's own requests, only those the person may see.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,10 +26,15 @@ CHANNEL = "trustdesk:inbox:{account}"
 KEEPALIVE_SECONDS = 15.0
 
 
+# What a hub's listener yields: an event, or None at a quiet keep-alive interval. Closing
+# it ends the subscription.
+Listening = Generator[dict[str, Any] | None, None, None]
+
+
 class Hub(Protocol):
     def publish(self, account_id: str, event: dict[str, Any]) -> None: ...
 
-    def listen(self, account_id: str, seconds: float) -> Iterator[dict[str, Any] | None]: ...
+    def listen(self, account_id: str, seconds: float) -> Listening: ...
 
 
 class LocalHub:
@@ -45,7 +51,7 @@ class LocalHub:
             with contextlib.suppress(queue.Full):
                 target.put_nowait(event)
 
-    def listen(self, account_id: str, seconds: float) -> Iterator[dict[str, Any] | None]:
+    def listen(self, account_id: str, seconds: float) -> Listening:
         """Events as they come, ``None`` at each quiet keep-alive interval, for ``seconds``."""
         mine: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1000)
         with self._lock:
@@ -66,7 +72,7 @@ class RedisHub:
     def publish(self, account_id: str, event: dict[str, Any]) -> None:
         self.redis.publish(CHANNEL.format(account=account_id), json.dumps(event))
 
-    def listen(self, account_id: str, seconds: float) -> Iterator[dict[str, Any] | None]:
+    def listen(self, account_id: str, seconds: float) -> Listening:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL.format(account=account_id))
 
@@ -131,20 +137,28 @@ def stream(
     seconds: float,
     sees_local: SeesLocal = lambda event: False,
 ) -> Iterator[str]:
-    """Server-sent events for one person: ``offerings`` maps offering id -> trust id."""
+    """Server-sent events for one person: ``offerings`` maps offering id -> trust id.
+
+    ``offerings`` is fixed when the stream opens. So when a trust it reaches is
+    deactivated, the stream tells its client and ends (DESIGN section 5): the client
+    reconnects and is given a stream of the trusts that remain. A stream that does not
+    reach that trust is not told, and goes on."""
     yield "retry: 3000\n\n"
-    dropped: set[str] = set()
-    for event in hub.listen(account_id, seconds):
-        if event is None:
-            yield ": keep-alive\n\n"
-            continue
-        if event.get("local"):
-            if not sees_local(event):
-                continue
-        elif event.get("type") == "trust.deactivated":
-            dropped.add(str(event.get("trust")))
-        elif offerings.get(str(event.get("offering"))) in dropped or (
-            str(event.get("offering")) not in offerings
-        ):
-            continue
-        yield f"id: {event.get('id', '')}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
+    reached = set(offerings.values())
+    with contextlib.closing(hub.listen(account_id, seconds)) as events:
+        for event in events:
+            if event is None:
+                yield ": keep-alive\n\n"
+            elif event.get("local"):
+                if sees_local(event):
+                    yield _rendered(event)
+            elif event.get("type") == "trust.deactivated":
+                if str(event.get("trust")) in reached:
+                    yield _rendered(event)
+                    return
+            elif str(event.get("offering")) in offerings:
+                yield _rendered(event)
+
+
+def _rendered(event: dict[str, Any]) -> str:
+    return f"id: {event.get('id', '')}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"

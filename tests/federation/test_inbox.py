@@ -268,3 +268,36 @@ def test_a_customer_hosted_on_the_msps_node_answers_a_fresh_tokens_first_inbox(t
         node.stop()
         if database is not None:
             _drop(database[0])
+
+
+def test_a_trust_the_customer_ends_closes_the_msp_streams_under_it(estate, monkeypatch):
+    """DESIGN section 5: beta ends its trust; the specialist's open stream (beta's offering
+    is routed to their team) is told so and ends then, not at the end of its lifetime."""
+    import threading
+
+    msp, (_, beta) = estate
+    services = msp.node.app.extensions["trustdesk"]
+    monkeypatch.setattr(services, "settings", services.settings.replace(inbox_stream_seconds=60))
+    received: list[dict] = []
+
+    def listen() -> None:
+        with (
+            msp.node.client(msp.account.specialist) as client,
+            client.stream("GET", "/api/v1/inbox/events", timeout=90) as events,
+        ):
+            received.extend(
+                json.loads(line.removeprefix("data: "))
+                for line in events.iter_lines()
+                if line.startswith("data: ")
+            )
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(0.5)  # the stream is open
+    with beta.node.client(beta.account.admin) as customer:
+        ok(customer.post(f"/api/v1/trusts/{beta.trust}/deactivate"))
+    listener.join(timeout=15)
+    assert not listener.is_alive(), "the stream outlived the trust it reached"
+    # (notices of the setup's requests may arrive first)
+    assert received[-1] == {"id": f"{beta.trust}:end", "type": "trust.deactivated",
+                            "trust": beta.trust}  # fmt: skip

@@ -1,0 +1,112 @@
+"""A person's live inbox stream, over a hub that plays a script of events.
+
+A stream carries notices about the offerings routed to its person's teams. When a trust
+it reaches is deactivated, it tells its client and ends (DESIGN section 5: open live
+streams under a deactivated trust are closed): the client reconnects and gets a stream
+computed from the trusts that remain. A stream that never reached that trust is not
+told, and goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from services.inbox.events import Listening, stream
+
+ACCOUNT = "acct-msp"
+ROUTED = {"off-alpha": "trust-alpha", "off-beta": "trust-beta"}
+
+
+class ScriptedHub:
+    """Plays ``script`` to the one stream that listens, and notes how far it got."""
+
+    def __init__(self, *script: dict[str, Any] | None) -> None:
+        self.script = script
+        self.played = 0
+        self.listening = False
+
+    def publish(self, account_id: str, event: dict[str, Any]) -> None:
+        raise AssertionError("a stream only listens")
+
+    def listen(self, account_id: str, seconds: float) -> Listening:
+        assert account_id == ACCOUNT
+        self.listening = True
+        try:
+            for event in self.script:
+                self.played += 1
+                yield event
+        finally:
+            self.listening = False
+
+
+def notice(offering: str, trust: str, request: str) -> dict[str, Any]:
+    return {"id": f"{request}:note", "type": "request.changed", "trust": trust,
+            "offering": offering, "request": request, "action": "note"}  # fmt: skip
+
+
+def deactivated(trust: str) -> dict[str, Any]:
+    return {"id": f"{trust}:end", "type": "trust.deactivated", "trust": trust}
+
+
+def told(chunks: Iterator[str] | list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The events a client reads from ``chunks``: (type, data); comments left out."""
+    found = []
+    for chunk in chunks:
+        fields = dict(
+            line.split(": ", 1) for line in chunk.splitlines() if line and not line.startswith(":")
+        )
+        if "event" in fields:
+            found.append((fields["event"], json.loads(fields["data"])))
+    return found
+
+
+def test_a_stream_reaching_a_deactivated_trust_tells_its_client_and_then_ends():
+    hub = ScriptedHub(
+        notice("off-alpha", "trust-alpha", "r1"),
+        deactivated("trust-alpha"),
+        notice("off-beta", "trust-beta", "r2"),  # would still be news, to a fresh stream
+        None,
+    )
+    events = stream(hub, ACCOUNT, ROUTED, seconds=300)
+    assert next(events) == "retry: 3000\n\n"
+    assert told([next(events), next(events)]) == [
+        ("request.changed", notice("off-alpha", "trust-alpha", "r1")),
+        ("trust.deactivated", deactivated("trust-alpha")),
+    ]
+    with pytest.raises(StopIteration):
+        next(events)
+    assert hub.played == 2, "the stream listened on after telling its client"
+    assert not hub.listening, "the ended stream is still subscribed to the hub"
+
+
+def test_a_stream_not_reaching_the_deactivated_trust_is_not_told_and_goes_on():
+    hub = ScriptedHub(
+        deactivated("trust-gamma"),
+        None,
+        notice("off-beta", "trust-beta", "r2"),
+    )
+    events = list(stream(hub, ACCOUNT, ROUTED, seconds=300))
+    assert told(events) == [("request.changed", notice("off-beta", "trust-beta", "r2"))]
+    assert ": keep-alive\n\n" in events
+    assert hub.played == 3
+
+
+def test_a_stream_reaching_no_trust_is_not_told_of_a_deactivation():
+    """Someone who sees only the account's own requests (no offering routed to them)."""
+    hub = ScriptedHub(deactivated("trust-alpha"), {"id": "x", "type": "request.changed",
+                                                   "local": True, "request": "own"})  # fmt: skip
+    events = list(stream(hub, ACCOUNT, {}, seconds=300, sees_local=lambda event: True))
+    assert [kind for kind, _ in told(events)] == ["request.changed"]
+
+
+def test_a_client_that_goes_away_releases_the_subscription():
+    hub = ScriptedHub(None, None, None)
+    events = stream(hub, ACCOUNT, ROUTED, seconds=300)
+    next(events), next(events)
+    assert hub.listening
+    events.close()
+    assert not hub.listening
