@@ -44,6 +44,7 @@ from services.sla.wallclock import US, day_spans, epoch_us, transition_dates
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_US = 86_400 * US
 _TIME = re.compile(r"([01][0-9]|2[0-4]):([0-5][0-9])")  # the whole text: see fullmatch
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the whole text: see fullmatch
 _KEYS = {"timezone", "weekly", "holidays", "holiday_country", "holiday_subdivision"}
 MAX_SEARCH_DAYS = 800  # a calendar with no opening within ~2 years is an error, not a hang
 
@@ -117,7 +118,9 @@ def _parse_dates(values: Any, errors: dict[str, list[str]]) -> frozenset[date]:
     found = set()
     for i, value in enumerate(values):
         try:
-            if not isinstance(value, str) or len(value) != 10:
+            # Only the form the definition stores: ``date.fromisoformat`` also reads other
+            # ISO forms ("2026-W01-1" is 2025-12-29), which would keep a date not written.
+            if not isinstance(value, str) or not _DATE.fullmatch(value):
                 raise ValueError(value)
             found.add(date.fromisoformat(value))
         except ValueError:

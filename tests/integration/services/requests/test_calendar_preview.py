@@ -25,6 +25,19 @@ def test_a_preview_reaching_past_the_year_9999_is_a_422_naming_the_field(desk, s
     assert set(response.get_json()["errors"]) == {field}
 
 
+def test_a_holiday_written_other_than_yyyy_mm_dd_is_a_422_naming_it(desk):
+    """Python reads "2026-W01-1" as 29 December 2025: a calendar must not keep a date its
+    author did not write."""
+    calendar = {"timezone": "UTC", "weekly": ALWAYS, "holidays": ["2026-12-25", "2026-W01-1"]}
+    response = _preview(desk, {"calendar": calendar, "start": "2026-01-05T00:00:00Z",
+                               "seconds": 60})  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"calendar.holidays[1]"}
+    response = desk.post("/api/v1/calendars", {"name": "Weeks", "definition": calendar})
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"definition.holidays[1]"}
+
+
 @pytest.mark.parametrize("subdivision", [5, ["NY"]])
 def test_a_subdivision_that_is_not_text_is_a_422_naming_it(desk, subdivision):
     response = _preview(

@@ -36,6 +36,10 @@ def _errors(definition) -> dict[str, list[str]]:
         ({**OFFICE, "weekly": {"mon": "09:00-17:00"}}, "weekly.mon"),
         ({**OFFICE, "holidays": ["25-12-2026"]}, "holidays[0]"),
         ({**OFFICE, "holidays": [20261225]}, "holidays[0]"),
+        ({**OFFICE, "holidays": ["2026-W01-1"]}, "holidays[0]"),  # an ISO week date
+        ({**OFFICE, "holidays": ["2026-12-25", "20261225"]}, "holidays[1]"),  # ISO basic
+        ({**OFFICE, "holidays": ["2026-12-2\u0665"]}, "holidays[0]"),  # an Arabic-Indic 5
+        ({**OFFICE, "holidays": ["2026-02-30"]}, "holidays[0]"),  # no such day
         ({**OFFICE, "holiday_country": "XX"}, "holiday_country"),
         ({**OFFICE, "holiday_country": "DE", "holiday_subdivision": "ZZ"}, "holiday_subdivision"),
         ({**OFFICE, "holiday_subdivision": "BY"}, "holiday_subdivision"),
