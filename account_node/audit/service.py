@@ -61,6 +61,12 @@ class Actor:
     name: str
     vouched_by: str | None = None
 
+    def is_person(self, person_id: str | None) -> bool:
+        """Whether this actor is the local person ``person_id``. A person of another
+        account, vouched for over a trust, never is, whatever id their node gives them:
+        ids are only unique within one account's node."""
+        return self.vouched_by is None and person_id == self.person_id
+
 
 class AuditStore(ScopedStore[AuditEvent]):
     model = AuditEvent

@@ -124,7 +124,7 @@ class Requests:
         if not self.work.roles & {"admin", "specialist", "end_user"}:
             raise Forbidden("auditors read requests; they do not change them")
         request = self.get(request_id)
-        if not self.works(request) and request.requester_id != self.work.actor.person_id:
+        if not self.works(request) and not self.work.actor.is_person(request.requester_id):
             raise Forbidden("only the requester or staff can change a request")
         return request
 
@@ -439,7 +439,7 @@ class Requests:
         if works and public and request.first_response_at is None:
             request.first_response_at = event.at
             self._moved(request)
-        is_requester = self.work.actor.person_id == request.requester_id
+        is_requester = self.work.actor.is_person(request.requester_id)
         if is_requester and request.status == "waiting_for_customer":
             self._apply_status(request, "in_progress", "the requester replied")
         request.updated_at = event.at

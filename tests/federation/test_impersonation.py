@@ -4,8 +4,9 @@ An account id is only a name: any holder of an invitation could claim one. What 
 trust to its peer is the peer's node and the keys pinned from it, and every call under a
 trust is checked against both. These are the attacks that would otherwise work: a
 proposal that has the proposer's key pinned under another account's id, a peer that
-ends another peer's trust, a rotation that goes out before the new key is kept, and
-garbage in a proposal before anything is authenticated.
+ends another peer's trust, a rotation that goes out before the new key is kept,
+garbage in a proposal before anything is authenticated, and a peer's person going by the
+id of one of the customer's own people.
 """
 
 from __future__ import annotations
@@ -207,3 +208,25 @@ def test_a_rotation_is_kept_before_any_peer_hears_of_it(served, monkeypatch):
     with served.msp.client(served.msp_account.specialist) as specialist:
         response = specialist.get(f"/api/v1/trusts/{served.trust}/requests")
     assert response.status_code == 200, response.text
+
+
+def test_a_peers_person_named_by_a_local_persons_id_is_still_the_peers(served):
+    """Person ids are unique within one account only: the MSP's node may send any id
+    as its acting person, the customer's requester's included. The note stays the
+    MSP's, vouched for by it, and is no reply of the requester's: the request keeps
+    waiting for the customer."""
+    from tests.federation.test_refusals import _call
+
+    request_id = served.request["id"]
+    requester = served.customer_account.end_user.id
+    with served.customer.client(served.customer_account.admin) as admin:
+        for status in ("in_progress", "waiting_for_customer"):
+            ok(admin.patch(f"/api/v1/requests/{request_id}", json={"status": status}))
+
+    noted = _call(served, f"/requests/{request_id}/notes", body={"body": "ok thanks"},
+                  actor=requester)  # fmt: skip
+
+    assert noted.status_code == 201, noted.text
+    assert noted.json()["vouched_by"] == served.msp_account.id
+    with served.customer.client(served.customer_account.admin) as admin:
+        assert ok(admin.get(f"/api/v1/requests/{request_id}"))["status"] == "waiting_for_customer"

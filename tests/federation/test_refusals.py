@@ -33,7 +33,8 @@ def _msp_key(served):
 
 def _call(served, path, *, body=None, key=None, keyid=None, created=None, trust=None,
           nonce=None, tamper=None, actor=True):  # fmt: skip
-    """One signed call to the customer's federation API, with one thing possibly wrong."""
+    """One signed call to the customer's federation API, with one thing possibly wrong.
+    ``actor``: the MSP's specialist acts (True), nobody is named (False), or this id."""
     own = _msp_key(served)
     url = (
         f"{served.customer.url}/federation/v1/{served.customer_account.id}"
@@ -41,7 +42,8 @@ def _call(served, path, *, body=None, key=None, keyid=None, created=None, trust=
     )
     headers = {"TrustDesk-Trust": trust or served.trust}
     if actor:
-        headers["TrustDesk-Actor"] = served.msp_account.specialist.id
+        named = actor if isinstance(actor, str) else served.msp_account.specialist.id
+        headers["TrustDesk-Actor"] = named
     content = b""
     if body is not None:
         headers["Content-Type"] = "application/json"
