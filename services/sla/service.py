@@ -152,9 +152,10 @@ def preview(
     except NoBusinessHours as exc:
         raise ValidationFailed(errors={where: [f"no due moment: {exc}"]}) from exc
     except (OverflowError, ValueError) as exc:
-        # Dates end with the year 9999 (Python's datetime.MAXYEAR), and so does business time.
+        # Dates run from the year 1 to 9999 (Python's datetime.MINYEAR and MAXYEAR), and so
+        # does business time; which end was reached is not known here, so name both.
         raise ValidationFailed(
-            errors={where: ["reaches past the year 9999, where dates end"]}
+            errors={where: ["reaches outside the years 1 to 9999, where dates begin and end"]}
         ) from exc
 
 

@@ -22,7 +22,27 @@ def _preview(desk, body):
 def test_a_preview_reaching_past_the_year_9999_is_a_422_naming_the_field(desk, span, field):
     response = _preview(desk, {"calendar": {"timezone": "UTC", "weekly": ALWAYS}, **span})
     assert response.status_code == 422
-    assert set(response.get_json()["errors"]) == {field}
+    errors = response.get_json()["errors"]
+    assert set(errors) == {field}
+    assert "outside the years 1 to 9999" in errors[field][0]
+
+
+@pytest.mark.parametrize(
+    ("span", "field"),
+    [
+        # New York's wall clock is still in the year 0 at these moments
+        ({"start": "0001-01-01T00:00:00Z", "end": "0001-01-02T00:00:00Z"}, "end"),
+        ({"start": "0001-01-01T00:00:00Z", "seconds": 60}, "seconds"),
+    ],
+)
+def test_a_preview_reaching_before_the_year_1_is_a_422_that_says_so(desk, span, field):
+    calendar = {"timezone": "America/New_York", "weekly": ALWAYS}
+    response = _preview(desk, {"calendar": calendar, **span})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert set(errors) == {field}
+    assert "outside the years 1 to 9999" in errors[field][0]
+    assert "past the year 9999" not in errors[field][0]
 
 
 def test_a_holiday_written_other_than_yyyy_mm_dd_is_a_422_naming_it(desk):
