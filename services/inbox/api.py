@@ -63,12 +63,19 @@ class InboxView(MethodView):
 @inbox_api.route("/events")
 class InboxEvents(MethodView):
     @inbox_api.doc(
-        responses={"200": {"description": "text/event-stream of request.changed events"}}
+        responses={
+            "200": {
+                "description": "text/event-stream of request.changed events, and "
+                "trust.deactivated as the last event of a stream under that trust"
+            }
+        }
     )
     def get(self) -> Any:
         """Server-sent events: a change to a request in the caller's inbox, as it happens
         (references only; read the item at its ``path``). The stream ends after five
-        minutes and the browser reconnects, so access is re-checked regularly."""
+        minutes (``inbox_stream_seconds``) and the browser reconnects, so access is
+        re-checked regularly; it ends at once, after a ``trust.deactivated`` event, when
+        a trust it reaches is deactivated: the reconnected stream no longer reaches it."""
         current = work(*READERS)
         reaches = TrustedRequests(current, handshake_for(current)).reaches()
         offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
