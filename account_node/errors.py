@@ -18,6 +18,8 @@ class NodeError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
+    # Seconds after which a call may succeed again (a ``Retry-After`` header), if known.
+    retry_after: ClassVar[int | None] = None
 
     def __init__(
         self,

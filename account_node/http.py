@@ -70,6 +70,8 @@ def render_node_error(error: NodeError) -> Response:
     headers = {}
     if isinstance(error, NotAuthenticated):
         headers["WWW-Authenticate"] = f'Bearer realm="trustdesk", error="{_bearer_error(error)}"'
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return problem_response(error.to_problem(instance=request.path), headers)
 
 

@@ -48,12 +48,14 @@ def _rebalance(worker: Any, req: Any) -> None:
         req.must_close = True
 
 
-def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+def gunicorn_options(host: str, port: int, workers: int, threads: int = 32) -> dict[str, Any]:
+    """gthread workers: one thread per call in flight, a live stream's whole life included
+    (``services.inbox.slots`` keeps streams from taking them all)."""
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
-        "threads": 8,
+        "threads": threads,
         "timeout": 60,
         # Idle keep-alive connections stay 10 s (gunicorn's default is 2): longer than
         # peers keep theirs (trust.client.KEEPALIVE), so a peer never sends on a
@@ -68,4 +70,5 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
 
 
 def serve_forever(settings: Settings, host: str, port: int, workers: int) -> None:
-    NodeServer(settings, gunicorn_options(host, port, workers)).run()
+    options = gunicorn_options(host, port, workers, settings.server_threads)
+    NodeServer(settings, options).run()

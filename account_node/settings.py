@@ -36,6 +36,8 @@ _POSITIVE = (
     "federation_timeout_seconds",
     "inbox_timeout_ms",
     "inbox_stream_seconds",
+    "inbox_streams_per_process",
+    "server_threads",
     "federation_retention_days",
 )
 
@@ -78,6 +80,12 @@ class Settings:
     # A live inbox stream ends after this long and the browser reconnects, so a person's
     # access (teams, trusts) is checked again at least this often.
     inbox_stream_seconds: int = 300
+    # Live streams one server process serves at once; each holds one of its threads for
+    # its whole life, so they must leave some for every other call (a stream past this
+    # is answered 503 with Retry-After, and the portal refreshes the inbox instead).
+    inbox_streams_per_process: int = 24
+    # Threads of each gunicorn worker (`trustdesk serve`): calls in flight, streams included.
+    server_threads: int = 32
     # How often the SLA sweep re-checks every open request; 0 turns it off.
     sla_sweep_seconds: int = 60
     # How often the outbox re-sends pending messages whose delivery job was lost; 0: off.
@@ -105,6 +113,12 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if self.inbox_streams_per_process >= self.server_threads:
+            raise SettingsError(
+                f"inbox_streams_per_process ({self.inbox_streams_per_process}) must be fewer "
+                f"than server_threads ({self.server_threads}): streams would take every "
+                "thread and leave none for other calls"
+            )
 
     @property
     def effective_database_url(self) -> str:

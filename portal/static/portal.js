@@ -15,9 +15,10 @@
   if (live && window.EventSource && window.DOMParser) {
     var events = new EventSource(live.getAttribute("data-events"));
     var pending = null;
+    var polling = false;
     var showLive = function () {
       var note = document.querySelector("#inbox-live .live-note");
-      if (note) note.hidden = false;
+      if (note) note.hidden = polling;
     };
     var refresh = function () {
       pending = null;
@@ -47,6 +48,15 @@
       if (opened) soon();
       opened = true;
       showLive();
+    });
+    events.addEventListener("error", function () {
+      // Refused (the node serves as many streams as it can: 503) the browser gives up
+      // for good: refresh the list every half minute instead.
+      if (events.readyState !== EventSource.CLOSED || polling) return;
+      polling = true;
+      showLive();
+      live.setAttribute("data-polling", "30");
+      window.setInterval(refresh, 30000);
     });
   }
 

@@ -38,6 +38,7 @@ from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
 from services.catalog.service import Catalog
 from services.inbox.events import hub_for, stream
 from services.inbox.service import Inbox as InboxService
+from services.inbox.slots import slots_for
 from services.requests.models import SLA_STATES
 from services.requests.service import Requests
 from services.visibility.remote import TrustedRequests
@@ -260,7 +261,9 @@ def inbox_events() -> Any:
 
     seconds = float(settings.inbox_stream_seconds)
     events = stream(hub, work.scope.account_id, offerings, seconds, sees_local)
-    response = Response(stream_with_context(events), mimetype="text/event-stream")
+    slots = slots_for(current_app.extensions, settings.inbox_streams_per_process)
+    body = slots.hold(stream_with_context(events))  # last: it takes a slot (or 503)
+    response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response

@@ -12,6 +12,7 @@ from account_node.http import NodeBlueprint, json_response, node, work
 from services.inbox import notices
 from services.inbox.events import Hub, hub_for, stream
 from services.inbox.service import Inbox
+from services.inbox.slots import slots_for
 from services.requests.service import Requests
 from services.visibility.remote import TrustedRequests
 from trust.api import handshake_for, json_body, refused, trust_call
@@ -87,7 +88,9 @@ class InboxEvents(MethodView):
             return visibility.covers(*who)
 
         events = stream(hub(), current.scope.account_id, offerings, seconds, sees_local)
-        response = Response(stream_with_context(events), mimetype="text/event-stream")
+        slots = slots_for(current_app.extensions, node().settings.inbox_streams_per_process)
+        body = slots.hold(stream_with_context(events))  # last: it takes a slot (or 503)
+        response = Response(body, mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         return response

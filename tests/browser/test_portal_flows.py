@@ -189,3 +189,17 @@ def test_on_a_phone_the_request_page_offers_a_jump_to_its_actions(login, node):
     laptop = login("specialist")
     laptop.goto(page.url)
     expect(laptop.locator("a.jump")).to_be_hidden()
+
+
+def test_an_inbox_refused_a_live_stream_refreshes_itself_instead(login, node, monkeypatch):
+    """A node serving as many live streams as it can answers one more with a 503; the
+    browser gives up on it for good, so the page refreshes itself every half minute and
+    does not claim to update live."""
+    from services.inbox.slots import StreamSlots
+
+    monkeypatch.setitem(node.app.extensions, "trustdesk.stream_slots", StreamSlots(0))
+    specialist = login("specialist")
+    specialist.click("nav >> text=Inbox")
+    expect(specialist.locator("#inbox-live")).to_have_attribute("data-polling", "30")
+    expect(specialist.locator(".live-note")).to_be_hidden()
+    expect(specialist.locator("table.inbox")).to_contain_text("VPN drops every hour")

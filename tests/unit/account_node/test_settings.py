@@ -65,3 +65,27 @@ def test_sqlite_lives_in_the_data_directory(tmp_path):
     assert settings.effective_database_url == f"sqlite:///{tmp_path / 'node.db'}"
     assert not settings.is_postgresql
     assert settings.effective_migration_url == settings.effective_database_url
+
+
+def test_live_streams_must_leave_threads_for_every_other_call():
+    with pytest.raises(SettingsError, match="fewer than server_threads"):
+        load_settings(environ={}, server_threads=8, inbox_streams_per_process=8)
+    assert load_settings(environ={}, server_threads=8, inbox_streams_per_process=6)
+
+
+def test_serve_gives_each_worker_the_threads_the_settings_ask_for(monkeypatch):
+    from account_node import server
+
+    started = {}
+
+    class Recorded:
+        def __init__(self, settings, options):
+            started.update(options)
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr(server, "NodeServer", Recorded)
+    settings = load_settings(environ={}, server_threads=48, inbox_streams_per_process=40)
+    server.serve_forever(settings, "127.0.0.1", 5000, 2)
+    assert (started["worker_class"], started["workers"], started["threads"]) == ("gthread", 2, 48)

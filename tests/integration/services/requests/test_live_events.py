@@ -54,3 +54,30 @@ def test_a_change_the_specialist_may_not_see_stays_off_their_stream(desk):
     listener.join()
     seen = {e.get("request") for e in received}
     assert routed["id"] in seen and unrouted["id"] not in seen
+
+
+def test_streams_past_the_process_limit_are_refused_and_other_calls_still_answered(
+    desk, monkeypatch
+):
+    """Each stream holds a server thread for its life: unbounded, a desk's open inbox
+    pages took every thread and the node answered nothing else. One stream past the
+    limit gets a 503 problem with Retry-After; the node answers everything else."""
+    from services.inbox.slots import StreamSlots
+
+    monkeypatch.setitem(desk.client.application.extensions, "trustdesk.stream_slots",
+                        StreamSlots(1))  # fmt: skip
+    headers = desk.account.specialist.headers
+    first = desk.client.get("/api/v1/inbox/events", headers=headers, buffered=False)
+    assert first.status_code == 200
+
+    refused = desk.client.get("/api/v1/inbox/events", headers=headers, buffered=False)
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "30"
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["code"] == "live_streams_full"
+    assert desk.get("/api/v1/inbox", who="specialist").status_code == 200
+    first.close()  # as the server does when the client goes away
+    again = desk.client.get("/api/v1/inbox/events", headers=headers, buffered=False)
+    assert again.status_code == 200
+    again.close()
