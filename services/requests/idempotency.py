@@ -9,29 +9,32 @@ index: the one that loses waits there until the other has committed, then answer
 it had come second (``RequestStore.write_new_once``). So no create is ever answered while
 the first with its key is outstanding, the case for which the draft has a 409.
 
-What is compared is what the first create stored on the request, not a fingerprint of
-its body: the row keeps every field that identifies a request as it was asked for, after
-the create's only normalisations (the subject stripped, the service taken from the
-offering when only the offering was named), and ``Asked`` applies the same ones. So an
-exact retry always matches, and any other difference in subject, description, service,
-offering, configuration item, priority or requester is found, as long as the request is
-as it was raised. Once anyone changed it (``updated_at`` moved on: every edit, status
-change and assignment sets it), its subject, description, priority and item may have
-been edited, and no longer tell what was first asked for: then only what no change
-touches (requester, service, offering) is compared, so that a genuine retry is never
-refused because someone already worked on the request. Retries come within moments of
-the first attempt, before that usually; refusing a reused key on a request already
-changed would need a fingerprint stored at create (a column of its own).
+What is compared is what the first create asked for, after the create's only
+normalisations (the subject stripped, the service taken from the offering when only the
+offering was named), which ``Asked`` applies too; so an exact retry always matches, and
+any other difference in subject, description, service, offering, configuration item,
+priority or requester is found and named. What no change touches (requester, service,
+offering) is compared with the request itself. The rest may have been edited since
+(``updated_at`` moved on: every edit, status change and assignment sets it): then the
+request no longer tells what was asked for, and the digests its create stored
+(``idempotency_digests``, per field: a reused key names the fields that differ) do.
+A request raised before digests were kept, and since edited, is compared on what no
+change touches only, so that a genuine retry is never refused because someone already
+worked on the request.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from services.requests.models import Request
 
 # Fields that no change after the create touches (``Requests.update`` and ``assign``).
 _FIXED = ("requester_id", "service_id", "offering_id")
+# Fields an edit may change, kept as digests at create.
+_EDITABLE = ("subject", "description", "ci_id", "priority")
 
 
 @dataclass(frozen=True)
@@ -62,18 +65,29 @@ class Asked:
             requester_id, subject.strip(), description, service_id, offering_id, ci_id, priority
         )
 
+    def digests(self) -> dict[str, str]:
+        """What this asks for in the fields an edit may change, as the create keeps it."""
+        return {name: _digest(getattr(self, name)) for name in _EDITABLE}
+
     def differences(self, first: Request) -> list[str]:
         """The fields in which this differs from ``first``, the request its key raised;
         empty for a retry. A service left out is the offering's (the create takes it from
         there), so it differs only if named, or if no offering is named either."""
         unchanged = first.updated_at == first.created_at
+        kept = None if unchanged else first.idempotency_digests
         differing = []
         for name in ("requester_id", "subject", "description", "service_id", "offering_id",
                      "ci_id", "priority"):  # fmt: skip
-            if not unchanged and name not in _FIXED:
-                continue
             if name == "service_id" and self.service_id is None and self.offering_id:
                 continue
-            if getattr(self, name) != getattr(first, name):
+            if unchanged or name in _FIXED:
+                if getattr(self, name) != getattr(first, name):
+                    differing.append(name)
+            elif kept is not None and kept.get(name) != _digest(getattr(self, name)):
                 differing.append(name)
         return differing
+
+
+def _digest(value: str | None) -> str:
+    """A value's SHA-256, shortened: a digest, not the text (a description may be long)."""
+    return hashlib.sha256(json.dumps(value).encode()).hexdigest()[:32]

@@ -86,6 +86,9 @@ class Request(AccountScoped, Base):
     updated_at: Mapped[datetime]
     # A client's Idempotency-Key: a retried create returns the first request.
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    # With a key, digests of what the create asked for that later edits may change
+    # (services.requests.idempotency): read only when the key comes again.
+    idempotency_digests: Mapped[dict[str, str] | None] = mapped_column(JSON, deferred=True)
 
     # The SLA as it applied, frozen: which one, why, its terms and its calendar.
     sla_id: Mapped[str] = mapped_column(String(32))

@@ -226,6 +226,7 @@ class Requests:
             created_at=now,
             updated_at=now,
             idempotency_key=idempotency_key,
+            idempotency_digests=asked.digests() if idempotency_key else None,
             first_response_at=None,
             resolved_at=None,
             closed_at=None,

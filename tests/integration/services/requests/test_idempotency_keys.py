@@ -108,6 +108,26 @@ def test_a_retry_after_the_request_was_worked_on_is_still_a_retry(desk, clock):
     assert again.get_json()["id"] == first["id"] and again.get_json()["priority"] == "p1"
 
 
+@pytest.mark.parametrize("change", ["subject", "description", "priority", "ci_id"])
+def test_a_key_reused_for_another_request_is_refused_even_after_the_request_was_edited(
+    desk, clock, change
+):
+    """The request no longer tells what was first asked for, but its create kept digests
+    of it: a body that asks for something else is named, field by field."""
+    first_body = _body(desk, description="Smoke", ci_id=desk.child_ci)
+    first = desk.post("/api/v1/requests", first_body, "admin", **KEY).get_json()
+    clock.advance(timedelta(minutes=1))
+    desk.patch(f"/api/v1/requests/{first['id']}", {"priority": "p1", "subject": "Fire!"})
+    different = {"subject": "Scanner on fire", "description": "Flames", "priority": "p4",
+                 "ci_id": desk.parent_ci}[change]  # fmt: skip
+
+    refused = desk.post("/api/v1/requests", {**first_body, change: different}, "admin", **KEY)
+
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    assert set(refused.get_json()["errors"]) == {"Idempotency-Key", change}
+    assert _written(desk) == (1, 1)
+
+
 def test_a_key_reused_for_another_service_is_refused_even_after_the_request_was_worked_on(
     desk, clock
 ):
