@@ -160,3 +160,28 @@ def test_lists_show_only_the_callers_account(app, client):
     emails = {p["email"] for p in people["items"]}
     assert {m.email for m in mine.members.values()} == emails
     assert not emails & {m.email for m in theirs.members.values()}
+
+
+def test_a_transaction_scoped_to_one_account_sees_and_changes_no_other_account_row(
+    postgres_app, postgres_urls
+):
+    """The accounts table has no account_id: its policy compares the row's id. Unscoped
+    node-level work (creating accounts, listing the active ones) still sees them all."""
+    mine, theirs = make_account(postgres_app), make_account(postgres_app)
+    engine = create_engine(postgres_urls[1])  # the node's runtime role
+    with engine.begin() as connection:
+        connection.execute(text("SELECT set_config('app.account_id', :a, true)"), {"a": mine.id})
+        seen = connection.scalars(text("SELECT id FROM accounts")).all()
+        renamed = connection.execute(
+            text("UPDATE accounts SET name = 'pwned', active = false WHERE id = :theirs"),
+            {"theirs": theirs.id},
+        ).rowcount
+    with engine.begin() as connection:  # no account chosen: the node's own view
+        everyone = set(connection.scalars(text("SELECT id FROM accounts")).all())
+        still = connection.execute(
+            text("SELECT name, active FROM accounts WHERE id = :theirs"), {"theirs": theirs.id}
+        ).one()
+    engine.dispose()
+    assert (seen, renamed) == ([mine.id], 0)
+    assert {mine.id, theirs.id} <= everyone
+    assert still.name != "pwned" and still.active
