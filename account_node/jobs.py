@@ -16,7 +16,8 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -65,6 +66,33 @@ def enqueue_after_commit(
 ) -> None:
     _check(queue, func)
     after_commit(session, lambda: jobs.enqueue(queue, func, *args, at=at, job_id=job_id))
+
+
+@contextmanager
+def then_next_run(
+    jobs: JobQueue, clock: Clock, queue: str, func: str, every: int, name: str, *, when: bool
+) -> Iterator[None]:
+    """Run a sweep's body, then schedule its next run (``when``), failed or not.
+
+    A sweep schedules its own next run: scheduled after a body that could fail, one
+    transient error (a lost connection, SQLite busy, a job timeout) ended the chain, and
+    the sweep never ran again until the process restarted."""
+    try:
+        yield
+    finally:
+        if when:
+            schedule_periodic(jobs, clock, queue, func, every, name)
+
+
+@contextmanager
+def contained(session: Session, what: str, subject: str) -> Iterator[None]:
+    """One part of a sweep (an account, a request): a failure is logged and rolled back,
+    and the sweep goes on with the next part; the next run tries this one again."""
+    try:
+        yield
+    except Exception:
+        session.rollback()
+        log.exception("%s failed for %s; the next run tries again", what, subject)
 
 
 def schedule_periodic(

@@ -69,7 +69,7 @@ from account_node.context import Work
 from account_node.db import db
 from account_node.errors import NodeError
 from account_node.identity.accounts import active_account_ids
-from account_node.jobs import schedule_periodic
+from account_node.jobs import contained, then_next_run
 from account_node.tenancy import AccountScope, ScopedStore
 from trust.client import shared_client
 from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
@@ -440,12 +440,14 @@ def sweep(node: Any, reschedule: bool = True) -> int:
     queue if its retry is due (its delivery job may have been lost); returns how many
     were sent for."""
     sent = 0
-    for account_id in active_account_ids(db.session()):
-        work = outbox_work(node, account_id)
-        for message in OutboxStore(work.session, work.scope).heads_due(work.clock.now()):
-            work.enqueue("delivery", DELIVER, account_id, message.id)
-            sent += 1
-    if reschedule:
-        every = node.settings.outbox_sweep_seconds
-        schedule_periodic(node.jobs, node.clock, "delivery", SWEEP, every, "outbox-sweep")
+    every = node.settings.outbox_sweep_seconds
+    name = "outbox-sweep"
+    with then_next_run(node.jobs, node.clock, "delivery", SWEEP, every, name, when=reschedule):
+        for account_id in active_account_ids(db.session()):
+            with contained(db.session(), "the outbox sweep", f"account {account_id}"):
+                work = outbox_work(node, account_id)
+                for message in OutboxStore(work.session, work.scope).heads_due(work.clock.now()):
+                    work.enqueue("delivery", DELIVER, account_id, message.id)
+                    sent += 1
+                work.session.commit()  # each account's on its own: the next may fail
     return sent

@@ -33,7 +33,7 @@ from sqlalchemy import delete, func, or_, select
 from account_node.context import Work
 from account_node.db import db
 from account_node.identity.accounts import active_account_ids
-from account_node.jobs import schedule_periodic
+from account_node.jobs import contained, then_next_run
 from trust.models import MESSAGE, OutboxMessage, ReceivedNotice
 from trust.outbox import outbox_work
 
@@ -100,12 +100,12 @@ def prune(node: Any, reschedule: bool = True) -> Pruned:
     """Periodic job: ``prune_account`` for every active account, each committed alone
     (one account's backlog must not hold the others' locks)."""
     done = Pruned()
-    for account_id in active_account_ids(db.session()):
-        done += prune_account(
-            outbox_work(node, account_id), node.settings.federation_retention_days
-        )
-        db.session.commit()
-    if reschedule:
-        every = node.settings.federation_prune_seconds
-        schedule_periodic(node.jobs, node.clock, "delivery", PRUNE, every, "federation-prune")
+    every = node.settings.federation_prune_seconds
+    name = "federation-prune"
+    with then_next_run(node.jobs, node.clock, "delivery", PRUNE, every, name, when=reschedule):
+        for account_id in active_account_ids(db.session()):
+            with contained(db.session(), "the federation prune", f"account {account_id}"):
+                work = outbox_work(node, account_id)
+                done += prune_account(work, node.settings.federation_retention_days)
+                db.session.commit()
     return done

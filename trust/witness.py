@@ -29,7 +29,7 @@ from account_node.context import Work
 from account_node.db import db
 from account_node.errors import ValidationFailed
 from account_node.identity.accounts import active_account_ids
-from account_node.jobs import schedule_periodic
+from account_node.jobs import contained, then_next_run
 from account_node.tenancy import ScopedStore
 from trust.calls import TrustCall
 from trust.crypto.documents import sign_document, verify_document
@@ -99,12 +99,14 @@ def send_heads(node: Any, reschedule: bool = True) -> int:
     """Periodic job: every active account sends its current head over each active trust
     whose peer has not had it yet; returns how many were queued."""
     sent = 0
-    for account_id in active_account_ids(db.session()):
-        work = outbox_work(node, account_id)
-        sent += send_head(work, node.app.config["SECRET_KEY"])
-    if reschedule:
-        every = node.settings.audit_witness_seconds
-        schedule_periodic(node.jobs, node.clock, "delivery", SEND, every, "audit-witness")
+    every = node.settings.audit_witness_seconds
+    name = "audit-witness"
+    with then_next_run(node.jobs, node.clock, "delivery", SEND, every, name, when=reschedule):
+        for account_id in active_account_ids(db.session()):
+            with contained(db.session(), "the audit witness", f"account {account_id}"):
+                work = outbox_work(node, account_id)
+                sent += send_head(work, node.app.config["SECRET_KEY"])
+                work.session.commit()  # each account's on its own: the next may fail
     return sent
 
 

@@ -13,7 +13,7 @@ from account_node.audit.service import Actor
 from account_node.context import Work
 from account_node.db import db
 from account_node.identity.accounts import Accounts
-from account_node.jobs import schedule_periodic
+from account_node.jobs import contained, then_next_run
 from account_node.tenancy import AccountScope
 from services.requests.service import Requests
 
@@ -46,19 +46,26 @@ def sweep_clocks(node: Any, reschedule: bool = True) -> int:
     stale is locked and refreshed, in a transaction of its own: a change records audit
     events, and the account's audit head must not wait for the rest of the sweep."""
     changed = 0
-    accounts = Accounts(db.session(), node.clock, node.jobs, node.settings, node.passwords)
-    for account in accounts.all():
-        work = monitor_work(node, account.id)
-        requests = Requests(work)
-        after = None
-        now = node.clock.now()
-        while batch := requests.store.open_requests(after, BATCH, stale_at=now):
-            after = batch[-1].id
-            for request in requests.stale(batch):
-                changed += requests.refresh_clocks(request.id)
+    every = node.settings.sla_sweep_seconds
+    with then_next_run(node.jobs, node.clock, "sla", SWEEP, every, "sla-sweep", when=reschedule):
+        accounts = Accounts(db.session(), node.clock, node.jobs, node.settings, node.passwords)
+        for account_id in [a.id for a in accounts.all()]:
+            with contained(db.session(), "the SLA sweep", f"account {account_id}"):
+                changed += _sweep_account(node, account_id)
+    return changed
+
+
+def _sweep_account(node: Any, account_id: str) -> int:
+    changed = 0
+    work = monitor_work(node, account_id)
+    requests = Requests(work)
+    after = None
+    now = node.clock.now()
+    while batch := requests.store.open_requests(after, BATCH, stale_at=now):
+        after = batch[-1].id
+        for request_id in [r.id for r in requests.stale(batch)]:
+            with contained(work.session, "the SLA sweep", f"request {request_id}"):
+                changed += requests.refresh_clocks(request_id)
                 work.session.commit()  # its row and the account's audit head: held briefly
-            work.session.commit()
-    if reschedule:
-        every = node.settings.sla_sweep_seconds
-        schedule_periodic(node.jobs, node.clock, "sla", SWEEP, every, "sla-sweep")
+        work.session.commit()
     return changed

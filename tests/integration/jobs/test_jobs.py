@@ -120,6 +120,46 @@ def test_the_embedded_node_runs_the_sla_sweep_every_interval(sqlite_dir):
         app.extensions["trustdesk"].close()
 
 
+@pytest.mark.parametrize(
+    ("setting", "failing"),
+    [
+        ("sla_sweep_seconds", "services.requests.jobs.Accounts.all"),
+        ("outbox_sweep_seconds", "trust.outbox.active_account_ids"),
+        ("federation_prune_seconds", "trust.retention.active_account_ids"),
+        ("audit_witness_seconds", "trust.witness.active_account_ids"),
+    ],
+)
+def test_a_sweep_that_fails_once_still_runs_again(sqlite_dir, monkeypatch, setting, failing):
+    """A transient error in one run (the database busy or gone for a moment) must not
+    end the sweep's chain until the process restarts: the next run is scheduled anyway."""
+    from sqlalchemy.exc import OperationalError
+
+    sweeps = ("sla_sweep_seconds", "outbox_sweep_seconds", "federation_prune_seconds",
+              "audit_witness_seconds")  # fmt: skip
+    only = {name: 60 if name == setting else 0 for name in sweeps}
+    clock = FakeClock()
+    app = create_app(node_settings(data_dir=str(sqlite_dir), **only), clock=clock)
+    jobs = app.extensions["trustdesk"].jobs
+    name = failing.rpartition(".")[2]
+    runs = []
+
+    def busy(*args):
+        runs.append(name)
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    try:
+        monkeypatch.setattr(failing, busy)
+        clock.advance(timedelta(seconds=61))
+        jobs.drain()
+        assert (runs, jobs.pending()) == ([name], 1)  # failed, and put itself back
+        monkeypatch.undo()
+        clock.advance(timedelta(seconds=61))
+        jobs.drain()
+        assert jobs.pending() == 1
+    finally:
+        app.extensions["trustdesk"].close()
+
+
 def test_inline_jobs_keep_one_pending_job_per_job_id():
     ran: list[tuple] = []
     clock = FakeClock()
