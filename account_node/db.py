@@ -9,6 +9,7 @@ a rollback, so a worker never sees a row that does not exist.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -58,6 +59,8 @@ class Base(DeclarativeBase):
     )
 
 
+log = logging.getLogger(__name__)
+
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
@@ -75,8 +78,15 @@ def after_commit(session: Session, action: Callable[[], Any]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    """Each action, whatever the others do. The transaction is durable by now: an action
+    that fails (Redis down as a job is enqueued) must neither turn the commit into an
+    error, which a client would retry and so do twice, nor keep the later actions from
+    running. A lost job is logged; the sweeps repair what it would have done."""
     for _, action in session.info.pop(_AFTER_COMMIT, []):
-        action()
+        try:
+            action()
+        except Exception:
+            log.exception("an action after a commit failed; the committed work stands")
 
 
 @event.listens_for(Session, "after_soft_rollback")

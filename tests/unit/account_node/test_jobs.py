@@ -197,6 +197,28 @@ def test_a_job_asked_for_in_a_rolled_back_transaction_never_runs(app, inline, re
     assert recorder.ran == [("x.committed", ())]
 
 
+def test_a_job_that_cannot_be_enqueued_after_the_commit_leaves_the_commit_standing(
+    app, inline, recorder, caplog
+):
+    """The data is durable once committed: Redis being down as a job is enqueued must not
+    make the commit an error (a client would retry it, and so do it twice), nor keep the
+    later jobs of the transaction from being enqueued. The lost job is logged."""
+
+    class Unreachable:
+        def enqueue(self, *args, **kwargs):
+            raise ConnectionError("Redis is down")
+
+    with app.app_context():
+        session = db.session()
+        enqueue_after_commit(session, Unreachable(), "notifications", "x.lost")
+        enqueue_after_commit(session, inline, "notifications", "x.after_it")
+        session.commit()
+        session.execute(db.select(1))  # the session still works
+    inline.drain()
+    assert recorder.ran == [("x.after_it", ())]
+    assert "the committed work stands" in caplog.text
+
+
 def test_a_job_asked_for_in_a_rolled_back_savepoint_never_runs(app, inline, recorder):
     with app.app_context():
         session = db.session()
