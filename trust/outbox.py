@@ -84,6 +84,9 @@ MAX_ATTEMPTS = 30  # about 20 hours at MAX_DELAY
 MAX_DELAY = timedelta(hours=1)
 KEY_NOTICE_MAX_DELAY = timedelta(minutes=5)
 AWAITING_CONFIRMATION_DELAY = timedelta(minutes=15)
+# A message waiting behind one being sent now looks again this soon (``Outbox.prepare``).
+RECHECK_DELAY = timedelta(seconds=5)
+WAITING = "waiting for an earlier message to this peer"
 #: A peer's problem codes for "I hold no such key" (trust.keyring, trust.crypto.httpsig).
 KEY_UNKNOWN = frozenset({"key_unknown", "key_revoked"})
 
@@ -138,14 +141,21 @@ def _peer_order() -> tuple[Any, ...]:
 class OutboxStore(ScopedStore[OutboxMessage]):
     model = OutboxMessage
 
-    def earlier_pending(self, message: OutboxMessage) -> OutboxMessage | None:
-        """A pending message to ``message``'s peer that goes before it: one of lower
-        precedence (a key notice), or of the same precedence created earlier."""
-        ahead = (OutboxMessage.precedence < message.precedence) | (
-            (OutboxMessage.precedence == message.precedence)
-            & (OutboxMessage.created_at < message.created_at)
+    def earlier_pending(self, message: OutboxMessage, most: int = 1) -> list[OutboxMessage]:
+        """Up to ``most`` pending messages to ``message``'s peer that go before it in the
+        queue's own order (``_peer_order``): of lower precedence (a key notice), or of
+        the same one created earlier, or at the same moment with a lower id."""
+        same = OutboxMessage.precedence == message.precedence
+        ahead = (
+            (OutboxMessage.precedence < message.precedence)
+            | (same & (OutboxMessage.created_at < message.created_at))
+            | (
+                same
+                & (OutboxMessage.created_at == message.created_at)
+                & (OutboxMessage.id < message.id)
+            )
         )
-        return self.first_pending_to(message, ahead)
+        return self.pending_to(message, ahead, most=most)
 
     def pending_key_notices(self, peer_node: str, peer_account: str) -> list[OutboxMessage]:
         """Key notices to the peer not yet delivered nor given up, oldest first."""
@@ -160,6 +170,11 @@ class OutboxStore(ScopedStore[OutboxMessage]):
 
     def first_pending_to(self, message: OutboxMessage, *criteria: Any) -> OutboxMessage | None:
         """The first pending message in ``message``'s peer's queue (with ``criteria``)."""
+        found = self.pending_to(message, *criteria, most=1)
+        return found[0] if found else None
+
+    def pending_to(self, message: OutboxMessage, *criteria: Any, most: int) -> list[OutboxMessage]:
+        """The first ``most`` pending messages in ``message``'s peer's queue, but it."""
         query = select(OutboxMessage).where(
             OutboxMessage.peer_node == message.peer_node,
             OutboxMessage.peer_account == message.peer_account,
@@ -168,7 +183,7 @@ class OutboxStore(ScopedStore[OutboxMessage]):
             OutboxMessage.id != message.id,
             *criteria,
         )
-        return self.session.scalars(query.order_by(*_peer_order())).first()
+        return list(self.session.scalars(query.order_by(*_peer_order()).limit(most)))
 
     def heads_due(self, now: datetime) -> list[OutboxMessage]:
         """Per peer, the first pending message of its queue, if its next attempt is due."""
@@ -260,10 +275,20 @@ class Outbox:
         message = self.store.find(message_id)
         if message is None or message.delivered_at or message.abandoned_at:
             return True
-        earlier = self.store.earlier_pending(message)
-        if earlier is not None:
+        ahead = self.store.earlier_pending(message, most=2)
+        if ahead:
             # Keep the order: this one goes when the earlier one is done (see _next).
-            message.last_error = "waiting for an earlier message to this peer"
+            first_wait = message.last_error != WAITING
+            message.last_error = WAITING
+            now = self.work.clock.now()
+            if first_wait and len(ahead) == 1 and (ahead[0].next_attempt_at or now) <= now:
+                # Next in line behind one being sent now: that one's delivery looks for a
+                # follower (``_next``), but may have looked before this one was committed.
+                # Look again once, soon, rather than wait for the sweep.
+                self.work.enqueue(
+                    "delivery", DELIVER, self.work.scope.account_id, message.id,
+                    at=now + RECHECK_DELAY,
+                )  # fmt: skip
             self.work.session.flush()
             return False
         trust = self._trust_for(handshake, message)

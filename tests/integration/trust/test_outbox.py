@@ -153,3 +153,23 @@ def test_a_message_given_up_lets_the_next_one_go(app, outbox_account, clock):
     done, jobs = _attempt(app, outbox_account, Peer(up=True), first)
     assert done is False and stored_message(app, outbox_account, first).abandoned_at is not None
     assert jobs.deliveries() == [second]
+
+
+def test_a_message_waiting_behind_one_being_sent_looks_again_soon_once(app, outbox_account, clock):
+    """The earlier message's delivery looks for a follower to send next, but it may look
+    before this one is committed (and this one's own job then finds the earlier one
+    still pending): with nothing else to wake it, it would wait for the sweep, or for
+    ever with the sweep off. So it asks once to look again a few seconds later."""
+    from trust.outbox import RECHECK_DELAY
+
+    first, second = _queue(app, outbox_account, clock, 2)  # first: due, its job under way
+    peer = Peer(up=True)
+
+    waited, jobs = _attempt(app, outbox_account, peer, second)
+
+    assert waited is False
+    assert [(args[1], at) for _, args, at in jobs.asked] == [(second, clock.now() + RECHECK_DELAY)]
+    assert _attempt(app, outbox_account, peer, second)[1].deliveries() == []  # once
+    assert _attempt(app, outbox_account, peer, first)[0] is True
+    assert _attempt(app, outbox_account, peer, second)[0] is True
+    assert peer.received == [first, second]
