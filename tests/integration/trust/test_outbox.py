@@ -173,3 +173,22 @@ def test_a_message_waiting_behind_one_being_sent_looks_again_soon_once(app, outb
     assert _attempt(app, outbox_account, peer, first)[0] is True
     assert _attempt(app, outbox_account, peer, second)[0] is True
     assert peer.received == [first, second]
+
+
+def test_messages_created_at_the_same_moment_go_in_the_queues_own_order(
+    app, outbox_account, clock
+):
+    """The queue orders by creation, then id: the second in that order waits for the first
+    even when their moments are equal (a coarse clock, one transaction)."""
+    with app.app_context():
+        work = work_for(app, outbox_account, RecordedJobs())
+        trust = TrustStore(work.session, work.scope).get(f"trust-outbox-{outbox_account.id}")
+        made = [Outbox(work).add(trust, "events", {"n": i}).id for i in range(2)]
+        db.session.commit()
+    first, second = sorted(made)
+    peer = Peer(up=True)
+
+    assert _attempt(app, outbox_account, peer, second)[0] is False
+    assert _attempt(app, outbox_account, peer, first)[0] is True
+    assert _attempt(app, outbox_account, peer, second)[0] is True
+    assert peer.received == [first, second]
