@@ -175,9 +175,7 @@ def test_a_message_waiting_behind_one_being_sent_looks_again_soon_once(app, outb
     assert peer.received == [first, second]
 
 
-def test_messages_created_at_the_same_moment_go_in_the_queues_own_order(
-    app, outbox_account, clock
-):
+def test_messages_created_at_the_same_moment_go_in_the_queues_own_order(app, outbox_account, clock):
     """The queue orders by creation, then id: the second in that order waits for the first
     even when their moments are equal (a coarse clock, one transaction)."""
     with app.app_context():
