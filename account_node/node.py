@@ -6,9 +6,11 @@ nodes can run in one process (tests start a whole federation that way).
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flask import Flask
 
@@ -22,6 +24,7 @@ SLA_SWEEP = "services.requests.jobs.sweep_clocks"
 OUTBOX_SWEEP = "trust.outbox.sweep"
 PRUNE = "trust.retention.prune"
 AUDIT_WITNESS = "trust.witness.send_heads"
+log = logging.getLogger(__name__)
 
 
 class Node:
@@ -30,6 +33,7 @@ class Node:
         self.clock = clock or SystemClock()
         self.passwords = Passwords(settings.password_time_cost, settings.password_memory_kib)
         self.app: Flask | None = None
+        self._periodic_lock: IO[str] | None = None
         self.jobs: JobQueue = (
             RqJobs(settings.redis_url)
             if settings.redis_url
@@ -37,16 +41,43 @@ class Node:
         )
 
     def start_periodic_jobs(self) -> None:
-        """Start the self-rescheduling sweeps (one job per period slot, however many
-        processes start them: see ``schedule_periodic``)."""
-        sweeps = (
-            ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
-            ("delivery", OUTBOX_SWEEP, self.settings.outbox_sweep_seconds, "outbox-sweep"),
-            ("delivery", AUDIT_WITNESS, self.settings.audit_witness_seconds, "audit-witness"),
-            ("delivery", PRUNE, self.settings.federation_prune_seconds, "federation-prune"),
-        )
+        """Start the self-rescheduling sweeps: one job per period slot, however many
+        processes start them. On Redis the slot's job id says so (``schedule_periodic``);
+        the embedded runner's jobs live in its process, so there only the process that
+        holds the data directory's lock runs them (``_claim_periodic_jobs``)."""
+        sweeps = [
+            sweep
+            for sweep in (
+                ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
+                ("delivery", OUTBOX_SWEEP, self.settings.outbox_sweep_seconds, "outbox-sweep"),
+                ("delivery", AUDIT_WITNESS, self.settings.audit_witness_seconds, "audit-witness"),
+                ("delivery", PRUNE, self.settings.federation_prune_seconds, "federation-prune"),
+            )
+            if sweep[2] > 0
+        ]
+        if not sweeps or (isinstance(self.jobs, InlineJobs) and not self._claim_periodic_jobs()):
+            return
         for queue, func, every, name in sweeps:
             schedule_periodic(self.jobs, self.clock, queue, func, every, name)
+
+    def _claim_periodic_jobs(self) -> bool:
+        """Whether this process runs the embedded sweeps: the first of a node's processes
+        (``serve --workers N``) to lock ``periodic-jobs.lock`` in the data directory.
+        Without it each worker ran every sweep, N at a time, on the same database. The
+        lock goes with the process: a worker started in place of one that died takes it."""
+        if self._periodic_lock is not None:
+            return True
+        path = Path(self.settings.data_dir) / "periodic-jobs.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            log.info("another process of this node runs the periodic sweeps")
+            return False
+        self._periodic_lock = handle
+        return True
 
     def run_job(self, func: str, args: tuple[Any, ...]) -> None:
         """Run one job in an application context; commit on success, roll back on error."""
@@ -63,6 +94,9 @@ class Node:
 
     def close(self) -> None:
         self.jobs.close()
+        if self._periodic_lock is not None:
+            self._periodic_lock.close()  # and the lock with it
+            self._periodic_lock = None
         if self.app is not None:
             peers = self.app.extensions.pop("trustdesk.peers", None)
             if peers is not None:

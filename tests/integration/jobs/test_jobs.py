@@ -238,3 +238,23 @@ def test_a_job_asked_for_in_a_rolled_back_savepoint_never_runs(sqlite_app):
         assert ran == [("x.outside_savepoint", ())]
     finally:
         jobs.close()
+
+
+def test_of_a_nodes_processes_on_the_embedded_runner_one_runs_the_sweeps(sqlite_dir):
+    """``serve --workers 2`` without Redis: each worker is an app of its own, and each ran
+    every sweep, twice the work on one database. The first to lock the data directory
+    runs them; when it goes, the next process started takes over."""
+    clock = FakeClock()
+    settings = node_settings(data_dir=str(sqlite_dir), sla_sweep_seconds=60)
+    first = create_app(settings, clock=clock)
+    second = create_app(settings, clock=clock)
+    try:
+        assert (first.extensions["trustdesk"].jobs.pending(),
+                second.extensions["trustdesk"].jobs.pending()) == (1, 0)  # fmt: skip
+        first.extensions["trustdesk"].close()
+        third = create_app(settings, clock=clock)
+        assert third.extensions["trustdesk"].jobs.pending() == 1
+        third.extensions["trustdesk"].close()
+    finally:
+        first.extensions["trustdesk"].close()
+        second.extensions["trustdesk"].close()
