@@ -141,6 +141,20 @@ def _peer_order() -> tuple[Any, ...]:
 class OutboxStore(ScopedStore[OutboxMessage]):
     model = OutboxMessage
 
+    def claim(self, message_id: str) -> OutboxMessage | None:
+        """The message, its row locked until this attempt commits; None if it is gone or
+        another worker holds it (PostgreSQL: SKIP LOCKED). Two workers with a job for one
+        message (its own and the sweep's, say) sent it twice, each then waking the next
+        message, so the duplicates multiplied down the queue, and their outcomes
+        overwrote each other. SQLite has one writer at a time (and the embedded runner
+        one thread per node)."""
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .with_for_update(skip_locked=True)
+        )
+        return self.session.scalars(query).first()
+
     def earlier_pending(self, message: OutboxMessage, most: int = 1) -> list[OutboxMessage]:
         """Up to ``most`` pending messages to ``message``'s peer that go before it in the
         queue's own order (``_peer_order``): of lower precedence (a key notice), or of
@@ -272,8 +286,10 @@ class Outbox:
         """The call that tries ``message_id`` now, or, if there is none to make, whether
         the message is delivered: True if it was already (or is gone), False if it waits
         for an earlier message to its peer or was given up."""
-        message = self.store.find(message_id)
-        if message is None or message.delivered_at or message.abandoned_at:
+        message = self.store.claim(message_id)
+        if message is None:  # gone, or another worker is sending it right now
+            return self.store.find(message_id) is None
+        if message.delivered_at or message.abandoned_at:
             return True
         ahead = self.store.earlier_pending(message, most=2)
         if ahead:

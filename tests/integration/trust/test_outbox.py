@@ -190,3 +190,35 @@ def test_messages_created_at_the_same_moment_go_in_the_queues_own_order(app, out
     assert _attempt(app, outbox_account, peer, first)[0] is True
     assert _attempt(app, outbox_account, peer, second)[0] is True
     assert peer.received == [first, second]
+
+
+@pytest.mark.parametrize("app", ["postgresql"], indirect=True)
+def test_two_workers_with_a_job_for_one_message_send_it_once(app, outbox_account, clock):
+    """Its own job and the sweep's, on two rq workers: the second finds the message's row
+    taken (SKIP LOCKED) and leaves it to the first, which wakes the next one once."""
+    import threading
+    import time
+
+    first, second = _queue(app, outbox_account, clock, 2)
+
+    @dataclass
+    class SlowPeer(Peer):
+        def post_signed(self, url: str, body: dict[str, Any], key: Any, **kw: Any) -> dict:
+            time.sleep(0.5)  # the call is out while the other worker looks
+            return super().post_signed(url, body, key, **kw)
+
+    peer = SlowPeer(up=True)
+    results: list[tuple[bool, list[str]]] = []
+
+    def worker() -> None:
+        done, jobs = _attempt(app, outbox_account, peer, first)
+        results.append((done, jobs.deliveries()))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join()
+    assert peer.received == [first]
+    assert sorted(results) == [(False, []), (True, [second])]
