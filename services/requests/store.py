@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -106,24 +107,28 @@ class RequestFilter:
             (Request.team_id, self.team_id),
             (Request.assignee_id, self.assignee_id),
             (Request.requester_id, self.requester_id),
-            (sla_state_of_request(), self.sla_state),
         ):
             if value is not None:
                 query = query.where(column == value)
-        breached = or_(Request.response_state == "breached", Request.resolution_state == "breached")
-        if self.breached is True:
-            query = query.where(breached)
-        elif self.breached is False:
-            query = query.where(~breached)
+        if self.sla_state is not None:
+            query = query.where(sla_state_of_request() == self.sla_state)
+        if self.breached is not None:
+            breached = or_(
+                Request.response_state == "breached", Request.resolution_state == "breached"
+            )
+            query = query.where(breached if self.breached else ~breached)
         if self.text:
             query = query.where(text_matches(f"%{escape_like(self.text.lower())}%"))
         return query
 
 
+@cache
 def sla_state_of_request() -> Any:
     """A request's SLA state: the worse of its two clocks' (``breached``, then
     ``at_risk``, ``on_track``, ``met``). A breached response is a breached request,
-    however well its resolution goes; it is ``met`` only once both clocks are."""
+    however well its resolution goes; it is ``met`` only once both clocks are. Built
+    once: an expression never changes, and building one costs more than a query's
+    other filters together."""
 
     def either(state: str) -> Any:
         return or_(Request.response_state == state, Request.resolution_state == state)
