@@ -58,6 +58,7 @@ def grant_runtime_role(engine: Engine, role: str, password: str = "") -> None:
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
             f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
             f'REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM "{role}"',
+            f'REVOKE UPDATE, TRUNCATE ON seen_nonces FROM "{role}"',
             f'REVOKE ALL ON alembic_version FROM "{role}"',
             f'GRANT SELECT ON alembic_version TO "{role}"',
         ):

@@ -185,3 +185,35 @@ def test_a_transaction_scoped_to_one_account_sees_and_changes_no_other_account_r
     assert (seen, renamed) == ([mine.id], 0)
     assert {mine.id, theirs.id} <= everyone
     assert still.name != "pwned" and still.active
+
+
+def test_the_runtime_role_forgets_only_expired_nonces(postgres_app, postgres_urls):
+    """The replay guard has no account; from any transaction the runtime role could have
+    wiped it while signatures still verified. It may add nonces and delete expired ones."""
+    engine = create_engine(postgres_urls[1])  # the node's runtime role
+    live, old = f"live-{id(engine)}", f"old-{id(engine)}"
+    with engine.begin() as connection:
+        for nonce, minutes in ((live, 5), (old, -5)):
+            connection.execute(
+                text(
+                    "INSERT INTO seen_nonces (keyid, nonce, expires_at) "
+                    "VALUES ('msp#k1', :nonce, now() + make_interval(mins => :minutes))"
+                ),
+                {"nonce": nonce, "minutes": minutes},
+            )
+    with engine.begin() as connection:
+        connection.execute(text("SELECT set_config('app.account_id', 'acct-x', true)"))
+        forgotten = connection.execute(
+            text("DELETE FROM seen_nonces WHERE nonce IN (:live, :old)"),
+            {"live": live, "old": old},
+        ).rowcount
+    with engine.begin() as connection, pytest.raises(Exception, match="permission denied"):
+        connection.execute(text("UPDATE seen_nonces SET expires_at = now() WHERE nonce = :n"),
+                           {"n": live})  # fmt: skip
+    with engine.begin() as connection:
+        left = connection.scalars(
+            text("SELECT nonce FROM seen_nonces WHERE nonce IN (:live, :old)"),
+            {"live": live, "old": old},
+        ).all()
+    engine.dispose()
+    assert (forgotten, left) == (1, [live])
