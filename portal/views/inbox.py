@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, render_template, request, stream_with_context, url_for
+from flask import render_template, request, url_for
 
 from account_node.context import Work
 from account_node.http import node
@@ -36,12 +36,9 @@ from account_node.identity.service import Teams
 from portal.views.requests import Names
 from portal.views.web import portal_blueprint, portal_work, signed_in, viewer
 from services.catalog.service import Catalog
-from services.inbox.events import hub_for, stream
+from services.inbox.live import event_stream_response
 from services.inbox.service import Inbox as InboxService
-from services.inbox.slots import slots_for
 from services.requests.models import SLA_STATES
-from services.requests.service import Requests
-from services.visibility.remote import TrustedRequests
 from trust.api import handshake_for
 
 SHOWN = 50  # rows per step, and asked of each source; "show more" adds a step
@@ -248,22 +245,4 @@ def inbox_events() -> Any:
     """Server-sent events for the inbox page (references only, as the API's stream). The
     stream ends after the node's stream lifetime and the browser reconnects, so access
     is checked again regularly; a deactivated trust's events stop at once."""
-    work = portal_work()
-    reaches = TrustedRequests(work, handshake_for(work)).reaches()
-    offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
-    settings = node().settings
-    hub = hub_for(current_app.extensions, settings.redis_url)
-    visibility = Requests(work).visibility()
-
-    def sees_local(event: dict[str, Any]) -> bool:
-        who = (event.get("requester"), event.get("team"), event.get("assignee"))
-        return visibility.covers(*who)
-
-    seconds = float(settings.inbox_stream_seconds)
-    events = stream(hub, work.scope.account_id, offerings, seconds, sees_local)
-    slots = slots_for(current_app.extensions, settings.inbox_streams_per_process)
-    body = slots.hold(stream_with_context(events))  # last: it takes a slot (or 503)
-    response = Response(body, mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return event_stream_response(portal_work())

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, stream_with_context
+from flask import Blueprint, current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from account_node.http import NodeBlueprint, json_response, node, work
 from services.inbox import notices
-from services.inbox.events import Hub, hub_for, stream
+from services.inbox.events import Hub, hub_for
+from services.inbox.live import event_stream_response
 from services.inbox.service import Inbox
-from services.inbox.slots import slots_for
-from services.requests.service import Requests
-from services.visibility.remote import TrustedRequests
 from trust.api import handshake_for, json_body, refused, trust_call
 from trust.errors import FederationRefused
 
@@ -77,23 +75,7 @@ class InboxEvents(MethodView):
         minutes (``inbox_stream_seconds``) and the browser reconnects, so access is
         re-checked regularly; it ends at once, after a ``trust.deactivated`` event, when
         a trust it reaches is deactivated: the reconnected stream no longer reaches it."""
-        current = work(*READERS)
-        reaches = TrustedRequests(current, handshake_for(current)).reaches()
-        offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
-        visibility = Requests(current).visibility()
-        seconds = float(node().settings.inbox_stream_seconds)
-
-        def sees_local(event: dict[str, Any]) -> bool:
-            who = (event.get("requester"), event.get("team"), event.get("assignee"))
-            return visibility.covers(*who)
-
-        events = stream(hub(), current.scope.account_id, offerings, seconds, sees_local)
-        slots = slots_for(current_app.extensions, node().settings.inbox_streams_per_process)
-        body = slots.hold(stream_with_context(events))  # last: it takes a slot (or 503)
-        response = Response(body, mimetype="text/event-stream")
-        response.headers["Cache-Control"] = "no-cache"
-        response.headers["X-Accel-Buffering"] = "no"
-        return response
+        return event_stream_response(work(*READERS))
 
 
 @inbox_federation.post("/<account_id>/trusts/<trust_id>/events")
