@@ -25,16 +25,23 @@ first round's rows, each source that may hold more saying so (``more``): a degra
 page, never a late one. The page waits for a round no longer than the round's timeout,
 whatever each call's own (a socket timeout counts from the call's start and bounds each
 read, not the call): a call still out then is left to end on its own, its answer unused.
+
+The calls run on one thread pool per process (``fanout_pool``), not one per page: a page
+that started twenty threads and let them go spent about a tenth of its own CPU on it.
+The pool keeps idle threads and starts more only while every one is busy, up to
+``FANOUT_THREADS``; a call left out past its page's deadline holds its thread no longer
+than the client's deadline for it (``trust.client``), which is the same.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from bisect import bisect_left
 from collections import Counter, OrderedDict
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,7 +57,7 @@ from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
 from trust.handshake import Handshake
 
 OPEN = ("new", "assigned", "in_progress", "waiting_for_customer")
-MAX_FANOUT = 32
+FANOUT_THREADS = 128  # calls to trusting nodes in flight at once, for all pages of a process
 SPARE = 2  # the first round asks each node for this many times its fair share
 LEAST_FIRST_ASK = 5  # and never for fewer rows than this
 LEAST_SECOND_ROUND = 0.125  # of the timeout, left for a second round that is worth asking
@@ -98,6 +105,25 @@ def ask_of(limit: int, nodes: int, shown_last: int) -> int:
     """The first round's ask of one node: its fair share with room to spare, or a
     quarter more than it had on the last such page, if that is more."""
     return min(limit, max(first_ask(limit, nodes), shown_last + shown_last // 4 + 1))
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def fanout_pool() -> ThreadPoolExecutor:
+    """This process's pool for calls to trusting nodes, made at first need. Made anew in
+    a forked child (gunicorn's workers fork from the arbiter): a pool's threads do not
+    survive a fork, and one that believes it still has them never runs a call."""
+    global _pool
+    found = _pool
+    if found is not None and found[0] == os.getpid():
+        return found[1]
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            pool = ThreadPoolExecutor(max_workers=FANOUT_THREADS, thread_name_prefix="inbox")
+            _pool = (os.getpid(), pool)
+        return _pool[1]
 
 
 def urgency_key(item: dict[str, Any]) -> Key:
@@ -255,8 +281,8 @@ class Inbox:
         in the first: they are its most urgent, and the others' second asks were reckoned
         with them ahead."""
         key = self.handshake.keys.current()
-        workers = min(MAX_FANOUT, len(remotes))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbox")
+        pool = fanout_pool()
+        sent: list[Future[Any]] = []
 
         def round_of(asks: list[tuple[_Remote, int]], timeout: float) -> None:
             calls = {
@@ -264,6 +290,7 @@ class Inbox:
                 for remote, n in asks
                 if n > 0
             }
+            sent.extend(calls)
             answered, _ = wait(calls, timeout=timeout)
             for call, remote in calls.items():
                 if call in answered:
@@ -283,7 +310,8 @@ class Inbox:
             wanted = shortfall([r.fetched for r in alive], local, limit)
             round_of(list(zip(alive, wanted, strict=True)), left)
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            for call in sent:  # those still queued when the page is done: never sent
+                call.cancel()
 
     def _ask(
         self, remote: _Remote, args: dict[str, Any], key: Any, timeout: float

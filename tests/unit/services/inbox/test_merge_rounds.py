@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -85,14 +86,16 @@ class FakeNodes:
         }
 
 
-def gather(nodes: FakeNodes, limit: int, monkeypatch: Any = None) -> dict[str, Any]:
+def gather(
+    nodes: FakeNodes, limit: int, monkeypatch: Any = None, timeout: float = 1.0
+) -> dict[str, Any]:
     if monkeypatch is not None:
         monkeypatch.setattr(service, "monotonic", lambda: nodes.now)
     inbox = Inbox.__new__(Inbox)
     inbox.work = SimpleNamespace(scope=SimpleNamespace(account_id="msp"))
     inbox.remote = nodes  # type: ignore[assignment]
     inbox.handshake = SimpleNamespace(keys=SimpleNamespace(current=lambda: "key"))  # type: ignore[assignment]
-    inbox.timeout = 1.0
+    inbox.timeout = timeout
     return inbox.gather(account="customers", limit=limit)  # only the trusting nodes
 
 
@@ -241,3 +244,43 @@ def test_the_page_waits_for_no_call_past_its_deadline_and_ignores_a_late_answer(
     assert [i["id"] for i in page["items"]] == ["n0-r0", "n0-r1", "n0-r2"]
     assert [s["status"] for s in page["sources"]] == ["ok", "unreachable"]
     assert page["sources"][1]["count"] == 0
+
+
+def test_pages_share_the_processes_call_threads_instead_of_starting_their_own():
+    nodes = FakeNodes([[1, 2], [3], [4, 5]])
+    gather(nodes, 10)
+    threads = {t.ident for t in threading.enumerate() if t.name.startswith("inbox")}
+    for _ in range(5):
+        gather(nodes, 10)
+    assert {t.ident for t in threading.enumerate() if t.name.startswith("inbox")} == threads
+    assert service.fanout_pool() is service.fanout_pool()
+
+
+def test_a_forked_process_makes_a_pool_of_its_own(monkeypatch):
+    """A pool's threads do not survive a fork: the child's calls need threads of its own."""
+    parents = service.fanout_pool()
+    monkeypatch.setattr(service.os, "getpid", lambda: -1)  # as in a forked worker
+    childs = service.fanout_pool()
+    assert childs is not parents
+    assert childs.submit(lambda: "ran").result(timeout=5) == "ran"
+    assert service.fanout_pool() is childs
+
+
+def test_calls_still_queued_when_the_page_is_done_are_never_sent():
+    """With every call thread busy, a page's calls wait in the pool's queue; once the page
+    has given up on them (its deadline passed) they are cancelled, not sent late."""
+    nodes = BlockingNodes([[1], [2]], hold=5.0)
+    busy = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=1)
+    pool.submit(busy.wait, 5)  # the only thread is taken
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(service, "fanout_pool", lambda: pool)
+            page = gather(nodes, 10, timeout=0.2)
+        assert [s["status"] for s in page["sources"]] == ["unreachable", "unreachable"]
+        busy.set()
+        pool.shutdown(wait=True)
+        assert nodes.calls == []  # neither was sent once the thread came free
+    finally:
+        busy.set()
+        nodes.hold.set()
