@@ -120,10 +120,12 @@ class Requests:
         return self.store.visible(request_id, self.visibility())
 
     def _for_change(self, request_id: str) -> Request:
-        """A request the caller may change as its requester at least."""
+        """A request the caller may change as its requester at least, its row locked
+        until commit and read under the lock: every check made on it (its status, the
+        caller's rights, the transitions allowed) holds when the change is written."""
         if not self.work.roles & {"admin", "specialist", "end_user"}:
             raise Forbidden("auditors read requests; they do not change them")
-        request = self.get(request_id)
+        request = self.store.visible_for_change(request_id, self.visibility())
         if not self.works(request) and not self.work.actor.is_person(request.requester_id):
             raise Forbidden("only the requester or staff can change a request")
         return request

@@ -173,16 +173,42 @@ class RequestStore(ScopedStore[Request]):
         rows = self.session.scalars(keyset(query, Request, cursor, limit, newest_first=True))
         return page_of(list(rows), limit)
 
+    def visible_for_change(self, request_id: str, visibility: Visibility) -> Request:
+        """A request ``visibility`` shows, read under its lock (``locked``) and read
+        afresh: what the session held of it is replaced by what the lock found.
+
+        Two changes of one request at once (two notes, a cancel and an edit) used to
+        read it unlocked, each decide on its own copy, and collide: at the timeline's
+        next entry number (a 500), or not at all (an edit landed on a request cancelled
+        meanwhile, audited as still open). Under the lock the second waits for the
+        first's commit and decides on what it did."""
+        self.lock_for_writing()
+        query = visibility.apply(select(Request).where(Request.id == request_id))
+        query = query.with_for_update(of=Request).execution_options(populate_existing=True)
+        found = self.session.scalars(query).first()
+        if found is None:
+            raise RequestNotFound(f"request {request_id} not found")
+        return found
+
     def locked(self, request_id: str, *, reread: bool = False) -> Request | None:
-        """The request with its row locked until commit (PostgreSQL; SQLite locks on write).
+        """The request with its row locked until commit (``lock_for_writing``).
 
         ``reread``: replace what the session holds of it with what the lock found (a copy
         read earlier without the lock may be stale; one with unsaved changes must not
         be reread)."""
+        self.lock_for_writing()
         query = select(Request).where(Request.id == request_id).with_for_update()
         if reread:
             query = query.execution_options(populate_existing=True)
         return self.session.scalars(query).first()
+
+    def lock_for_writing(self) -> None:
+        """Before reading a row to change it: on SQLite, take the database's one write
+        lock (its FOR UPDATE does nothing, and reads take no lock), so the read that
+        follows sees the last commit and nobody writes until this one commits. On
+        PostgreSQL nothing: the read's own FOR UPDATE locks the row."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            self._lock_counter()
 
     def next_number(self) -> int:
         """Take the account's next request number; its counter row stays locked until commit.
@@ -278,8 +304,8 @@ class RequestStore(ScopedStore[Request]):
             return None
 
     def _lock_counter(self) -> None:
-        """Take the write lock without changing anything (SQLite locks the database, even
-        for an account without a counter yet)."""
+        """Take SQLite's write lock without changing anything (an UPDATE locks the
+        database, even one that matches no row: an account without a counter yet)."""
         self.session.execute(
             update(_COUNTERS)
             .where(_COUNTERS.c.account_id == self.scope.account_id)
