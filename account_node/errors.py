@@ -109,6 +109,15 @@ class Conflict(NodeError):
     title = "Conflict"
 
 
+class ConcurrentChange(Conflict):
+    """The database refused a write for a rule the services had checked (a name taken,
+    a member added): another change committed the same thing in between. Nothing was
+    saved; a retry sees the other change and is answered for it."""
+
+    code = "concurrent_change"
+    title = "Changed at the same moment"
+
+
 class ScopeViolation(NodeError):
     """Code tried to write a row for an account other than the one in scope: a bug."""
 

@@ -19,7 +19,7 @@ from flask import Flask, Response, current_app, g, json, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
@@ -27,6 +27,7 @@ from account_node.clock import Clock
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import (
+    ConcurrentChange,
     NodeError,
     NotAuthenticated,
     NotFound,
@@ -118,6 +119,22 @@ def render_data_error(error: DataError) -> Response:
     return problem_response(body)
 
 
+def concurrent_change(error: IntegrityError) -> ConcurrentChange:
+    """What a write the database refused past the services' own checks means to the
+    caller: two admins creating one team name at once both pass the check, and one
+    insert meets the other's unique index. Logged, in case it is a gap in validation."""
+    log.warning("database refused a write on %s %s", request.method, request.path, exc_info=True)
+    rollback_keeping(db.session)  # now: what renders the answer may read (the portal's page)
+    return ConcurrentChange(
+        "Another change made at the same moment conflicts with this one; nothing was "
+        "saved. Try again: the answer will take that change into account."
+    )
+
+
+def render_integrity_error(error: IntegrityError) -> Response:
+    return render_node_error(concurrent_change(error))
+
+
 def _field_errors(messages: Any) -> dict[str, list[str]]:
     """Flatten webargs' ``{"json": {"a": {"b": [..]}}}`` into ``{"a.b": [..]}``."""
     flat: dict[str, list[str]] = {}
@@ -180,6 +197,7 @@ def install_error_handlers(app: Flask) -> None:
     app.before_request(refuse_unstorable)
     app.register_error_handler(NodeError, render_node_error)
     app.register_error_handler(DataError, render_data_error)
+    app.register_error_handler(IntegrityError, render_integrity_error)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(Exception, render_unexpected)
 

@@ -34,12 +34,13 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlalchemy.exc import IntegrityError
 from wtforms.validators import ValidationError as CSRFError
 
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import Forbidden, NodeError
-from account_node.http import node, work_for
+from account_node.http import concurrent_change, node, work_for
 from account_node.identity.accounts import Accounts
 from account_node.identity.authentication import Authenticator
 from account_node.identity.models import Account, Person
@@ -196,6 +197,11 @@ def _error_page(error: NodeError) -> Any:
     titles = {404: "Not found", 403: "Not allowed", 400: "Something went wrong"}
     title = titles.get(error.status, error.title)
     return render_template("errors/page.html", error=error, title=title), error.status
+
+
+@portal_blueprint.errorhandler(IntegrityError)
+def _collided_page(error: IntegrityError) -> Any:
+    return _error_page(concurrent_change(error))
 
 
 # --- template filters ----------------------------------------------------------------
