@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -158,8 +158,8 @@ class Calendar:
             errors["timezone"] = [f"unknown time zone {zone_name!r}"]
         weekly = _parse_weekly(definition.get("weekly", {}), errors)
         dates = _parse_dates(definition.get("holidays", []), errors)
-        country = definition.get("holiday_country") or None
-        subdivision = definition.get("holiday_subdivision") or None
+        country = _blank_is_none(definition.get("holiday_country"))
+        subdivision = _blank_is_none(definition.get("holiday_subdivision"))
         _check_country(country, subdivision, errors)
         if errors:
             raise CalendarError(errors)
@@ -329,7 +329,15 @@ class Calendar:
         return moment.astimezone(self.zone)
 
 
+def _blank_is_none(value: Any) -> Any:
+    """An empty code is no code (a form's empty field); ``false`` or ``0`` are not codes."""
+    return None if value is None or value == "" else value
+
+
 def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]]) -> None:
+    """Only a country the ``holidays`` package lists: it finds a country by looking its
+    code up as a name in its own module, so any other name it holds (``__class__``,
+    ``HolidayBase``, a stock exchange's ``NYSE``) would be taken for one, or fail."""
     if country is None:
         if subdivision is not None:
             errors["holiday_subdivision"] = ["needs a holiday_country"]
@@ -340,11 +348,19 @@ def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]])
     if subdivision is not None and not isinstance(subdivision, str):
         errors["holiday_subdivision"] = ["must be a subdivision code such as NY, or null"]
         return
+    if country not in _countries():
+        errors["holiday_country"] = [f"no holiday data for {country[:64]}"]
+        return
     try:
         holiday_data.country_holidays(country, subdiv=subdivision, years=2026)
     except NotImplementedError:
         field = "holiday_subdivision" if subdivision else "holiday_country"
         errors[field] = [f"no holiday data for {country}{'-' + subdivision if subdivision else ''}"]
+
+
+@cache
+def _countries() -> frozenset[str]:
+    return frozenset(holiday_data.list_supported_countries())
 
 
 def timedelta_us(delta: timedelta) -> int:

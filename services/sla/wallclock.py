@@ -81,6 +81,8 @@ def _wall_to_us(day: date, minutes: int, zone: ZoneInfo, *, is_end: bool) -> int
     day never reaches into the next one, so a 24x7 calendar counts a repeated midnight once.
     """
     if minutes == 1440:
+        if day == date.max:  # no date follows: a minute after the day's last minute
+            return _wall_to_us(day, 1439, zone, is_end=False) + 60 * US
         day, minutes, is_end = day + timedelta(days=1), 0, False
     wall = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=zone)
     first, second = epoch_us(wall.replace(fold=0)), epoch_us(wall.replace(fold=1))
@@ -114,7 +116,7 @@ def transition_dates(zone: ZoneInfo, year: int) -> set[date]:
     found = set()
     day = date(year, 1, 1)
     previous = datetime.combine(day, time(0), tzinfo=zone).utcoffset()
-    while day.year == year:
+    while day.year == year and day < date.max:  # the last day there is has no next midnight
         following = day + timedelta(days=1)
         offset = datetime.combine(following, time(0), tzinfo=zone).utcoffset()
         if offset != previous:

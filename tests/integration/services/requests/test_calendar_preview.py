@@ -16,7 +16,8 @@ def _preview(desk, body):
     ("span", "field"),
     [
         ({"start": "9999-12-30T00:00:00Z", "seconds": 3 * 86_400}, "seconds"),  # due past 9999
-        ({"start": "9999-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}, "end"),  # last days
+        # at 23:00 in New York on the last day, it is already the year 10000 in UTC
+        ({"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:00:00-05:00"}, "end"),
     ],
 )
 def test_a_preview_reaching_past_the_year_9999_is_a_422_naming_the_field(desk, span, field):
@@ -25,6 +26,20 @@ def test_a_preview_reaching_past_the_year_9999_is_a_422_naming_the_field(desk, s
     errors = response.get_json()["errors"]
     assert set(errors) == {field}
     assert "outside the years 1 to 9999" in errors[field][0]
+
+
+@pytest.mark.parametrize(
+    ("span", "answer"),
+    [
+        ({"start": "9999-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}, 364 * 86_400),
+        ({"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:59:59Z"}, 2 * 86_400 - 1),
+        ({"start": "9999-12-30T00:00:00Z", "seconds": 47 * 3600}, "9999-12-31T23:00:00+00:00"),
+    ],
+)
+def test_a_preview_within_the_year_9999_is_answered_to_its_last_second(desk, span, answer):
+    response = _preview(desk, {"calendar": {"timezone": "UTC", "weekly": ALWAYS}, **span})
+    assert response.status_code == 200, response.get_json()
+    assert list(response.get_json().values()) == [answer]
 
 
 @pytest.mark.parametrize(
@@ -56,6 +71,19 @@ def test_a_holiday_written_other_than_yyyy_mm_dd_is_a_422_naming_it(desk):
     response = desk.post("/api/v1/calendars", {"name": "Weeks", "definition": calendar})
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {"definition.holidays[1]"}
+
+
+@pytest.mark.parametrize("country", ["__class__", "HolidayBase", "NYSE", "utils"])
+def test_a_holiday_country_that_is_no_country_is_a_422_naming_it(desk, country):
+    """The holidays package finds a country by its code as a name in its own module:
+    other names it holds are no country, and some made it fail (a 500)."""
+    response = _preview(
+        desk,
+        {"calendar": {"timezone": "UTC", "weekly": ALWAYS, "holiday_country": country},
+         "start": "2026-01-05T00:00:00Z", "seconds": 60},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {"calendar.holiday_country"}
 
 
 @pytest.mark.parametrize("subdivision", [5, ["NY"]])

@@ -41,6 +41,16 @@ def _errors(definition) -> dict[str, list[str]]:
         ({**OFFICE, "holidays": ["2026-12-2\u0665"]}, "holidays[0]"),  # an Arabic-Indic 5
         ({**OFFICE, "holidays": ["2026-02-30"]}, "holidays[0]"),  # no such day
         ({**OFFICE, "holiday_country": "XX"}, "holiday_country"),
+        # names the holidays package holds that are not countries: found by getattr there
+        ({**OFFICE, "holiday_country": "__class__"}, "holiday_country"),
+        ({**OFFICE, "holiday_country": "HolidayBase"}, "holiday_country"),
+        ({**OFFICE, "holiday_country": "NYSE"}, "holiday_country"),  # a stock exchange
+        ({**OFFICE, "holiday_country": "Netherlands"}, "holiday_country"),
+        ({**OFFICE, "holiday_country": False}, "holiday_country"),
+        (
+            {**OFFICE, "holiday_country": "US", "holiday_subdivision": "__class__"},
+            "holiday_subdivision",
+        ),
         ({**OFFICE, "holiday_country": "DE", "holiday_subdivision": "ZZ"}, "holiday_subdivision"),
         ({**OFFICE, "holiday_subdivision": "BY"}, "holiday_subdivision"),
         ({**OFFICE, "holiday_country": "US", "holiday_subdivision": 5}, "holiday_subdivision"),
