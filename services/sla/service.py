@@ -146,6 +146,7 @@ def preview(
     where = "seconds" if seconds is not None else "end"
     try:
         if seconds is not None:
+            _within_span(calendar, start, seconds, pauses)
             return {"due": due_at(calendar, start, timedelta(seconds=seconds), pauses)}
         assert end is not None
         return {"business_seconds": int(elapsed(calendar, start, end, pauses).total_seconds())}
@@ -157,6 +158,29 @@ def preview(
         raise ValidationFailed(
             errors={where: ["reaches outside the years 1 to 9999, where dates begin and end"]}
         ) from exc
+
+
+def _within_span(
+    calendar: Calendar, start: datetime, seconds: int, pauses: list[tuple[datetime, datetime]]
+) -> None:
+    """A due moment is looked for within ten years of the start, as a span is: the
+    search costs a little per day it crosses, and a budget of years on a calendar of a
+    minute a week would walk millennia (ten seconds of a node's worker, for any person
+    signed in). Past them: a 422, with the business time those years hold."""
+    try:
+        horizon = start + PREVIEW_SPAN
+    except OverflowError:
+        return  # within ten years of the last date there is: no millennia to walk
+    held = elapsed(calendar, start, horizon, pauses)
+    if timedelta(0) < held < timedelta(seconds=seconds):  # none at all: due_at says why
+        raise ValidationFailed(
+            errors={
+                "seconds": [
+                    "the budget does not run out within ten years of the start: they hold "
+                    f"{int(held.total_seconds())} business seconds of this calendar"
+                ]
+            }
+        )
 
 
 def check_targets(targets: Any) -> dict[str, dict[str, int]]:

@@ -115,3 +115,17 @@ def test_a_zero_budget_gives_the_first_moment_the_clock_runs_after_a_pause(desk)
          "pauses": [["2026-06-01T21:00:00+02:00", "2026-06-02T12:00:00+02:00"]]},
     )  # fmt: skip
     assert response.get_json() == {"due": "2026-06-02T12:00:00+02:00"}
+
+
+def test_a_budget_that_outlasts_ten_years_of_the_calendar_is_a_422_saying_what_they_hold(desk):
+    """A due moment is looked for within ten years, as a span is: a budget of years on a
+    calendar of a minute a week would otherwise walk millennia (ten seconds of a worker)."""
+    calendar = {"timezone": "Europe/Amsterdam", "weekly": {"mon": [["09:00", "09:01"]]},
+                "holiday_country": "NL"}  # fmt: skip
+    start = "2026-01-05T00:00:00Z"
+    response = _preview(desk, {"calendar": calendar, "start": start, "seconds": 21_800_000})
+    assert response.status_code == 422
+    [message] = response.get_json()["errors"]["seconds"]
+    assert "within ten years" in message and "29820 business seconds" in message
+    five_years = _preview(desk, {"calendar": calendar, "start": start, "seconds": 300 * 60})
+    assert five_years.get_json() == {"due": "2032-01-12T09:01:00+01:00"}
