@@ -139,8 +139,17 @@ def preview(
     calendar = parse_calendar(definition, prefix="calendar")
     if (seconds is None) == (end is None):
         raise ValidationFailed(errors={"seconds": ["give either seconds or end"]})
-    if end is not None and abs(end - start) > PREVIEW_SPAN:
+    if end is not None and end < start:
+        raise ValidationFailed(errors={"end": ["must not be before start"]})
+    if end is not None and end - start > PREVIEW_SPAN:
         raise ValidationFailed(errors={"end": ["a preview spans at most ten years"]})
+    reversed_pauses = {
+        f"pauses[{i}]": ["a pause must not end before it begins"]
+        for i, (begin, finish) in enumerate(pauses)
+        if finish < begin
+    }
+    if reversed_pauses:
+        raise ValidationFailed(errors=reversed_pauses)
     if seconds is not None and seconds < 0:
         raise ValidationFailed(errors={"seconds": ["must not be negative"]})
     where = "seconds" if seconds is not None else "end"

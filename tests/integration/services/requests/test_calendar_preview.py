@@ -129,3 +129,19 @@ def test_a_budget_that_outlasts_ten_years_of_the_calendar_is_a_422_saying_what_t
     assert "within ten years" in message and "29820 business seconds" in message
     five_years = _preview(desk, {"calendar": calendar, "start": start, "seconds": 300 * 60})
     assert five_years.get_json() == {"due": "2032-01-12T09:01:00+01:00"}
+
+
+@pytest.mark.parametrize(
+    ("span", "field"),
+    [
+        ({"start": "2026-01-05T10:00:00Z", "end": "2026-01-05T09:00:00Z"}, "end"),
+        ({"start": "2026-01-05T09:00:00Z", "seconds": 60,
+          "pauses": [["2026-01-05T09:00:00Z", "2026-01-05T10:00:00Z"],
+                     ["2026-01-05T12:00:00Z", "2026-01-05T11:00:00Z"]]}, "pauses[1]"),
+    ],
+)  # fmt: skip
+def test_a_span_or_a_pause_that_runs_backwards_is_a_422_naming_it(desk, span, field):
+    """Not a silent zero, nor a pause quietly left out."""
+    response = _preview(desk, {"calendar": {"timezone": "UTC", "weekly": ALWAYS}, **span})
+    assert response.status_code == 422
+    assert set(response.get_json()["errors"]) == {field}
