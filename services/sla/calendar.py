@@ -14,6 +14,11 @@ holidays that remove whole local dates (DESIGN section 4). Conventions:
   (its first when it is where the repeat begins). So a local 00:00-24:00 day lasts 23 or
   25 hours and a 09:00-17:00 day stays 8 hours. ``24:00`` is the first instant of the
   next local date, so a day never reaches into the next one.
+- A date runs from the first moment its 00:00 is reached to the first moment of the next
+  date's. Where a clock fell back across midnight (St John's went from 00:01 back to
+  23:01 until 2010), the previous date shows again after the next has begun: that time
+  belongs to the date already begun, and the previous date's intervals stop where it
+  began. So dates follow each other, and business time never runs backwards.
 - A moment is business time once: intervals of a day that meet (``01:30`` as one's end
   and the next one's start) are one interval, and a start inside the repeat never reaches
   back before the previous interval's end.
@@ -39,7 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_data
 
-from services.sla.wallclock import US, day_spans, epoch_us, transition_dates
+from services.sla.wallclock import US, day_bounds, day_spans, epoch_us, transition_dates
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_US = 86_400 * US
@@ -138,6 +143,8 @@ class Calendar:
     _days: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict, repr=False)
     _years: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict, repr=False)
     _country: dict[int, frozenset[date]] = field(default_factory=dict, repr=False)
+    _changes: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
+    _day_bounds: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     # --- construction -----------------------------------------------------------------
 
@@ -244,15 +251,47 @@ class Calendar:
     # --- days and weeks ---------------------------------------------------------------
 
     def _ordinal(self, t: int) -> int:
-        return datetime.fromtimestamp(t // US, self.zone).toordinal()
+        """The date whose day holds ``t``: its local date, except where the clock fell
+        back across midnight and shows the previous date again: that time belongs to
+        the date that had already begun (``day_bounds``), so days follow each other."""
+        local = datetime.fromtimestamp(t // US, self.zone)
+        ordinal = local.toordinal()
+        changes = self._changes.get(local.year) or self._changes_in(local.year)
+        if ordinal in changes and t >= self._bounds(ordinal)[1]:
+            return ordinal + 1
+        return ordinal
+
+    def _bounds(self, ordinal: int) -> tuple[int, int]:
+        found = self._day_bounds.get(ordinal)
+        if found is None:
+            found = self._day_bounds[ordinal] = day_bounds(date.fromordinal(ordinal), self.zone)
+        return found
 
     def _intervals(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        """A date's business spans, within its day: near a change of offset, clipped to
+        the instants the date runs between, so no moment belongs to two dates."""
         found = self._days.get(ordinal)
         if found is None:
             day = date.fromordinal(ordinal)
             hours = () if self._is_holiday(day) else self.weekly.get(day.weekday(), ())
             found = day_spans(day, hours, self.zone)
+            if self._near_change(day):
+                first, last = self._bounds(ordinal)
+                clipped = ((max(s, first), min(e, last)) for s, e in found)
+                found = tuple((s, e) for s, e in clipped if e > s)
             self._days[ordinal] = found
+        return found
+
+    def _near_change(self, day: date) -> bool:
+        return day.toordinal() in self._changes_in(day.year)
+
+    def _changes_in(self, year: int) -> frozenset[int]:
+        """Ordinals of the dates of ``year`` a change of offset may touch (``_ordinal``
+        asks on every computation: a set of ints, kept per year)."""
+        found = self._changes.get(year)
+        if found is None:
+            dates = transition_dates(self.zone, year)
+            found = self._changes[year] = frozenset(d.toordinal() for d in dates)
         return found
 
     def _standard_us(self, ordinal: int) -> int:
@@ -264,7 +303,8 @@ class Calendar:
         """Dates of ``year`` whose business time differs from their weekday's, with prefix sums."""
         cached = self._years.get(year)
         if cached is None:
-            candidates = {d for d in self._holiday_dates(year)} | transition_dates(self.zone, year)
+            changes = {date.fromordinal(o) for o in self._changes_in(year)}
+            candidates = {d for d in self._holiday_dates(year)} | changes
             ordinals, sums, running = [], [0], 0
             for day in sorted(candidates):
                 delta = sum(e - s for s, e in self._intervals(day.toordinal())) - self._standard_us(

@@ -111,16 +111,32 @@ def _transition(zone: ZoneInfo, lo: int, hi: int) -> int:
     return hi_s * US
 
 
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
+    """The instants local date ``day`` runs between: the first moment its 00:00 is
+    reached, and that of the next date (``24:00``)."""
+    return _wall_to_us(day, 0, zone, is_end=False), _wall_to_us(day, 1440, zone, is_end=True)
+
+
 def transition_dates(zone: ZoneInfo, year: int) -> set[date]:
-    """Local dates in ``year`` on which the zone's UTC offset changes."""
+    """Local dates in ``year`` whose spans a change of the zone's UTC offset may touch:
+    the date it changes on (its midnight's offset and the next one's differ), and the
+    dates either side. A clock that falls back across midnight (St John's, 00:01 to 23:01
+    until 2010) shows the day before again after the next has begun."""
     found = set()
-    day = date(year, 1, 1)
+    day = date(year, 1, 1) if year == date.min.year else date(year - 1, 12, 31)
     previous = datetime.combine(day, time(0), tzinfo=zone).utcoffset()
-    while day.year == year and day < date.max:  # the last day there is has no next midnight
+    while day.year <= year and day < date.max:  # the last day there is has no next midnight
         following = day + timedelta(days=1)
         offset = datetime.combine(following, time(0), tzinfo=zone).utcoffset()
         if offset != previous:
-            found.add(day)
+            found.update(_around(day))
             previous = offset
         day = following
-    return found
+    return {d for d in found if d.year == year}
+
+
+def _around(day: date) -> set[date]:
+    """``day`` and its neighbours, within the dates there are."""
+    ordinal = day.toordinal()
+    last = date.max.toordinal()
+    return {date.fromordinal(o) for o in (ordinal - 1, ordinal, ordinal + 1) if 1 <= o <= last}
