@@ -8,7 +8,7 @@ the response hook commits a successful request and rolls back everything else.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import orjson
@@ -376,6 +376,23 @@ def work_for(who: Principal) -> Work:
 
 
 # --- shared schemas -----------------------------------------------------------------
+
+
+class Instant(fields.AwareDateTime):
+    """An aware date and time whose moment the node can hold: within the years 1 to
+    9999 in UTC. ``0001-01-01T00:00:00+01:00`` is valid ISO 8601, but its moment lies in
+    the year 0, which no datetime holds: storing it, or comparing it with a moment of
+    another offset, failed with an OverflowError (a 500), so it is refused here."""
+
+    default_error_messages = {"range": "must fall within the years 1 to 9999 in UTC"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment: datetime = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("range") from exc
+        return moment
 
 
 class PageArgs(Schema):

@@ -28,6 +28,7 @@ from account_node.audit.service import AuditStore
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import ValidationFailed
+from account_node.http import Instant
 from account_node.identity.accounts import active_account_ids
 from account_node.jobs import contained, then_next_run
 from account_node.tenancy import ScopedStore
@@ -56,7 +57,7 @@ class HeadDocument(Schema):
     account = fields.String(required=True, validate=validate.Length(min=1, max=64))
     seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     hash = fields.String(required=True, validate=validate.Regexp(_HASH))
-    at = fields.AwareDateTime(required=True)
+    at = Instant(required=True)
     previous = fields.Nested(_Previous, allow_none=True, load_default=None)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from account_node.context import Work
 from account_node.db import after_commit
 from account_node.errors import ValidationFailed
+from account_node.http import Instant
 from services.inbox.events import Hub, local_event
 from services.offerings.models import Offering
 from services.requests.models import Request
@@ -37,7 +38,7 @@ class NoticeIn(Schema):
     request = fields.String(required=True, validate=_id)
     offering = fields.String(required=True, validate=_id)
     action = fields.String(required=True, validate=validate.Length(min=1, max=20))
-    at = fields.AwareDateTime(required=True)
+    at = Instant(required=True)
 
 
 def send_notice(request: Request, action: str, work: Work) -> None:

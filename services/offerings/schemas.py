@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from account_node.http import PageArgs
+from account_node.http import Instant, PageArgs
 
 _ref = validate.Length(min=1, max=64)
 
@@ -48,16 +48,16 @@ class OfferingCreate(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     team_id = fields.String(required=True, validate=_ref)
     customer_sla_id = fields.String(allow_none=True, validate=_ref)
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime(allow_none=True)
+    starts_at = Instant()
+    ends_at = Instant(allow_none=True)
 
 
 class OfferingUpdate(Schema):
     name = fields.String(validate=validate.Length(min=1, max=120))
     team_id = fields.String(validate=_ref)
     customer_sla_id = fields.String(allow_none=True, validate=_ref)
-    starts_at = fields.AwareDateTime()
-    ends_at = fields.AwareDateTime(allow_none=True)
+    starts_at = Instant()
+    ends_at = Instant(allow_none=True)
 
 
 # --- the signed document a trusted account sends over a trust (untrusted input) ---------
@@ -101,5 +101,5 @@ class OfferingDocument(Schema):
     service = fields.Nested(_Service, required=True)
     customer_sla = fields.Nested(_Terms, required=True, allow_none=True)
     team = fields.Nested(_Team, required=True)
-    start = fields.AwareDateTime(required=True)
-    end = fields.AwareDateTime(required=True, allow_none=True)
+    start = Instant(required=True)
+    end = Instant(required=True, allow_none=True)

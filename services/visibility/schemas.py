@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from account_node.http import Instant
+
 _id = validate.Length(min=1, max=64)
 _text = validate.Length(max=300)
 
@@ -16,13 +18,13 @@ class _Clock(Schema):
         unknown = EXCLUDE
 
     target_minutes = fields.Integer(required=True, strict=True)
-    due = fields.AwareDateTime(required=True)
-    at_risk_at = fields.AwareDateTime(required=True)
+    due = Instant(required=True)
+    at_risk_at = Instant(required=True)
     used_seconds = fields.Integer(required=True, strict=True)
     state = fields.String(
         required=True, validate=validate.OneOf(["on_track", "at_risk", "breached", "met"])
     )
-    stopped_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    stopped_at = Instant(allow_none=True, load_default=None)
     paused = fields.Boolean(required=True)
 
 
@@ -30,8 +32,8 @@ class _Pause(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    began_at = fields.AwareDateTime(required=True)
-    ended_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    began_at = Instant(required=True)
+    ended_at = Instant(allow_none=True, load_default=None)
     status = fields.String(required=True, validate=_id)
 
 
@@ -52,7 +54,7 @@ class SharedEvent(Schema):
         unknown = EXCLUDE
 
     seq = fields.Integer(required=True, strict=True)
-    at = fields.AwareDateTime(required=True)
+    at = Instant(required=True)
     kind = fields.String(required=True, validate=validate.Length(max=20))
     public = fields.Boolean(required=True)
     actor = fields.String(required=True, validate=validate.Length(max=254))
@@ -73,9 +75,9 @@ class SharedRequest(Schema):
     offering = fields.String(required=True, validate=_id)
     offering_name = fields.String(required=True, validate=validate.Length(max=120))
     requester = fields.String(required=True, validate=validate.Length(max=200))
-    created_at = fields.AwareDateTime(required=True)
-    updated_at = fields.AwareDateTime(required=True)
-    urgency_at = fields.AwareDateTime(required=True)
+    created_at = Instant(required=True)
+    updated_at = Instant(required=True)
+    urgency_at = Instant(required=True)
     allowed_transitions = fields.List(fields.String(validate=_id), load_default=list)
     sla = fields.Nested(_Sla, required=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories.accounts import make_account
+from tests.integration.services.requests.conftest import build_desk
 
 PROBLEM = "application/problem+json"
 
@@ -355,3 +356,25 @@ def test_a_team_created_with_more_members_than_one_call_takes_is_a_422(client, a
         json={"name": "NOC", "member_ids": [account.specialist.id] * 501},
     )
     assert "member_ids" in _assert_problem(response, 422, "validation_failed")["errors"]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"],
+    ids=["year-0-in-utc", "year-10000-in-utc"],
+)
+@pytest.mark.parametrize("field", ["starts_at", "ends_at"])
+def test_a_moment_outside_the_years_1_to_9999_in_utc_is_a_422_naming_it(app, client, moment, field):
+    """Valid ISO 8601, but no datetime holds its moment: it used to fail at the write."""
+    desk = build_desk(app, client)
+    body = {"service_id": desk.service, "name": "Edge", "team_id": desk.team, field: moment}
+    created = desk.post("/api/v1/offerings", body)
+    assert _assert_problem(created, 422, "validation_failed")["errors"] == {
+        field: ["must fall within the years 1 to 9999 in UTC"]
+    }
+    changed = desk.client.patch(
+        f"/api/v1/offerings/{desk.offering}",
+        json={field: moment},
+        headers=desk.account.admin.headers,
+    )
+    assert set(_assert_problem(changed, 422, "validation_failed")["errors"]) == {field}
