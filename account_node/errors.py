@@ -109,6 +109,12 @@ class Conflict(NodeError):
     title = "Conflict"
 
 
+class UnsupportedBody(NodeError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "The body is not JSON"
+
+
 class ConcurrentChange(Conflict):
     """The database refused a write for a rule the services had checked (a name taken,
     a member added): another change committed the same thing in between. Nothing was

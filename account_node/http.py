@@ -20,7 +20,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import DataError, IntegrityError
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from account_node.clock import Clock
@@ -31,6 +31,7 @@ from account_node.errors import (
     NodeError,
     NotAuthenticated,
     NotFound,
+    UnsupportedBody,
     ValidationFailed,
     problem,
 )
@@ -85,10 +86,11 @@ def render_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     errors = _field_errors(data.get("messages")) if status == 422 else None
     code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
-    detail = error.description or error.name
-    if status == 422:
-        code, detail = "validation_failed", "The request has invalid fields"
-    body = problem(status, code, error.name, detail, instance=request.path, errors=errors)
+    title, detail = error.name, error.description or error.name
+    if status == 422:  # webargs' field errors: the same problem type as ValidationFailed's
+        code, title = ValidationFailed.code, ValidationFailed.title
+        detail = "The request has invalid fields"
+    body = problem(status, code, title, detail, instance=request.path, errors=errors)
     headers = {k: v for k, v in error.get_headers() if k.lower() not in {"content-type"}}
     return problem_response(body, headers)
 
@@ -155,7 +157,10 @@ def _field_errors(messages: Any) -> dict[str, list[str]]:
 
 
 class StrictParser(FlaskParser):
-    """Malformed JSON is a 422 problem naming the body, like any other invalid input."""
+    """Malformed JSON is a 422 problem naming the body, like any other invalid input;
+    a body that is not JSON at all is a 415. webargs reads such a body as no body, so a
+    PATCH sent as text/plain answered 200 having changed nothing, and a key rotation
+    asked, in text/plain, to treat the key as compromised rotated it as if it were not."""
 
     def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValidationFailed(
@@ -163,6 +168,10 @@ class StrictParser(FlaskParser):
         )
 
     def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req) and (req.content_length or req.get_data(cache=True)):
+            raise UnsupportedBody(
+                f"The body must be JSON, sent as application/json, not {req.mimetype or 'untyped'}"
+            )
         try:
             return super()._raw_load_json(req)
         except RecursionError:

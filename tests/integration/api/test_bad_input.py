@@ -378,3 +378,33 @@ def test_a_moment_outside_the_years_1_to_9999_in_utc_is_a_422_naming_it(app, cli
         headers=desk.account.admin.headers,
     )
     assert set(_assert_problem(changed, 422, "validation_failed")["errors"]) == {field}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_a_415_and_changes_nothing(client, account, content_type):
+    """webargs reads a body of another type as no body at all: this PATCH used to answer
+    200 having renamed nobody."""
+    me = account.admin
+    headers = {**me.headers, **({"Content-Type": content_type} if content_type else {})}
+    response = client.patch("/api/v1/me", headers=headers, data='{"name": "Renamed"}')
+    body = _assert_problem(response, 415, "unsupported_media_type")
+    assert "application/json" in body["detail"]
+    assert client.get("/api/v1/me", headers=me.headers).get_json()["name"] != "Renamed"
+
+
+def test_a_key_rotation_asked_in_text_plain_to_treat_the_key_as_compromised_does_nothing(
+    client, account
+):
+    """Read as no body, it rotated the key as uncompromised: announced, not revoked."""
+    headers = {**account.admin.headers, "Content-Type": "text/plain"}
+    response = client.post("/api/v1/keys/rotate", headers=headers, data='{"compromised": true}')
+    _assert_problem(response, 415, "unsupported_media_type")
+
+
+def test_field_errors_from_the_schema_and_from_the_services_are_one_problem_type(client, account):
+    """One type, one title (RFC 9457 section 3.1.3), whichever layer found the error."""
+    from_schema = client.post("/api/v1/users", headers=account.admin.headers, json={"email": 5})
+    from_service = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "   "})
+    first = _assert_problem(from_schema, 422, "validation_failed")
+    second = _assert_problem(from_service, 422, "validation_failed")
+    assert (first["type"], first["title"]) == (second["type"], second["title"])
