@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import IntegrityError
+
 from account_node.context import Work
 from account_node.db import new_id
 from account_node.errors import Conflict, ValidationFailed
@@ -59,6 +61,11 @@ def check_person_fields(fields: dict[str, Any]) -> dict[str, list[str]]:
         if problems:
             errors["password"] = problems
     return errors
+
+
+class TeamInUse(Conflict):
+    code = "team_in_use"
+    title = "The team is still in use"
 
 
 class People:
@@ -196,11 +203,19 @@ class Teams:
         return team
 
     def delete(self, team_id: str) -> None:
+        """Delete a team no offering or request names. What names one lives in the
+        services above this layer, so their foreign keys tell: the delete is refused as
+        a whole (the unit of work rolls back), with a reason that stays true on retry."""
         team = self.store.get(team_id)
-        before = team_snapshot(team)
+        before, name = team_snapshot(team), team.name
         self.store.remove_members(team.id)
         self.store.session.delete(team)
-        self.store.session.flush()
+        try:
+            self.store.session.flush()
+        except IntegrityError as exc:
+            raise TeamInUse(
+                f"team {name} still routes offerings or requests; route them to another team first"
+            ) from exc
         self.work.record("team.delete", "team", team_id, before=before)
 
     def add_member(self, team_id: str, person_id: str) -> Team:

@@ -408,3 +408,14 @@ def test_field_errors_from_the_schema_and_from_the_services_are_one_problem_type
     first = _assert_problem(from_schema, 422, "validation_failed")
     second = _assert_problem(from_service, 422, "validation_failed")
     assert (first["type"], first["title"]) == (second["type"], second["title"])
+
+
+def test_deleting_a_team_that_routes_an_offering_is_a_409_saying_why_and_removes_nothing(
+    app, client
+):
+    desk = build_desk(app, client)
+    members = desk.get(f"/api/v1/teams/{desk.team}").get_json()["members"]
+    response = desk.client.delete(f"/api/v1/teams/{desk.team}", headers=desk.account.admin.headers)
+    body = _assert_problem(response, 409, "team_in_use")
+    assert "route them to another team first" in body["detail"]
+    assert desk.get(f"/api/v1/teams/{desk.team}").get_json()["members"] == members
