@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from account_node.context import Work
+from account_node.errors import ValidationFailed
 from account_node.identity.models import Account
 from account_node.tenancy import ScopedStore
 from trust.agreement import (
@@ -157,6 +158,10 @@ class Handshake:
         this account's records refuse (both before anything is sent), or the peer's
         failure (``PeerDeclined``, ``PeerUnavailable``) with the local write to roll back."""
         peer_account = invitation["account"]
+        if peer_account == self.account:
+            raise ValidationFailed(
+                errors={"account": ["an account cannot trust itself: this is its own invitation"]}
+            )
         descriptor = self.peers.get_json(
             f"{invitation['node_url'].rstrip('/')}/.well-known/trustdesk-node"
         )

@@ -419,3 +419,13 @@ def test_deleting_a_team_that_routes_an_offering_is_a_409_saying_why_and_removes
     body = _assert_problem(response, 409, "team_in_use")
     assert "route them to another team first" in body["detail"]
     assert desk.get(f"/api/v1/teams/{desk.team}").get_json()["members"] == members
+
+
+def test_an_account_proposing_a_trust_to_itself_is_a_422_naming_the_account(client, account):
+    """Refused before any call: it was sent to its own node, which declined (a 502)."""
+    headers = account.admin.headers
+    invitation = client.post("/api/v1/trusts/invitations", headers=headers).get_json()
+    proposal = {k: invitation[k] for k in ("node_url", "account", "fingerprint", "code")}
+    response = client.post("/api/v1/trusts", headers=headers, json=proposal)
+    assert set(_assert_problem(response, 422, "validation_failed")["errors"]) == {"account"}
+    assert client.get("/api/v1/trusts", headers=headers).get_json()["items"] == []
