@@ -404,8 +404,16 @@ class Instant(fields.AwareDateTime):
         return moment
 
 
+# A cursor is what ``account_node.pagination`` wrote: base64url text. Anything else is
+# refused by name, and the query stays short enough for the server's request line.
+CURSOR = validate.And(
+    validate.Length(max=512),
+    validate.Regexp(r"[A-Za-z0-9_-]*\Z", error="not a cursor this node gave out"),
+)
+
+
 class PageArgs(Schema):
-    cursor = fields.String(validate=validate.Length(max=512))
+    cursor = fields.String(validate=CURSOR)
     limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=25)
 
 

@@ -61,6 +61,10 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int = 32) -> d
         # peers keep theirs (trust.client.KEEPALIVE), so a peer never sends on a
         # connection this node is closing.
         "keepalive": 10,
+        # The longest request line gunicorn reads (its default is 4094): a search of 200
+        # characters outside ASCII, percent-encoded, with a cursor and a list of filters
+        # (a trust's offerings), passes 4 KB; past the limit gunicorn answers 414 in HTML.
+        "limit_request_line": 8190,
         "pre_request": _rebalance,
         "graceful_timeout": 10,
         "accesslog": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from account_node.http import CURSOR
 from services.requests.models import SLA_STATES, STATUSES
 from services.sla.models import PRIORITIES
 
@@ -32,7 +33,7 @@ class RequestUpdate(Schema):
 
 
 class RequestListArgs(Schema):
-    cursor = fields.String(validate=validate.Length(max=512))
+    cursor = fields.String(validate=CURSOR)
     limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=25)
     status = fields.List(fields.String(validate=validate.OneOf(STATUSES)))
     service_id = _id

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from account_node.http import Instant
+from account_node.http import CURSOR, Instant
 
 _id = validate.Length(min=1, max=64)
 _text = validate.Length(max=300)
@@ -128,7 +128,7 @@ class ListArgs(Schema):
     )
     q = fields.String(validate=validate.Length(max=200))
     sort = fields.String(load_default="urgency", validate=validate.OneOf(["urgency", "newest"]))
-    cursor = fields.String(validate=validate.Length(max=512))
+    cursor = fields.String(validate=CURSOR)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

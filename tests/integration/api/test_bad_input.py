@@ -429,3 +429,10 @@ def test_an_account_proposing_a_trust_to_itself_is_a_422_naming_the_account(clie
     response = client.post("/api/v1/trusts", headers=headers, json=proposal)
     assert set(_assert_problem(response, 422, "validation_failed")["errors"]) == {"account"}
     assert client.get("/api/v1/trusts", headers=headers).get_json()["items"] == []
+
+
+def test_a_cursor_in_letters_no_cursor_has_is_a_422_naming_it(client, account):
+    response = client.get(
+        "/api/v1/requests", headers=account.admin.headers, query_string={"cursor": "\u00e4" * 10}
+    )
+    assert set(_assert_problem(response, 422)["errors"]) == {"cursor"}

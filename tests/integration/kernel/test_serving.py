@@ -64,3 +64,16 @@ def test_a_kept_alive_connection_is_closed_after_its_hundredth_request(served):
         i + 1 for i, answer in enumerate(answers) if answer.headers.get("connection") == "close"
     ]
     assert closing == [REQUESTS_PER_CONNECTION]
+
+
+def test_the_longest_query_a_list_allows_reaches_the_node_not_a_414_in_html(served):
+    """A search of 200 characters outside ASCII is 2,400 bytes percent-encoded; with a
+    cursor and a list of filters (a trust's offerings, on the visibility API) the line
+    passed gunicorn's default limit of 4,094 bytes, and its 414 came as HTML, not a
+    problem. Here it reaches the node (no token: a 401 problem)."""
+    statuses = ["waiting_for_customer"] * 60
+    query = {"q": "\U0001f5a8" * 200, "cursor": "A" * 512, "status": statuses}
+    answer = httpx.get(f"{served}/api/v1/requests", params=query, timeout=5)
+    assert len(str(answer.request.url)) > 4094
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
