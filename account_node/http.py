@@ -7,6 +7,7 @@ the response hook commits a successful request and rolls back everything else.
 
 from __future__ import annotations
 
+import http
 import logging
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from flask import Flask, Response, current_app, g, json, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import DataError, IntegrityError
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -193,11 +195,44 @@ class NodeBlueprint(Blueprint):
         return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
 
 
+class Problem(Schema):
+    """An RFC 9457 problem, as the node writes every error (``errors.problem``)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "a stable token to branch on"})
+    instance = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "for invalid input: each field named, with what is wrong"},
+    )
+
+
 class NodeApi(Api):
-    """flask-smorest's Api, with problem+json errors that keep Werkzeug's headers."""
+    """flask-smorest's Api, with problem+json errors that keep Werkzeug's headers, and
+    documented as they are written: flask-smorest's own error schema (``code`` a number,
+    ``message``) in ``application/json`` is not what any client receives."""
+
+    ERROR_SCHEMA = Problem
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return render_http_exception(error)
+
+    def _register_responses(self) -> None:
+        """flask-smorest's default responses, each error in ``application/problem+json``."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = Problem
+            content_type = PROBLEM_JSON if status >= 400 else self.DEFAULT_RESPONSE_CONTENT_TYPE
+            prepare_response(response, self.spec, content_type)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": Problem}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 def install_error_handlers(app: Flask) -> None:

@@ -24,3 +24,18 @@ def test_every_api_route_is_documented(app, client):
         path = rule.rule.replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
+
+
+def test_errors_are_documented_as_the_problems_they_are(client):
+    """Not flask-smorest's own error schema (a numeric ``code``, a ``message``) in
+    ``application/json``: clients generated from the document must read what comes."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    responses = spec["components"]["responses"]
+    assert {"DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"} <= set(responses)
+    for name in responses:  # those the paths refer to: all errors
+        assert responses[name]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    problem = spec["components"]["schemas"]["Problem"]["properties"]
+    assert problem["code"]["type"] == "string" and problem["status"]["type"] == "integer"
+    assert "Error" not in spec["components"]["schemas"]
