@@ -68,6 +68,7 @@ from trust.descriptor import invited_peer
 from trust.errors import (
     FederationRefused,
     PeerDeclined,
+    PeerNotAllowed,
     PeerUnavailable,
     ProposalStale,
     ProposalWithdrawn,
@@ -162,9 +163,14 @@ class Handshake:
             raise ValidationFailed(
                 errors={"account": ["an account cannot trust itself: this is its own invitation"]}
             )
-        descriptor = self.peers.get_json(
-            f"{invitation['node_url'].rstrip('/')}/.well-known/trustdesk-node"
-        )
+        try:
+            descriptor = self.peers.get_json(
+                f"{invitation['node_url'].rstrip('/')}/.well-known/trustdesk-node"
+            )
+        except PeerNotAllowed as exc:  # the typed URL itself: name the field
+            raise PeerNotAllowed(
+                exc.detail, errors={"node_url": [exc.detail]}, **exc.extensions
+            ) from exc
         peer = invited_peer(
             descriptor, invitation["node_url"], peer_account, invitation["fingerprint"]
         )

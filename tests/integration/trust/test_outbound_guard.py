@@ -34,4 +34,5 @@ def test_a_proposal_to_an_internal_or_malformed_url_is_refused_and_stores_nothin
     assert answer.status_code == 422, answer.get_json()
     assert answer.mimetype == "application/problem+json"
     assert (answer.get_json()["code"], answer.get_json()["reason"]) == ("peer_not_allowed", reason)
+    assert set(answer.get_json()["errors"]) == {"node_url"}
     assert client.get("/api/v1/trusts", headers=account.admin.headers).get_json()["items"] == []
