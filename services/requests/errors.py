@@ -19,10 +19,6 @@ class RequestClosed(Conflict):
     title = "The request is closed or cancelled"
 
 
-class InvalidRequest(ValidationFailed):
-    code = "invalid_request"
-
-
 class IdempotencyKeyReused(ValidationFailed):
     """A create sent an ``Idempotency-Key`` its requester already raised a different
     request with: 422, per draft-ietf-httpapi-idempotency-key-header section 2.7. The

@@ -35,7 +35,6 @@ from services.requests.clocks import ClockReading, read_clocks
 from services.requests.errors import (
     IdempotencyKeyReused,
     IllegalTransition,
-    InvalidRequest,
     RequestClosed,
 )
 from services.requests.idempotency import Asked
@@ -305,7 +304,7 @@ class Requests:
         if priority not in PRIORITIES:
             errors["priority"] = [f"must be one of {', '.join(PRIORITIES)}"]
         if errors or service is None:
-            raise InvalidRequest(errors=errors or {"service_id": ["unknown service"]})
+            raise ValidationFailed(errors=errors or {"service_id": ["unknown service"]})
         return SlaInputs(service, requester_id, offering, ci, requester_terms=terms)
 
     # --- working -------------------------------------------------------------------------
@@ -326,7 +325,7 @@ class Requests:
                 setattr(request, name, changes[name])
         if "priority" in changes and changes["priority"] != request.priority:
             if changes["priority"] not in PRIORITIES:
-                raise InvalidRequest(
+                raise ValidationFailed(
                     errors={"priority": [f"must be one of {', '.join(PRIORITIES)}"]}
                 )
             request.priority = changes["priority"]
@@ -422,20 +421,22 @@ class Requests:
     def _check_assignee(self, request: Request, assignee_id: str) -> None:
         person = self.people.find(assignee_id)
         if person is None or not person.active or not set(person.roles) & STAFF:
-            raise InvalidRequest(
+            raise ValidationFailed(
                 errors={"assignee_id": ["must be an active specialist or admin of this account"]}
             )
         if request.team_id and self.teams.membership(request.team_id, assignee_id) is None:
-            raise InvalidRequest(errors={"assignee_id": ["is not a member of the request's team"]})
+            raise ValidationFailed(
+                errors={"assignee_id": ["is not a member of the request's team"]}
+            )
 
     def add_note(self, request_id: str, body: str, *, public: bool = True) -> RequestEvent:
         request = self._for_change(request_id)
         self._ensure_open(request, allow_resolved=True)
         if not body.strip():
-            raise InvalidRequest(errors={"body": ["must not be empty"]})
+            raise ValidationFailed(errors={"body": ["must not be empty"]})
         works = self.works(request)
         if not public and not works:
-            raise InvalidRequest(
+            raise ValidationFailed(
                 errors={"public": ["only those who work the request write internal notes"]}
             )
         event = self._event(request, "note", body=body, public=public)
@@ -484,7 +485,7 @@ class Requests:
         try:
             decision = decide_sla(self.work, inputs, self.store)
         except NotFound as exc:
-            raise InvalidRequest(errors={"sla_id": [exc.detail]}) from exc
+            raise ValidationFailed(errors={"sla_id": [exc.detail]}) from exc
         _freeze_sla(request, decision)
         # The new terms may pause in other statuses: the clock stops, or runs again, now.
         self._pause_as_terms_say(request, request.status, self.work.clock.now())
@@ -642,7 +643,7 @@ def _freeze_sla(request: Request, decision: SlaDecision) -> None:
 def _check_subject(subject: str) -> str:
     """The subject as stored: trimmed, and never blank (a list of blank lines helps nobody)."""
     if not subject.strip():
-        raise InvalidRequest(errors={"subject": ["must not be blank"]})
+        raise ValidationFailed(errors={"subject": ["must not be blank"]})
     return subject.strip()
 
 
@@ -661,5 +662,5 @@ def _lookup_or_raise(field: str, getter: Any, object_id: str) -> Any:
     errors: dict[str, list[str]] = {}
     found = _lookup(errors, field, getter, object_id)
     if errors:
-        raise InvalidRequest(errors=errors)
+        raise ValidationFailed(errors=errors)
     return found
