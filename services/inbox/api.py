@@ -44,9 +44,50 @@ class InboxArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class InboxItem(Schema):
+    """One open request of the inbox page (documentation: the page is written as
+    ``services.inbox.service.Inbox.gather`` builds it)."""
+
+    id = fields.String()
+    reference = fields.String()
+    subject = fields.String()
+    status = fields.String()
+    priority = fields.String()
+    offering = fields.String(allow_none=True)
+    offering_name = fields.String(metadata={"description": "of another account's request"})
+    requester = fields.String(metadata={"description": "of another account's request"})
+    urgency_at = fields.DateTime(metadata={"description": "the resolution due: the order"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    sla = fields.Dict(metadata={"description": "name, source, reason, and both clocks"})
+    account = fields.String()
+    account_name = fields.String()
+    trust_id = fields.String(
+        allow_none=True, metadata={"description": "null for this account's own request"}
+    )
+    path = fields.String(metadata={"description": "where to read and work the request"})
+
+
+class InboxSource(Schema):
+    account = fields.String()
+    account_name = fields.String()
+    trust_id = fields.String(allow_none=True)
+    node = fields.String()
+    status = fields.String(validate=validate.OneOf(["ok", "unreachable", "refused"]))
+    latency_ms = fields.Float()
+    count = fields.Integer(metadata={"description": "rows it sent"})
+    more = fields.Boolean(metadata={"description": "it holds more open requests than it sent"})
+
+
+class InboxPage(Schema):
+    items = fields.List(fields.Nested(InboxItem))
+    sources = fields.List(fields.Nested(InboxSource))
+
+
 @inbox_api.route("")
 class InboxView(MethodView):
     @inbox_api.arguments(InboxArgs, location="query")
+    @inbox_api.alt_response(200, schema=InboxPage, success=True)
     def get(self, args: dict[str, Any]) -> Any:
         """Open requests routed to the caller's teams, from this account and every account
         that trusts it, soonest SLA due first. ``sources`` says how each node answered

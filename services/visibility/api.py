@@ -116,6 +116,7 @@ def _trusted(*roles: str) -> TrustedRequests:
 @trust_requests_api.route("")
 class TrustRequestList(MethodView):
     @trust_requests_api.arguments(schemas.ListArgs, location="query")
+    @trust_requests_api.alt_response(200, schema=schemas.SharedPage, success=True)
     def get(self, args: dict[str, Any], trust_id: str) -> Any:
         """The trusting account's requests on offerings routed to the caller's teams,
         live from its node: the most urgent open ones, or all newest first."""
@@ -124,11 +125,13 @@ class TrustRequestList(MethodView):
 
 @trust_requests_api.route("/<request_id>")
 class TrustRequestItem(MethodView):
+    @trust_requests_api.alt_response(200, schema=schemas.SharedRequestDetail, success=True)
     def get(self, trust_id: str, request_id: str) -> Any:
         """One request with its full timeline, live from the trusting account's node."""
         return json_response(_trusted(*STAFF).read(trust_id, request_id))
 
     @trust_requests_api.arguments(schemas.StatusPatch)
+    @trust_requests_api.alt_response(200, schema=schemas.SharedRequestDetail, success=True)
     def patch(self, body: dict[str, Any], trust_id: str, request_id: str) -> Any:
         """Move the customer's request through its status machine, as yourself (the same
         body as a local request's PATCH; only ``status`` crosses a trust)."""
@@ -142,6 +145,7 @@ class TrustRequestItem(MethodView):
 @trust_requests_api.route("/<request_id>/notes")
 class TrustRequestNotes(MethodView):
     @trust_requests_api.arguments(schemas.NoteIn)
+    @trust_requests_api.alt_response(201, schema=schemas.SharedEvent, success=True)
     def post(self, body: dict[str, Any], trust_id: str, request_id: str) -> Any:
         """Write a note as yourself on the customer's request (audited there)."""
         event = _trusted(*WORKERS).add_note(trust_id, request_id, body["body"], body["public"])

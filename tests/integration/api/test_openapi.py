@@ -39,3 +39,18 @@ def test_errors_are_documented_as_the_problems_they_are(client):
     problem = spec["components"]["schemas"]["Problem"]["properties"]
     assert problem["code"]["type"] == "string" and problem["status"]["type"] == "integer"
     assert "Error" not in spec["components"]["schemas"]
+
+
+def test_every_operation_documents_what_it_answers_when_it_succeeds(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if method != "parameters"
+        and not any(code.startswith("2") for code in operation.get("responses", {}))
+    ]
+    assert undocumented == []
+    inbox = spec["paths"]["/api/v1/inbox"]["get"]["responses"]["200"]
+    page = inbox["content"]["application/json"]["schema"]
+    assert page == {"$ref": "#/components/schemas/InboxPage"}
