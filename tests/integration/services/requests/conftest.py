@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from account_node.audit.service import Actor
+from account_node.context import Work
+from account_node.db import db
+from account_node.tenancy import AccountScope
+from services.requests.service import Requests
 from tests.factories.accounts import AccountFixture, make_account
 
 ALWAYS = {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in
@@ -104,3 +111,39 @@ def build_desk(app, client) -> Desk:
 @pytest.fixture
 def desk(app, client) -> Desk:
     return build_desk(app, client)
+
+
+def admin_work(node: Any, account: AccountFixture) -> Work:
+    """The account's admin at work in the current app context, as a service sees them."""
+    return Work(
+        db.session,
+        AccountScope(account.id),
+        Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
+        node.clock,
+        node.jobs,
+        node.settings,
+        roles=frozenset({"admin"}),
+    )
+
+
+def while_uncommitted(
+    app: Any, desk: Desk, first: Callable[[Requests], Any], second: Callable[[], Any]
+) -> tuple[Any, Any]:
+    """Run ``first`` as the admin and keep it uncommitted while ``second`` is sent on its
+    own connection; the second must still be waiting a moment later; then commit the
+    first. Returns what ``first`` returned and the second's answer."""
+    node = app.extensions["trustdesk"]
+    answers: list[Any] = []
+    with app.app_context():
+        done = first(Requests(admin_work(node, desk.account)))
+        waiting = threading.Thread(target=lambda: answers.append(second()))
+        waiting.start()
+        try:
+            waiting.join(timeout=1)
+            assert waiting.is_alive(), "the second did not wait for the first"
+            db.session.commit()
+        finally:
+            db.session.rollback()
+            waiting.join(timeout=30)
+    [answer] = answers
+    return done, answer

@@ -7,43 +7,13 @@ database's write lock, on PostgreSQL the request's row."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
-from account_node.db import db
-from services.requests.service import Requests
-from tests.integration.services.requests.conftest import Desk, build_desk
-from tests.integration.services.requests.test_throughput_paths import _admin_work
-
-
-def _while_uncommitted(
-    app: Any, desk: Desk, first: Callable[[Requests], Any], second: Callable[[], Any]
-) -> Any:
-    """Run ``first`` as the admin and keep it uncommitted while ``second`` is sent; the
-    second must still be waiting a moment later; commit the first; return the second's
-    answer."""
-    node = app.extensions["trustdesk"]
-    answers: list[Any] = []
-    with app.app_context():
-        first(Requests(_admin_work(node, desk.account)))
-        waiting = threading.Thread(target=lambda: answers.append(second()))
-        waiting.start()
-        try:
-            waiting.join(timeout=1)
-            assert waiting.is_alive(), "the second change did not wait for the first"
-            db.session.commit()
-        finally:
-            db.session.rollback()
-            waiting.join(timeout=30)
-    [answer] = answers
-    return answer
+from tests.integration.services.requests.conftest import build_desk, while_uncommitted
 
 
 def test_two_notes_at_once_both_land_one_after_the_other(app):
     desk = build_desk(app, app.test_client())
     request = desk.raise_request()
-    answer = _while_uncommitted(
+    _, answer = while_uncommitted(
         app,
         desk,
         lambda requests: requests.add_note(request["id"], "On it."),
@@ -61,7 +31,7 @@ def test_two_notes_at_once_both_land_one_after_the_other(app):
 def test_an_edit_that_waited_for_a_cancel_is_refused_and_writes_nothing(app):
     desk = build_desk(app, app.test_client())
     request = desk.raise_request()
-    answer = _while_uncommitted(
+    _, answer = while_uncommitted(
         app,
         desk,
         lambda requests: requests.change_status(request["id"], "cancelled", "Raised twice"),
@@ -78,7 +48,7 @@ def test_an_edit_that_waited_for_a_cancel_is_refused_and_writes_nothing(app):
 def test_a_transition_that_waited_is_checked_against_the_status_it_finds(app):
     desk = build_desk(app, app.test_client())
     request = desk.raise_request()
-    answer = _while_uncommitted(
+    _, answer = while_uncommitted(
         app,
         desk,
         lambda requests: requests.change_status(request["id"], "resolved", "Fixed"),

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from account_node.db import db
 from services.requests.service import Requests
 from services.requests.store import RequestStore
-from tests.integration.services.requests.conftest import Desk, build_desk
-from tests.integration.services.requests.test_throughput_paths import _admin_work
+from tests.integration.services.requests.conftest import Desk, build_desk, while_uncommitted
 from tests.statements import statements
 
 KEY = {"Idempotency-Key": "k-1"}
@@ -221,26 +219,16 @@ def test_a_create_waits_for_an_uncommitted_create_with_its_key_then_answers_its_
     answers its request instead of failing at the key's unique index."""
     desk = build_desk(app, app.test_client())
     desk.raise_request(who="admin")  # the counter and audit head exist from here on
-    node, body = app.extensions["trustdesk"], _body(desk)
-    answers: list[Any] = []
-    with app.app_context():
-        first, is_new = Requests(_admin_work(node, desk.account)).create(
-            **body, idempotency_key="k-1"
-        )
-        assert is_new
-        second = threading.Thread(
-            target=lambda: answers.append(desk.post("/api/v1/requests", body, "admin", **KEY))
-        )
-        second.start()
-        try:
-            second.join(timeout=1)
-            assert second.is_alive(), "the second create did not wait for the first"
-            db.session.commit()
-        finally:
-            db.session.rollback()
-            second.join(timeout=30)
-        first_id = first.id
-    [answer] = answers
+    body = _body(desk)
+
+    def create_with_key(requests: Requests) -> tuple[str, bool]:
+        created, is_new = requests.create(**body, idempotency_key="k-1")
+        return created.id, is_new
+
+    (first_id, is_new), answer = while_uncommitted(
+        app, desk, create_with_key, lambda: desk.post("/api/v1/requests", body, "admin", **KEY)
+    )
+    assert is_new
     assert answer.status_code == 201, answer.get_data(as_text=True)
     assert answer.get_json()["id"] == first_id
     assert _written(desk) == (2, 2)

@@ -13,28 +13,12 @@ import threading
 
 from sqlalchemy import create_engine, text
 
-from account_node.audit.service import Actor
-from account_node.context import Work
 from account_node.db import db
-from account_node.tenancy import AccountScope
 from services.requests.service import Requests
-from tests.integration.services.requests.conftest import build_desk
+from tests.integration.services.requests.conftest import admin_work, build_desk
 from tests.statements import statements
 
 CREATES_PER_THREAD = 12
-
-
-def _admin_work(node, account) -> Work:
-    """The account's admin at work in the current app context, as a service sees them."""
-    return Work(
-        db.session,
-        AccountScope(account.id),
-        Actor(account.admin.id, account.id, "Ada Admin <admin@example.test>"),
-        node.clock,
-        node.jobs,
-        node.settings,
-        roles=frozenset({"admin"}),
-    )
 
 
 def _columns(row) -> dict:
@@ -127,7 +111,7 @@ def test_a_request_raised_in_a_unit_of_work_can_change_in_the_same_one(app, desk
     the session's, so a change before commit is written too."""
     node, account = app.extensions["trustdesk"], desk.account
     with app.app_context():
-        work = _admin_work(node, account)
+        work = admin_work(node, account)
         requests = Requests(work)
         created, is_new = requests.create(subject="Raise then assign", offering_id=desk.offering)
         assert is_new and created in db.session and created not in db.session.new
@@ -189,7 +173,7 @@ def test_the_request_written_in_one_statement_reads_back_as_the_session_holds_it
     desk = build_desk(postgres_app, postgres_app.test_client())
     node, account = postgres_app.extensions["trustdesk"], desk.account
     with postgres_app.app_context():
-        work = _admin_work(node, account)
+        work = admin_work(node, account)
         created, _ = Requests(work).create(
             subject="Ünïcode, \"quotes\" and a\nnewline", description="x" * 5000,
             offering_id=desk.offering, idempotency_key="k-1",
