@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, and_, or_
 
 from account_node.errors import ValidationFailed
+from account_node.unstorable import unstorable
 
 T = TypeVar("T")
 
@@ -31,14 +32,20 @@ def encode_cursor(created_at: datetime, row_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The sort key a cursor holds, or a 422 naming ``cursor``.
+
+    A client can send any base64url text, so the key is checked as input: a moment the
+    database can hold (within the years 1 to 9999 in UTC: ``0001-01-01T00:00:00+01:00``
+    parses, but its moment lies in the year 0) and an id it can store (no NUL, no lone
+    surrogate)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None or not isinstance(row_id, str) or "\x00" in row_id:
-            raise ValueError(cursor)  # a NUL: no id has one, and PostgreSQL refuses it
-        return moment, row_id
-    except (ValueError, TypeError, RecursionError) as exc:
+        if moment.tzinfo is None or not isinstance(row_id, str) or unstorable(row_id):
+            raise ValueError(cursor)
+        return moment.astimezone(UTC), row_id
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ValidationFailed(
             "the cursor is not one this server issued", errors={"cursor": ["invalid cursor"]}
         ) from exc

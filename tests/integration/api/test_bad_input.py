@@ -277,15 +277,24 @@ def test_a_path_segment_with_a_nul_names_nothing(client, account):
         _assert_problem(response, 404, "not_found")
 
 
-def test_a_cursor_hiding_a_nul_is_refused_like_any_cursor_the_server_did_not_issue(client, account):
+@pytest.mark.parametrize(
+    "key",
+    [
+        ["2026-01-05T09:00:00+00:00", "x\x00y"],  # a NUL, which PostgreSQL cannot store
+        ["2026-01-05T09:00:00+00:00", "x\ud800"],  # a lone surrogate, which no text holds
+        ["0001-01-01T00:00:00+01:00", "x"],  # valid ISO 8601, but the year 0 in UTC
+        ["9999-12-31T23:59:59-01:00", "x"],  # and the year 10000
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/requests", "/api/v1/cis", "/api/v1/users"])
+def test_a_cursor_hiding_what_the_database_cannot_take_is_refused_like_any_forged_one(
+    client, account, key, path
+):
     import base64
     import json
 
-    raw = json.dumps(["2026-01-05T09:00:00+00:00", "x\x00y"]).encode()
-    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    response = client.get(
-        "/api/v1/requests", headers=account.admin.headers, query_string={"cursor": cursor}
-    )
+    cursor = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    response = client.get(path, headers=account.admin.headers, query_string={"cursor": cursor})
     assert _assert_problem(response, 422)["errors"] == {"cursor": ["invalid cursor"]}
 
 

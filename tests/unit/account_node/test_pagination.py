@@ -66,6 +66,9 @@ def test_a_cursor_is_url_safe_and_unpadded():
         b64(b'["2026-01-05T09:00:00", "naive"]'),
         b64(b'["2026-01-05T09:00:00+00:00", 7]'),
         b64(b'["2026-01-05T09:00:00+00:00", "x\\u0000y"]'),  # a NUL: no id has one
+        b64(b'["2026-01-05T09:00:00+00:00", "x\\ud800"]'),  # a lone surrogate: no text
+        b64(b'["0001-01-01T00:00:00+01:00", "x"]'),  # the year 0 in UTC
+        b64(b'["9999-12-31T23:59:59-01:00", "x"]'),  # the year 10000 in UTC
         b64(b'["not a moment", "x"]'),
         b64(b'[20260105, "x"]'),
         b64(b"\xff\xfe\xfd"),
