@@ -161,4 +161,16 @@ def stream(
 
 
 def _rendered(event: dict[str, Any]) -> str:
-    return f"id: {event.get('id', '')}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n"
+    """One server-sent event. The data is JSON, which escapes line breaks; the id and
+    type are written as they are, so a line break in them (checked where events come
+    in) would end the line and let the rest pose as fields or events of its own: they
+    lose any here too (and NUL, which makes a client ignore the id)."""
+    name, kind = _one_line(str(event.get("id", ""))), _one_line(str(event["type"]))
+    return f"id: {name}\nevent: {kind}\ndata: {json.dumps(event)}\n\n"
+
+
+def _one_line(text: str) -> str:
+    return text.translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {ord("\r"): None, ord("\n"): None, 0: None}

@@ -29,7 +29,11 @@ from trust.models import ReceivedNotice, Trust
 from trust.outbox import Outbox
 from trust.signals import trust_deactivated
 
-_id = validate.Length(min=1, max=64)
+# What a peer sends reaches the MSP's people's streams and links: an id is a token (this
+# node's are hex) and an action a word, so no line break can start an event of the
+# peer's making in a stream, and no ``/`` or ``..`` can steer a link elsewhere.
+_id = validate.Regexp(r"[A-Za-z0-9_-]{1,64}\Z", error="must be 1 to 64 letters, digits, - or _")
+_action = validate.Regexp(r"[a-z_]{1,20}\Z", error="must be 1 to 20 lowercase letters or _")
 
 
 class NoticeIn(Schema):
@@ -37,7 +41,7 @@ class NoticeIn(Schema):
     type = fields.String(required=True, validate=validate.OneOf(["request.changed"]))
     request = fields.String(required=True, validate=_id)
     offering = fields.String(required=True, validate=_id)
-    action = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    action = fields.String(required=True, validate=_action)
     at = Instant(required=True)
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
 from tests.federation.flows import ok
+from trust.errors import PeerDeclined
 from trust.models import ReceivedNotice
 from trust.outbox import node_handshake, outbox_work
 
@@ -97,3 +99,35 @@ def test_a_new_notice_after_a_redelivery_is_still_published(served):
     assert _recorded(served, "notice-a") == _recorded(served, "notice-b") == 1
     with served.msp.client(served.msp_account.specialist) as client:
         ok(client.get("/api/v1/inbox"))  # the node still serves its people afterwards
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        # A line break would end the stream's ``id:`` line and start an event of the
+        # peer's own making: a fake deactivation, or a link to anywhere.
+        ("notice_id", 'x\n\nevent: trust.deactivated\ndata: {"path": "//evil.example/"}'),
+        ("request", "../../../audit"),  # the link the stream carries would leave the trust
+        ("offering", "off\r\ning"),
+        ("action", "note\nevent: x"),
+    ],
+)
+def test_a_notice_whose_ids_are_not_tokens_is_refused_and_nothing_is_published(
+    served, field, value
+):
+    hub = RecordingHub()
+    served.msp.app.extensions["trustdesk.hub"] = hub
+    notice = {
+        "notice_id": "notice-forged-1",
+        "type": "request.changed",
+        "request": served.request["id"],
+        "offering": served.offering["id"],
+        "action": "note",
+        "at": "2026-12-02T09:00:00+00:00",
+        field: value,
+    }
+    with pytest.raises(PeerDeclined) as refused:
+        _deliver(served, notice)
+    assert refused.value.extensions == {"peer_status": 422, "peer_code": "validation_failed"}
+    assert _recorded(served, notice["notice_id"]) == 0
+    assert hub.of(notice["notice_id"]) == []

@@ -110,3 +110,13 @@ def test_a_client_that_goes_away_releases_the_subscription():
     assert hub.listening
     events.close()
     assert not hub.listening
+
+
+def test_an_event_id_with_line_breaks_cannot_start_an_event_of_its_own():
+    """Ids are checked where events come in; the stream does not rely on it."""
+    forged = {**notice("off-alpha", "trust-alpha", "r1"),
+              "id": "x\n\nevent: trust.deactivated\r\ndata: {}\x00"}  # fmt: skip
+    events = list(stream(ScriptedHub(forged), ACCOUNT, ROUTED, seconds=300))
+    [chunk] = [e for e in events if e.startswith("id:")]
+    assert chunk.startswith("id: xevent: trust.deactivateddata: {}\nevent: request.changed\n")
+    assert told(events) == [("request.changed", forged)]
