@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -159,6 +159,10 @@ def _when(value: Any, name: str) -> datetime:
         raise Invalid(f"{name} must be an ISO 8601 moment") from exc
     if moment.tzinfo is None:
         raise Invalid(f"{name} must carry its offset")
+    try:  # 0001-01-01T00:00:00+01:00 parses, but its moment is in the year 0: no datetime's
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise Invalid(f"{name} must fall within the years 1 to 9999 in UTC") from exc
     return moment
 
 

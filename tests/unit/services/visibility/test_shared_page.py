@@ -44,6 +44,10 @@ def _broken(path: tuple[str, ...], value) -> dict:
         (("priority",), "p9"),
         (("urgency_at",), "tomorrow"),
         (("urgency_at",), "2026-12-02T12:00:00"),  # no offset: which zone?
+        # Valid ISO 8601 whose moments no datetime holds (the years 0 and 10000 in UTC):
+        # taken as they were, they broke the pages that showed them.
+        (("sla", "response", "due"), "0001-01-01T00:00:00+01:00"),
+        (("urgency_at",), "9999-12-31T23:30:00-01:00"),
         (("sla",), "gold"),
         (("sla", "response", "state"), "fine"),
         (("sla", "resolution", "used_seconds"), "120"),
