@@ -122,7 +122,7 @@ class RequestItem(MethodView):
             requests.assign(request_id, team_id=team_id, assignee_id=assignee_id)
         if status:
             requests.change_status(request_id, status, reason)
-        view = requests.view(request_id)
+        view = requests.view_after_change(request_id)
         return render(view, requests.works(view.request))
 
 

@@ -81,6 +81,8 @@ class Requests:
         self.people = PeopleStore(work.session, work.scope)
         self.teams = TeamStore(work.session, work.scope)
         self._raised: dict[str, RequestView] = {}  # views of requests raised here (view_of)
+        self._changing: dict[str, Request] = {}  # requests locked for a change here
+        self._worked: dict[str, bool] = {}  # whether the caller worked them then (works)
 
     # --- who sees what -------------------------------------------------------------
 
@@ -104,7 +106,10 @@ class Requests:
         """Whether the caller works ``request``, with a specialist's or admin's powers,
         rather than only being its requester (module docstring). A trusted account's
         specialist, acting through the federation, works what the trust reaches: the
-        only requests it is shown."""
+        only requests it is shown. Settled for a request once this unit of work takes it
+        for a change (``_for_change``)."""
+        if request.id in self._worked:
+            return self._worked[request.id]
         roles = self.work.roles
         if "admin" in roles:
             return True
@@ -124,7 +129,15 @@ class Requests:
         caller's rights, the transitions allowed) holds when the change is written."""
         if not self.work.roles & {"admin", "specialist", "end_user"}:
             raise Forbidden("auditors read requests; they do not change them")
-        request = self.store.visible_for_change(request_id, self.visibility())
+        # Found, and the caller's powers over it settled, once per unit of work: the
+        # steps of one change (a PATCH routes the request to another team, then sets its
+        # status) are judged by what the caller could do when it began, not refused
+        # half-way because an earlier step took the request out of their sight.
+        request = self._changing.get(request_id)
+        if request is None:
+            request = self.store.visible_for_change(request_id, self.visibility())
+            self._worked[request.id] = self.works(request)
+            self._changing[request_id] = request
         if not self.works(request) and not self.work.actor.is_person(request.requester_id):
             raise Forbidden("only the requester or staff can change a request")
         return request
@@ -151,6 +164,17 @@ class Requests:
 
     def view(self, request_id: str) -> RequestView:
         request = self.get(request_id)
+        pauses = self.store.pauses(request.id) if _may_have_paused(request) else []
+        return self._view(request, pauses)
+
+    def view_after_change(self, request_id: str) -> RequestView:
+        """The request as the caller's change in this unit of work left it, even where
+        that change took it out of their sight (they routed it to another team, or
+        handed it to someone else): the answer to a change is its outcome, not a 404
+        that would roll it back."""
+        request = self._changing.get(request_id)
+        if request is None:
+            return self.view(request_id)
         pauses = self.store.pauses(request.id) if _may_have_paused(request) else []
         return self._view(request, pauses)
 
@@ -401,6 +425,8 @@ class Requests:
             if team_id is not None:
                 _lookup_or_raise("team_id", self.teams.get, team_id)
             request.team_id = team_id
+            if assignee_id is UNSET and request.assignee_id and not self._may_hold(request):
+                assignee_id = None  # routed to a team they are not in: the team picks anew
         if assignee_id is not UNSET:
             if assignee_id is not None:
                 self._check_assignee(request, assignee_id)
@@ -417,6 +443,12 @@ class Requests:
         self.work.record("request.assign", "request", request.id, before, snapshot(request))
         self._changed(request, "assignment")
         return request
+
+    def _may_hold(self, request: Request) -> bool:
+        """Whether the request's assignee may stay on it under its (new) team."""
+        return request.team_id is None or (
+            self.teams.membership(request.team_id, request.assignee_id or "") is not None
+        )
 
     def _check_assignee(self, request: Request, assignee_id: str) -> None:
         person = self.people.find(assignee_id)
@@ -444,13 +476,17 @@ class Requests:
             request.first_response_at = event.at
             self._moved(request)
         is_requester = self.work.actor.is_person(request.requester_id)
-        if is_requester and request.status == "waiting_for_customer":
+        resumed = is_requester and request.status == "waiting_for_customer"
+        before = snapshot(request)
+        if resumed:
             self._apply_status(request, "in_progress", "the requester replied")
         request.updated_at = event.at
         self.store.session.flush()
         self.work.record(
             "request.note", "request", request.id, after={"note_id": event.id, "public": public}
         )
+        if resumed:  # a status change like any other, in the chain with its own event
+            self.work.record("request.status", "request", request.id, before, snapshot(request))
         self._changed(request, "note")
         return event
 

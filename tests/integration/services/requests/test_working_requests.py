@@ -324,3 +324,61 @@ def test_a_blank_subject_is_refused_on_raising_and_on_editing(desk):
     edited = desk.patch(_path(body), {"subject": " \t "}, "end_user")
     assert edited.status_code == 422
     assert desk.get(_path(body)).get_json()["subject"] == body["subject"]
+
+
+def test_a_specialist_can_route_their_teams_request_to_another_team_and_hand_it_over(desk):
+    """The change takes the request out of their sight; its outcome is still the answer,
+    and it is kept (not a 404 that rolled it back). Every step of one PATCH is judged by
+    what the caller could do when it began."""
+    network = desk.created(
+        "/api/v1/teams", {"name": "Network", "member_ids": [desk.account.admin.id]}
+    )
+    body = desk.raise_request()
+    moved = desk.patch(
+        _path(body), {"team_id": network["id"], "status": "in_progress"}, "specialist"
+    )
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    assert (moved.get_json()["team_id"], moved.get_json()["status"]) == (
+        network["id"],
+        "in_progress",
+    )
+    assert desk.get(_path(body), who="specialist").status_code == 404  # out of their sight now
+    assert desk.get(_path(body)).get_json()["team_id"] == network["id"]  # and kept
+
+    handed = desk.raise_request("admin", service_id=desk.service)
+    desk.patch(_path(handed), {"assignee_id": desk.account.specialist.id})
+    away = desk.patch(_path(handed), {"assignee_id": desk.account.admin.id}, "specialist")
+    assert away.status_code == 200, away.get_data(as_text=True)
+    assert desk.get(_path(handed)).get_json()["assignee_id"] == desk.account.admin.id
+
+
+def test_routing_to_another_team_lets_go_of_an_assignee_who_is_not_in_it(desk):
+    """As sending both at once is refused, a team change alone cannot leave the request
+    with an assignee its team does not hold; one who is in the new team stays."""
+    network = desk.created(
+        "/api/v1/teams", {"name": "Network", "member_ids": [desk.account.admin.id]}
+    )
+    body = desk.raise_request()
+    desk.patch(_path(body), {"assignee_id": desk.account.specialist.id})
+    moved = desk.patch(_path(body), {"team_id": network["id"]}).get_json()
+    assert (moved["team_id"], moved["assignee_id"]) == (network["id"], None)
+
+    desk.patch(_path(body), {"assignee_id": desk.account.admin.id})
+    both = desk.created("/api/v1/teams", {"name": "Both", "member_ids": [desk.account.admin.id]})
+    kept = desk.patch(_path(body), {"team_id": both["id"]}).get_json()
+    assert (kept["team_id"], kept["assignee_id"]) == (both["id"], desk.account.admin.id)
+
+
+def test_a_requesters_reply_that_resumes_a_waiting_request_is_an_audited_status_change(desk):
+    body = desk.raise_request()
+    desk.patch(_path(body), {"status": "waiting_for_customer"}, "specialist")
+    assert desk.post(_path(body, "/notes"), {"body": "Here it is"}, "end_user").status_code == 201
+    [latest] = desk.get(
+        "/api/v1/audit", who="auditor", action="request.status", limit=1
+    ).get_json()["items"]
+    assert latest["target_id"] == body["id"]
+    assert (latest["before"]["status"], latest["after"]["status"]) == (
+        "waiting_for_customer",
+        "in_progress",
+    )
+    assert latest["actor"]["id"] == desk.account.end_user.id
