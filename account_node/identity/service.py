@@ -191,7 +191,7 @@ class Teams:
     def update(self, team_id: str, **changes: Any) -> Team:
         team = self.store.get(team_id)
         before = team_snapshot(team)
-        if "name" in changes and changes["name"] != team.name:
+        if "name" in changes and (changes["name"] or "").strip() != team.name:
             self._check_name(changes["name"])
             team.name = changes["name"].strip()
         if "description" in changes:

@@ -57,7 +57,7 @@ class Catalog:
                 "only the provider's next signed offering changes it"
             )
         before = snapshot(service)
-        if "name" in changes and changes["name"] != service.name:
+        if "name" in changes and (changes["name"] or "").strip() != service.name:
             service.name = self._name(changes["name"])
         if "default_sla_id" in changes:
             service.default_sla_id = self._sla(changes["default_sla_id"])

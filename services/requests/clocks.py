@@ -15,7 +15,7 @@ import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +25,9 @@ from services.sla.calendar import Calendar
 from services.sla.clock import due_at, elapsed
 
 AT_RISK = 0.75
+# The due moment of a clock that finds none (see ``_Reader.due``): a day short of the
+# last date there is, so that it can be shown in any time zone.
+NEVER = datetime(9999, 12, 30, tzinfo=UTC)
 Pause = tuple[datetime, datetime | None]
 
 
@@ -121,14 +124,27 @@ class _Reader:
             self._used[end] = elapsed(self.calendar, start, max(end, start), self.closed)
         return self._used[end]
 
+    def due(self, budget: timedelta) -> datetime:
+        """When ``budget`` runs out, or ``NEVER`` where the calendar holds no such moment.
+
+        SLAs are refused whose targets do not fall due within ten years on their
+        calendar (``services.sla.service.out_of_reach``), but holidays added since, or
+        a provider's terms held over a trust, can still leave none: a due moment past
+        the year 9999, or no business hours left in the years searched. Such a request
+        must still be raised, read and worked, so its clock never falls due."""
+        try:
+            return due_at(self.calendar, self.request.created_at, budget, self.closed)
+        except (ValueError, OverflowError):  # NoBusinessHours, or past the dates there are
+            return NEVER
+
     def read(self, clock: str, *, fresh: bool) -> ClockReading:
         request = self.request
         target = target_of(request, clock)
         stopped_at = _stopped_at(request, clock)
         stored = (getattr(request, f"{clock}_due_at"), getattr(request, f"{clock}_at_risk_at"))
         if fresh or self.paused or None in stored:
-            due = due_at(self.calendar, request.created_at, target, self.closed)
-            at_risk_at = due_at(self.calendar, request.created_at, target * AT_RISK, self.closed)
+            due = self.due(target)
+            at_risk_at = self.due(target * AT_RISK)
         else:
             due, at_risk_at = stored
         used = self.used_until(stopped_at or self.now)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from account_node.context import Work
+from services.requests.clocks import NEVER
 from services.requests.models import Request
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def schedule_clock_checks(work: Work, request: Request, view: RequestView) -> No
     for reading in (view.response, view.resolution):
         if reading.stopped_at is not None or reading.paused:
             continue
-        moments.update(m for m in (reading.at_risk_at, reading.due) if m > now)
+        moments.update(m for m in (reading.at_risk_at, reading.due) if now < m < NEVER)
     if not moments:
         return
     moment = min(moments)

@@ -6,7 +6,7 @@ calendar that applied when it was raised (see services/requests).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from account_node.context import Work
@@ -36,6 +36,36 @@ def parse_calendar(definition: Any, prefix: str = "definition") -> Calendar:
     if calendar.standard_week_us == 0:
         raise ValidationFailed(errors={f"{prefix}.weekly": ["a calendar needs business hours"]})
     return calendar
+
+
+def minutes_ahead(calendar: Calendar, now: datetime) -> int:
+    """The business minutes ``calendar`` holds in the ten years from ``now``."""
+    try:
+        horizon = now + PREVIEW_SPAN
+    except OverflowError:
+        horizon = datetime.max.replace(tzinfo=UTC)
+    return int(elapsed(calendar, now, horizon).total_seconds() // 60)
+
+
+def out_of_reach(
+    targets: dict[str, dict[str, int]], calendar: Calendar, now: datetime
+) -> tuple[int, list[tuple[str, str, int]]]:
+    """The business minutes ``calendar`` holds in the next ten years, and the targets
+    (priority, clock, minutes) longer than that.
+
+    A request raised now under such a target would not fall due within ten years, as
+    far as a due moment is looked for: a year of business minutes on a calendar open a
+    minute a week ends in the year 12000, and holidays can close the years ahead. Such
+    terms are refused where targets meet a calendar (an SLA saved, its calendar edited);
+    a request's clock that still finds no due moment later never falls due
+    (``services.requests.clocks``)."""
+    ahead = minutes_ahead(calendar, now)
+    return ahead, [
+        (priority, clock, minutes)
+        for priority, terms in targets.items()
+        for clock, minutes in terms.items()
+        if minutes > ahead
+    ]
 
 
 def _name(name: str, field: str = "name") -> str:
@@ -71,14 +101,35 @@ class Calendars:
     def update(self, calendar_id: str, **changes: Any) -> BusinessCalendar:
         calendar = _not_held(self.store.get(calendar_id), "calendar")
         before = {"name": calendar.name, **calendar.definition}
-        if "name" in changes and changes["name"] != calendar.name:
+        if "name" in changes and _name(changes["name"]) != calendar.name:
             calendar.name = self._unique(_name(changes["name"]))
         if "definition" in changes:
-            calendar.definition = parse_calendar(changes["definition"]).to_dict()
+            parsed = parse_calendar(changes["definition"])
+            self._check_slas_fit(calendar, parsed)
+            calendar.definition = parsed.to_dict()
         self.store.session.flush()
         after = {"name": calendar.name, **calendar.definition}
         self.work.record("calendar.update", "calendar", calendar.id, before, after)
         return calendar
+
+    def _check_slas_fit(self, calendar: BusinessCalendar, parsed: Calendar) -> None:
+        """The SLAs on ``calendar`` must still fall due on its new definition."""
+        slas = self.store.slas_of(calendar.id)
+        if not slas:
+            return
+        ahead = minutes_ahead(parsed, self.work.clock.now())
+        longest = {sla.name: max(t["resolution"] for t in sla.targets.values()) for sla in slas}
+        over = sorted(name for name, minutes in longest.items() if minutes > ahead)
+        if over:
+            raise ValidationFailed(
+                errors={
+                    "definition": [
+                        f"SLA {name} has a target of {longest[name]} business minutes; this "
+                        f"calendar holds {ahead} in the next ten years"
+                        for name in over
+                    ]
+                }
+            )
 
     def delete(self, calendar_id: str) -> None:
         calendar = _not_held(self.store.get(calendar_id), "calendar")
@@ -253,10 +304,11 @@ class Slas:
         name = _name(name)
         if self.store.by_name(name):
             raise ValidationFailed(errors={"name": ["an SLA with this name already exists"]})
+        checked = check_targets(targets)
         sla = Sla(
             name=name,
-            calendar_id=self._calendar(calendar_id),
-            targets=check_targets(targets),
+            calendar_id=self._calendar(calendar_id, checked),
+            targets=checked,
             pausing_statuses=_pausing(
                 DEFAULT_PAUSING if pausing_statuses is None else pausing_statuses
             ),
@@ -269,15 +321,17 @@ class Slas:
     def update(self, sla_id: str, **changes: Any) -> Sla:
         sla = _not_held(self.store.get(sla_id), "SLA")
         before = sla_snapshot(sla)
-        if "name" in changes and changes["name"] != sla.name:
+        if "name" in changes and _name(changes["name"]) != sla.name:
             name = _name(changes["name"])
             if self.store.by_name(name):
                 raise ValidationFailed(errors={"name": ["an SLA with this name already exists"]})
             sla.name = name
-        if "calendar_id" in changes:
-            sla.calendar_id = self._calendar(changes["calendar_id"])
         if "targets" in changes:
             sla.targets = check_targets(changes["targets"])
+        if "calendar_id" in changes or "targets" in changes:
+            sla.calendar_id = self._calendar(
+                changes.get("calendar_id", sla.calendar_id), sla.targets
+            )
         if "pausing_statuses" in changes:
             sla.pausing_statuses = _pausing(changes["pausing_statuses"])
         self.store.session.flush()
@@ -319,9 +373,24 @@ class Slas:
             self.work.record("sla.hold", "sla", sla.id, before, sla_snapshot(sla))
         return sla  # type: ignore[no-any-return]
 
-    def _calendar(self, calendar_id: str) -> str:
-        if CalendarStore(self.work.session, self.work.scope).find(calendar_id) is None:
+    def _calendar(self, calendar_id: str, targets: dict[str, dict[str, int]]) -> str:
+        """``calendar_id``, a calendar of this account on which ``targets`` fall due."""
+        calendar = CalendarStore(self.work.session, self.work.scope).find(calendar_id)
+        if calendar is None:
             raise ValidationFailed(errors={"calendar_id": ["no such calendar in this account"]})
+        ahead, over = out_of_reach(
+            targets, Calendar.from_dict(calendar.definition), self.work.clock.now()
+        )
+        if over:
+            raise ValidationFailed(
+                errors={
+                    f"targets.{priority}.{clock}": [
+                        f"{minutes} business minutes do not run out within ten years on "
+                        f"calendar {calendar.name}, which holds {ahead} in them"
+                    ]
+                    for priority, clock, minutes in over
+                }
+            )
         return calendar_id
 
 
@@ -372,7 +441,7 @@ class RequesterSlas:
     def update(self, group_id: str, **changes: Any) -> RequesterSla:
         group = self.store.get(group_id)
         before = _group(group)
-        if "label" in changes and changes["label"] != group.label:
+        if "label" in changes and _name(changes["label"], "label") != group.label:
             label = _name(changes["label"], "label")
             if self.store.by_label(label):
                 raise ValidationFailed(

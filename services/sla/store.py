@@ -22,6 +22,9 @@ class CalendarStore(HeldRows, ScopedStore[BusinessCalendar]):
         query = select(func.count()).select_from(Sla).where(Sla.calendar_id == calendar_id)
         return int(self.session.scalar(query) or 0)
 
+    def slas_of(self, calendar_id: str) -> list[Sla]:
+        return list(self.session.scalars(select(Sla).where(Sla.calendar_id == calendar_id)))
+
 
 class SlaStore(HeldRows, ScopedStore[Sla]):
     model = Sla

@@ -145,3 +145,18 @@ def test_a_span_or_a_pause_that_runs_backwards_is_a_422_naming_it(desk, span, fi
     response = _preview(desk, {"calendar": {"timezone": "UTC", "weekly": ALWAYS}, **span})
     assert response.status_code == 422
     assert set(response.get_json()["errors"]) == {field}
+
+
+def test_a_due_moment_years_of_holidays_away_is_found_within_the_ten_years_searched(desk):
+    """A small budget cannot skip whole weeks, so the search goes day by day: as far as
+    the ten years a span may reach, not two."""
+    from datetime import date, timedelta
+
+    first = date(2026, 1, 5)
+    closed = [(first + timedelta(weeks=w)).isoformat() for w in range(156)]  # 2026-2028
+    calendar = {"timezone": "UTC", "weekly": {"mon": [["09:00", "17:00"]]}, "holidays": closed}
+    response = _preview(
+        desk, {"calendar": calendar, "start": "2026-01-05T00:00:00Z", "seconds": 60}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"due": "2029-01-01T09:01:00+00:00"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 
 def test_level_5_the_service_default_applies_without_anything_more_specific(desk):
     body = desk.raise_request(service_id=desk.service)
@@ -190,3 +192,20 @@ def test_an_override_to_terms_that_pause_in_the_current_status_stops_the_clock(d
     read = desk.get(path).get_json()["sla"]
     assert read["resolution"]["paused"] is True
     assert read["resolution"]["used_seconds"] == 3600
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "stored"),
+    [
+        ("/api/v1/calendars/{desk.calendar}", "name", "Always"),
+        ("/api/v1/slas/{desk.standard}", "name", "Standard"),
+        ("/api/v1/services/{desk.service}", "name", "Printing"),
+        ("/api/v1/teams/{desk.team}", "name", "Service Desk"),
+    ],
+)
+def test_renaming_to_ones_own_name_padded_with_spaces_keeps_it(desk, path, field, stored):
+    """Names are stored trimmed: the padded name is the same name, not a clash with itself."""
+    target = path.format(desk=desk)
+    response = desk.patch(target, {field: f"  {stored} "})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert desk.get(target).get_json()[field] == stored

@@ -55,7 +55,17 @@ def _errors(definition) -> dict[str, list[str]]:
         ({**OFFICE, "holiday_subdivision": "BY"}, "holiday_subdivision"),
         ({**OFFICE, "holiday_country": "US", "holiday_subdivision": 5}, "holiday_subdivision"),
         ({**OFFICE, "holiday_country": "US", "holiday_subdivision": ["NY"]}, "holiday_subdivision"),
-        ({**OFFICE, "colour": "blue"}, "calendar"),
+        ({**OFFICE, "colour": "blue"}, "colour"),  # each unknown key named, as any field
+        # Files a zoneinfo directory holds that name no IANA zone: the host's own setting
+        # (another zone on another node, and held calendars travel), defaults, copies.
+        ({**OFFICE, "timezone": "localtime"}, "timezone"),
+        ({**OFFICE, "timezone": "posixrules"}, "timezone"),
+        ({**OFFICE, "timezone": "Factory"}, "timezone"),
+        ({**OFFICE, "timezone": "posix/Europe/Amsterdam"}, "timezone"),
+        ({**OFFICE, "timezone": "right/UTC"}, "timezone"),
+        ({**OFFICE, "timezone": "../zoneinfo/UTC"}, "timezone"),
+        # A deprecated subdivision loads, with a warning, until the package drops it.
+        ({**OFFICE, "holiday_country": "FR", "holiday_subdivision": "GES"}, "holiday_subdivision"),
     ],
 )
 def test_an_invalid_definition_names_the_field(definition, field):
@@ -102,3 +112,18 @@ def test_microseconds_are_kept_exactly():
     start = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=calendar.zone)
     due = calendar.add_business_time(start, timedelta(microseconds=1))
     assert due - start == timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"timezone": "UTC"},
+        {"timezone": "Etc/GMT+5"},
+        {"timezone": "US/Eastern"},  # a link the IANA database keeps for old names
+        {"holiday_country": "FR", "holiday_subdivision": "Alsace"},  # an alias of 6AE
+        {"holiday_country": "FR", "holiday_subdivision": "Zone A"},
+        {"holiday_country": "US", "holiday_subdivision": "NY"},
+    ],
+)
+def test_iana_names_and_the_subdivisions_the_holiday_data_holds_are_accepted(extra):
+    assert Calendar.from_dict({**OFFICE, **extra}).weekly
