@@ -5,7 +5,9 @@ job is enqueued after the commit, so nothing is announced that did not happen an
 nothing that happened goes unannounced. Each attempt signs the call afresh (a new
 ``created`` and nonce: a retry is never a replay); the receiver de-duplicates by the
 message's own id. A peer that fails is retried after 2, 4, 8 ... seconds, capped at
-an hour, and given up after ``MAX_ATTEMPTS`` (about a day), recorded in the audit log.
+an hour, and given up after ``MAX_ATTEMPTS`` (about a day), recorded in the audit log;
+one the peer refuses for good (``FINAL_REFUSALS``: its side of the trust is over, or
+the message is invalid to it) is given up at once, recorded the same way.
 Messages to one peer go in order of creation: a later one waits while an earlier one
 is still pending, so a peer never sees a newer state overtaken by an older one. Waiting
 is not an attempt: when a message is delivered or given up, the next one to that peer
@@ -89,6 +91,9 @@ RECHECK_DELAY = timedelta(seconds=5)
 WAITING = "waiting for an earlier message to this peer"
 #: A peer's problem codes for "I hold no such key" (trust.keyring, trust.crypto.httpsig).
 KEY_UNKNOWN = frozenset({"key_unknown", "key_revoked"})
+# Answers no retry changes: the trust is over on the peer's side (deactivation is final,
+# whether or not its notice reached us), or the message is not one the peer can take.
+FINAL_REFUSALS = frozenset({"trust_inactive", "validation_failed"})
 
 
 def backoff(attempts: int, cap: timedelta = MAX_DELAY) -> timedelta:
@@ -126,6 +131,13 @@ def send(peers: Any, call: Call) -> NodeError | None:
     except (PeerUnavailable, PeerDeclined, PeerNotAllowed) as exc:
         return exc
     return None
+
+
+def refused_for_good(failure: NodeError | None) -> bool:
+    """Whether the peer refused the call with an answer no retry changes."""
+    return (
+        isinstance(failure, PeerDeclined) and failure.extensions.get("peer_code") in FINAL_REFUSALS
+    )
 
 
 def refused_key(failure: NodeError | None) -> bool:
@@ -355,6 +367,11 @@ class Outbox:
             if self._notice_first(handshake, message, call.key):
                 return self.attempt(handshake, message.id)
             self._await_confirmation(message, error)
+            return False
+        if refused_for_good(failure):
+            # Retried, it would hold every later message to the peer for a day.
+            message.attempts += 1
+            self._give_up(message, f"{error} ({failure.extensions['peer_code']}): final")
             return False
         self._retry_later(message, error[:200])
         return False

@@ -15,7 +15,7 @@ import pytest
 from account_node.db import db
 from tests.factories.accounts import make_account
 from tests.integration.trust.outbox_fakes import RecordedJobs, stored_message, work_for
-from trust.errors import PeerUnavailable
+from trust.errors import PeerDeclined, PeerUnavailable
 from trust.handshake import TrustStore
 from trust.models import Trust
 from trust.outbox import Outbox, sweep
@@ -222,3 +222,51 @@ def test_two_workers_with_a_job_for_one_message_send_it_once(app, outbox_account
         thread.join()
     assert peer.received == [first]
     assert sorted(results) == [(False, []), (True, [second])]
+
+
+@dataclass
+class RefusingPeer:
+    """A peer that is up and answers every call with one refusal (status, code)."""
+
+    status: int
+    code: str
+
+    def post_signed(self, url: str, body: dict[str, Any], key: Any, **_: Any) -> dict:
+        raise PeerDeclined(
+            f"the peer answered {self.status}", peer_status=self.status, peer_code=self.code
+        )
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (403, "trust_inactive"),  # deactivated on its side, the notice of it lost
+        (422, "validation_failed"),  # a message it cannot take, however often sent
+    ],
+)
+def test_a_message_the_peer_refuses_for_good_is_given_up_at_once_and_audited(
+    app, outbox_account, clock, status, code
+):
+    """Retried for a day, it would hold every later message to that peer meanwhile."""
+    first, second = _queue(app, outbox_account, clock, 2)
+
+    done, jobs = _attempt(app, outbox_account, RefusingPeer(status, code), first)
+
+    given_up = stored_message(app, outbox_account, first)
+    assert done is False and given_up.abandoned_at is not None and code in given_up.last_error
+    assert given_up.attempts == 1
+    assert jobs.deliveries() == [second]  # the next one goes at once
+    with app.app_context():
+        audited = work_for(app, outbox_account, RecordedJobs()).audit.page(
+            action="outbox.abandoned"
+        )
+        assert [e.target_id for e in audited] == [first]
+        db.session.rollback()
+
+
+def test_a_refusal_a_retry_may_change_is_retried_later(app, outbox_account, clock):
+    [first] = _queue(app, outbox_account, clock, 1)
+    done, jobs = _attempt(app, outbox_account, RefusingPeer(503, "unavailable"), first)
+    retried = stored_message(app, outbox_account, first)
+    assert done is False and retried.abandoned_at is None and retried.attempts == 1
+    assert jobs.deliveries() == [first]
