@@ -109,9 +109,12 @@ def hub_for(registry: dict[str, Any], redis_url: str) -> Hub:
     return found  # type: ignore[no-any-return]
 
 
-def local_event(request: Any, action: str, at: datetime) -> dict[str, Any]:
+def local_event(
+    request: Any, action: str, at: datetime, *, internal: bool = False
+) -> dict[str, Any]:
     """A change to one of the account's own requests, as its streams are told of it:
-    who may see it (team, assignee, requester), never its content."""
+    who may see it (team, assignee, requester; ``internal``: only those who work it),
+    never its content."""
     return {
         "id": f"{request.id}:{request.event_count or 0}:{action}",
         "type": "request.changed",
@@ -121,6 +124,7 @@ def local_event(request: Any, action: str, at: datetime) -> dict[str, Any]:
         "assignee": request.assignee_id,
         "requester": request.requester_id,
         "action": action,
+        "internal": internal,
         "at": at.isoformat(),
         "path": f"/api/v1/requests/{request.id}",
     }

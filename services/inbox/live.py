@@ -29,11 +29,14 @@ def event_stream_response(work: Work) -> Response:
     reaches = TrustedRequests(work, handshake_for(work)).reaches()
     offerings = {o: r.trust.id for r in reaches for o in r.offering_ids}
     settings = node().settings
-    visibility = Requests(work).visibility()
+    requests = Requests(work)
+    visibility = requests.visibility()
 
     def sees_local(event: dict[str, Any]) -> bool:
-        who = (event.get("requester"), event.get("team"), event.get("assignee"))
-        return visibility.covers(*who)
+        team, assignee = event.get("team"), event.get("assignee")
+        if event.get("internal"):  # an internal note: not even that one was written
+            return requests.reads_internal(team, assignee)
+        return visibility.covers(event.get("requester"), team, assignee)
 
     hub = hub_for(current_app.extensions, settings.redis_url)
     seconds = float(settings.inbox_stream_seconds)

@@ -70,9 +70,10 @@ def connect(hub: Callable[[], Hub]) -> None:
     request change, a notice to the provider and an event to this account's streams;
     closing streams of a deactivated trust."""
 
-    def on_change(request: Request, action: str, work: Work) -> None:
+    def on_change(request: Request, action: str, work: Work, internal: bool = False) -> None:
         send_notice(request, action, work)
-        event, account = local_event(request, action, work.clock.now()), work.scope.account_id
+        event = local_event(request, action, work.clock.now(), internal=internal)
+        account = work.scope.account_id
         after_commit(work.session, lambda: hub().publish(account, event))
 
     def on_deactivated(trust: Trust, work: Work) -> None:

@@ -102,6 +102,19 @@ class Requests:
     def _my_teams(self) -> tuple[str, ...]:
         return self.teams.teams_of(self.work.actor.person_id)
 
+    def reads_internal(self, team_id: str | None, assignee_id: str | None) -> bool:
+        """Whether the caller reads the internal notes of a request of this account
+        routed to ``team_id`` and assigned to ``assignee_id``: admins and auditors, and
+        the specialists who work it (``works``); never its requester as such."""
+        if self.work.roles & {"admin", "auditor"}:
+            return True
+        return "specialist" in self.work.roles and self._on_my_work(team_id, assignee_id)
+
+    def _on_my_work(self, team_id: str | None, assignee_id: str | None) -> bool:
+        """Routed to one of the caller's teams, or assigned to the caller."""
+        work = Visibility(team_ids=self._my_teams, assignee_id=self.work.actor.person_id)
+        return work.covers(None, team_id, assignee_id)
+
     def works(self, request: Request) -> bool:
         """Whether the caller works ``request``, with a specialist's or admin's powers,
         rather than only being its requester (module docstring). A trusted account's
@@ -117,8 +130,7 @@ class Requests:
             return False
         if self.work.actor.vouched_by is not None:
             return True
-        work = Visibility(team_ids=self._my_teams, assignee_id=self.work.actor.person_id)
-        return work.covers(None, request.team_id, request.assignee_id)
+        return self._on_my_work(request.team_id, request.assignee_id)
 
     def get(self, request_id: str) -> Request:
         return self.store.visible(request_id, self.visibility())
@@ -487,7 +499,7 @@ class Requests:
         )
         if resumed:  # a status change like any other, in the chain with its own event
             self.work.record("request.status", "request", request.id, before, snapshot(request))
-        self._changed(request, "note")
+        self._changed(request, "note", internal=not public)
         return event
 
     # --- the SLA -------------------------------------------------------------------------
@@ -630,8 +642,8 @@ class Requests:
             account_id=self.work.scope.account_id,
         )
 
-    def _changed(self, request: Request, action: str) -> None:
-        request_changed.send(request, action=action, work=self.work)
+    def _changed(self, request: Request, action: str, *, internal: bool = False) -> None:
+        request_changed.send(request, action=action, work=self.work, internal=internal)
 
 
 def _retried(earlier: Request | None, asked: Asked) -> Request:

@@ -12,5 +12,6 @@ _signals = Namespace()
 
 #: sender: the Request; kwargs: clock ("response"|"resolution"), old, new (SLA states)
 sla_state_changed = _signals.signal("sla-state-changed")
-#: sender: the Request; kwargs: action (created, status, note, assignment, sla), work
+#: sender: the Request; kwargs: action (created, updated, status, note, assignment, sla),
+#: work, internal (True for what only those who work the request see: an internal note)
 request_changed = _signals.signal("request-changed")

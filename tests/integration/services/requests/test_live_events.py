@@ -56,6 +56,26 @@ def test_a_change_the_specialist_may_not_see_stays_off_their_stream(desk):
     assert routed["id"] in seen and unrouted["id"] not in seen
 
 
+def test_an_internal_note_reaches_only_the_streams_of_those_who_read_internal_notes(desk):
+    """A specialist who raised a request outside their teams is its requester there: as
+    the request's page does not show them its internal notes, their stream does not
+    tell them one was written. A public note it does tell."""
+    own = desk.raise_request("specialist", service_id=desk.service)  # routed to no team
+    listener, received = _listen(desk, "specialist")
+    path = f"/api/v1/requests/{own['id']}/notes"
+    desk.created(path, {"body": "Checked the licence pool", "public": False}, "admin")
+    desk.created(path, {"body": "We are on it", "public": True}, "admin")
+    listener.join()
+    told = [(e["action"], e["internal"]) for e in received if e.get("request") == own["id"]]
+    assert told == [("note", False)]
+
+    listener, received = _listen(desk, "admin")
+    desk.created(path, {"body": "Still checking", "public": False}, "admin")
+    listener.join()
+    told = [(e["action"], e["internal"]) for e in received if e.get("request") == own["id"]]
+    assert told == [("note", True)]
+
+
 def test_streams_past_the_process_limit_are_refused_and_other_calls_still_answered(
     desk, monkeypatch
 ):
