@@ -1,8 +1,8 @@
 """Turning a bearer token or a password into a ``Principal``.
 
 Failures are deliberately uniform (one message for an unknown account, person, token
-or wrong secret) so that probing does not reveal which accounts or people exist.
-Repeated wrong passwords lock the person out for a while.
+or wrong secret, and for a person locked out) so that probing does not reveal which
+accounts or people exist. Repeated wrong passwords lock the person out for a while.
 """
 
 from __future__ import annotations
@@ -34,12 +34,10 @@ class InvalidToken(NotAuthenticated):
 
 class LoginFailed(NotAuthenticated):
     code = "login_failed"
-    title = "Wrong account, e-mail or password"
-
-
-class LockedOut(NotAuthenticated):
-    code = "locked_out"
-    title = "Too many failed logins; try again later"
+    title = (
+        "Wrong account, e-mail or password; after too many failed attempts, signing in "
+        "pauses for a while"
+    )
 
 
 def principal_of(person: Person, via: str) -> Principal:
@@ -86,21 +84,32 @@ class Authenticator:
         return principal_of(person, "token")
 
     def password(self, account_id: str, email: str, password: str) -> Principal:
-        """Check a password; the caller commits even on failure (the counter must stick)."""
+        """Check a password. Commits: each check first takes one of the person's attempts
+        and commits it, before the slow hash comparison (``_take_attempt``).
+
+        Counted after the comparison, parallel guesses each read the count before any
+        of them wrote it: 32 guesses at once were all checked, and none locked the
+        person out. Taken first, each takes its own attempt, so no more than
+        ``login_max_failures`` are checked per lockout, and no row or database lock is
+        held while hashing. Every failure does the same work and gives one answer:
+        locked out, unknown and wrong alike."""
         if not self._account_active(account_id):
             self.passwords.verify(None, password)
             raise LoginFailed()
         bind_scope(self.session, AccountScope(account_id))
         person = PeopleStore(self.session, AccountScope(account_id)).by_email(email.strip().lower())
-        now = self.clock.now()
-        if person is not None and _locked(person.locked_until, now):
-            raise LockedOut()
-        ok = self.passwords.verify(person.password_hash if person else None, password)
-        if person is None or not person.active or not ok:
-            if person is not None:
-                self._count_failure(person, now)
+        if person is None or not self._take_attempt(person, self.clock.now()):
+            self.passwords.verify(None, password)
             raise LoginFailed()
-        person.failed_logins, person.locked_until = 0, None
+        if not self.passwords.verify(person.password_hash, password) or not person.active:
+            raise LoginFailed()
+        self.session.execute(
+            update(Person)
+            .where(Person.id == person.id, Person.account_id == person.account_id)
+            .values(failed_logins=0, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.expire(person, ["failed_logins", "locked_until"])
         if self.passwords.needs_rehash(person.password_hash or ""):
             person.password_hash = self.passwords.hash(password)
         return principal_of(person, "session")
@@ -115,12 +124,30 @@ class Authenticator:
         _keep(self.session, person)
         return principal_of(person, "session")
 
-    def _count_failure(self, person: Person, now: datetime) -> None:
-        person.failed_logins += 1
-        if person.failed_logins >= self.settings.login_max_failures:
-            person.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
-            person.failed_logins = 0
-        self.session.flush()
+    def _take_attempt(self, person: Person, now: datetime) -> bool:
+        """Count an attempt at ``person``'s password, in a transaction of its own; False
+        while they are locked out. The attempt that reaches ``login_max_failures`` is
+        still checked, and locks the person out unless it succeeds (a success clears
+        the count and the lock)."""
+        mine = (Person.id == person.id) & (Person.account_id == person.account_id)
+        open_ = (Person.locked_until.is_(None)) | (Person.locked_until <= now)
+        taken = self.session.execute(
+            update(Person)
+            .where(mine, open_)
+            .values(failed_logins=Person.failed_logins + 1)
+            .returning(Person.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+        if taken is not None and taken >= self.settings.login_max_failures:
+            lockout = now + timedelta(minutes=self.settings.login_lockout_minutes)
+            self.session.execute(
+                update(Person)
+                .where(mine)
+                .values(failed_logins=0, locked_until=lockout)
+                .execution_options(synchronize_session=False)
+            )
+        self.session.commit()  # the count sticks, and nothing is held while hashing
+        return taken is not None
 
     def _account_active(self, account_id: str) -> bool:
         account = self.session.get(Account, account_id)
@@ -139,7 +166,3 @@ def _keep(session: Session, person: Person) -> None:
 
 
 CALLER_KEY = "trustdesk.caller"
-
-
-def _locked(locked_until: datetime | None, now: datetime) -> bool:
-    return locked_until is not None and locked_until > now

@@ -61,7 +61,14 @@ def test_wrong_passwords_lock_the_person_out(app, client):
         )
     locked = _login(client, account.id, account.auditor.email, PASSWORD)
     assert locked.status_code == 401
-    assert "Too many failed logins" in locked.get_data(as_text=True)
+    # The same answer as a wrong password (which says that signing in pauses): a lockout
+    # must not tell a prober that this e-mail belongs to someone.
+    unknown = _login(client, account.id, f"nobody@{account.id}.test", PASSWORD)
+
+    def alert(page):
+        return re.search(r'role="alert">([^<]+)<', page.get_data(as_text=True)).group(1)
+
+    assert alert(locked) == alert(unknown) and "pauses for a while" in alert(locked)
 
 
 def test_the_same_message_for_unknown_accounts_people_and_passwords(app, client):

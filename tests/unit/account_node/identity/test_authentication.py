@@ -17,7 +17,6 @@ from account_node.identity.authentication import (
     TOKEN_TOUCH_INTERVAL,
     Authenticator,
     InvalidToken,
-    LockedOut,
     LoginFailed,
     principal_of,
 )
@@ -286,10 +285,10 @@ def test_too_many_failures_lock_the_person_out_even_with_the_right_password(app,
             db.session.commit()  # the boundary commits failures too
             own_clock.advance(timedelta(seconds=1))
 
-        with pytest.raises(LockedOut) as caught:
+        with pytest.raises(LoginFailed) as caught:  # as a wrong password: nothing to probe
             auth.password(account.id, email, PASSWORD)
         body = caught.value.to_problem()
-        assert (body["status"], body["code"]) == (401, "locked_out")
+        assert (body["status"], body["code"]) == (401, "login_failed")
         # Other people of the account are not locked.
         assert auth.password(account.id, account.admin.email, PASSWORD).person_id == (
             account.admin.id
@@ -321,7 +320,7 @@ def test_a_lockout_ends_after_the_lockout_period(app, node, own_clock):
         lockout = timedelta(minutes=node.settings.login_lockout_minutes)
 
         own_clock.advance(lockout - timedelta(seconds=1))
-        with pytest.raises(LockedOut):
+        with pytest.raises(LoginFailed):
             auth.password(account.id, email, PASSWORD)
 
         own_clock.advance(timedelta(seconds=1))
@@ -329,3 +328,42 @@ def test_a_lockout_ends_after_the_lockout_period(app, node, own_clock):
         db.session.commit()
         person = db.session.get(Person, account.end_user.id)
         assert (person.failed_logins, person.locked_until) == (0, None)
+
+
+def test_parallel_guesses_check_no_more_passwords_than_the_limit(app, node, own_clock):
+    """Each check takes its attempt, committed, before the slow hash comparison: counted
+    after it, 32 guesses sent at once were all checked and none locked the person out."""
+    import threading
+
+    account = make_account(app)
+    email, limit = account.specialist.email, node.settings.login_max_failures
+    checked: list[str] = []
+    verify = node.passwords.verify
+
+    def counting(stored, password):
+        if stored is not None:
+            checked.append(password)
+        return verify(stored, password)
+
+    start = threading.Barrier(12)
+
+    def guess(n: int) -> None:
+        with app.app_context():
+            auth = Authenticator(db.session, own_clock, node.passwords, node.settings)
+            start.wait()
+            with pytest.raises(LoginFailed):
+                auth.password(account.id, email, f"wrong-password-{n}")
+            db.session.commit()
+
+    node.passwords.verify = counting
+    try:
+        guesses = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+        for thread in guesses:
+            thread.start()
+        for thread in guesses:
+            thread.join(timeout=60)
+    finally:
+        node.passwords.verify = verify
+    assert len(checked) == limit
+    with app.app_context(), pytest.raises(LoginFailed):
+        authenticator(node, own_clock).password(account.id, email, PASSWORD)  # locked out
