@@ -56,7 +56,7 @@ class ClockReading:
 
 @lru_cache(maxsize=256)
 def _calendar(definition: str) -> Calendar:
-    return Calendar.from_dict(json.loads(definition))
+    return Calendar.from_dict(json.loads(definition), stored=True)
 
 
 # The few definitions seen last, compared by value: a page of requests mostly shares one

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, cached_property
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holiday_data
 
@@ -51,9 +51,11 @@ DAY_US = 86_400 * US
 _TIME = re.compile(r"([01][0-9]|2[0-4]):([0-5][0-9])")  # the whole text: see fullmatch
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the whole text: see fullmatch
 _KEYS = {"timezone", "weekly", "holidays", "holiday_country", "holiday_subdivision"}
-# A due moment is looked for day by day (whole weeks skipped where the budget outlasts
-# them) for ten years, where SLAs and previews promise one (services.sla.service): past
-# that, a calendar of holidays only is an error, not a hang.
+# A due moment is looked for within ten years (and a few days) of the start, days walked
+# one by one or whole weeks skipped where the budget outlasts them: where SLAs and
+# previews promise one (services.sla.service). Past that there is none: a sparse
+# calendar's budget of years, or one of holidays only, costs a bounded search, not a
+# walk through millennia.
 MAX_SEARCH_DAYS = 3700
 
 
@@ -152,14 +154,21 @@ class Calendar:
     # --- construction -----------------------------------------------------------------
 
     @classmethod
-    def from_dict(cls, definition: Mapping[str, Any]) -> Calendar:
+    def from_dict(cls, definition: Mapping[str, Any], *, stored: bool = False) -> Calendar:
+        """A calendar from its definition, every bad field named.
+
+        ``stored``: a definition this node accepted before (a saved calendar, or one
+        frozen on a request), which must load as long as it can be computed with: of
+        its time zone and holiday subdivision, only that they load is checked. Input
+        must name an IANA zone and a subdivision the holiday data supports, stricter
+        than earlier releases were; requests raised under those keep working."""
         errors: dict[str, list[str]] = {}
         if not isinstance(definition, Mapping):
             raise CalendarError({"calendar": ["must be an object"]})
         for unknown in sorted(set(definition) - _KEYS)[:10]:
             errors[unknown] = [f"unknown field; a calendar has {', '.join(sorted(_KEYS))}"]
         zone_name = definition.get("timezone")
-        if not isinstance(zone_name, str) or zone_name not in _zone_names():
+        if not _zone_known(zone_name, stored=stored):
             errors["timezone"] = [
                 f"unknown time zone {zone_name!r}: use an IANA name such as Europe/Amsterdam"
             ]
@@ -167,7 +176,7 @@ class Calendar:
         dates = _parse_dates(definition.get("holidays", []), errors)
         country = _blank_is_none(definition.get("holiday_country"))
         subdivision = _blank_is_none(definition.get("holiday_subdivision"))
-        _check_country(country, subdivision, errors)
+        _check_country(country, subdivision, errors, stored=stored)
         if errors:
             raise CalendarError(errors)
         return cls(str(zone_name), weekly, dates, country, subdivision)
@@ -220,7 +229,8 @@ class Calendar:
         if not self.weekly or self.standard_week_us == 0:
             raise NoBusinessHours("the calendar has no business hours")
         day = self._ordinal(t)
-        for _ in range(MAX_SEARCH_DAYS):
+        last = day + MAX_SEARCH_DAYS
+        while day <= last:
             for s, e in self._intervals(day):
                 if e <= t:
                     continue
@@ -229,9 +239,9 @@ class Calendar:
                     return begin + remaining
                 remaining -= e - begin
             # Later days' intervals all start after ``t``, so ``t`` needs no update.
-            day, skipped = self._skip_weeks(day + 1, remaining)
+            day, skipped = self._skip_weeks(day + 1, remaining, last)
             remaining -= skipped
-        raise NoBusinessHours("no business hours found within ten years")
+        raise NoBusinessHours("the budget does not run out within ten years")
 
     def between_us(self, a: int, b: int) -> int:
         first, last = self._ordinal(a), self._ordinal(b)
@@ -330,10 +340,12 @@ class Calendar:
     def _weeks_us(self, first: int, weeks: int) -> int:
         return weeks * self.standard_week_us + self._deltas_us(first, first + 7 * weeks)
 
-    def _skip_weeks(self, day: int, remaining: int) -> tuple[int, int]:
-        """Jump whole weeks that the budget surely outlasts; returns (new day, time skipped)."""
+    def _skip_weeks(self, day: int, remaining: int, last: int) -> tuple[int, int]:
+        """Jump whole weeks that the budget surely outlasts, not past ``last`` by more
+        than a week (the search ends there: nothing beyond is worth computing); returns
+        (new day, time skipped)."""
         week = self.standard_week_us
-        weeks = remaining // week
+        weeks = min(remaining // week, max(0, (last - day) // 7 + 1))
         while weeks > 0:
             skipped = self._weeks_us(day, weeks)
             if skipped < remaining:
@@ -369,6 +381,18 @@ class Calendar:
         return moment.astimezone(self.zone)
 
 
+def _zone_known(name: Any, *, stored: bool) -> bool:
+    if not isinstance(name, str) or not name:
+        return False
+    if not stored:
+        return name in _zone_names()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 @cache
 def _zone_names() -> frozenset[str]:
     """The IANA zone names this machine knows. Not every file ZoneInfo can load names a
@@ -384,7 +408,9 @@ def _blank_is_none(value: Any) -> Any:
     return None if value is None or value == "" else value
 
 
-def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]]) -> None:
+def _check_country(
+    country: Any, subdivision: Any, errors: dict[str, list[str]], *, stored: bool = False
+) -> None:
     """Only a country the ``holidays`` package lists: it finds a country by looking its
     code up as a name in its own module, so any other name it holds (``__class__``,
     ``HolidayBase``, a stock exchange's ``NYSE``) would be taken for one, or fail."""
@@ -400,6 +426,14 @@ def _check_country(country: Any, subdivision: Any, errors: dict[str, list[str]])
         return
     if country not in _countries():
         errors["holiday_country"] = [f"no holiday data for {country[:64]}"]
+        return
+    if stored:
+        try:
+            holiday_data.country_holidays(country, subdiv=subdivision, years=2026)
+        except NotImplementedError:
+            errors["holiday_subdivision" if subdivision else "holiday_country"] = [
+                f"no holiday data for {country}{'-' + subdivision if subdivision else ''}"
+            ]
         return
     if subdivision is not None and subdivision not in _subdivisions(country):
         # Deprecated codes still load, with a warning, until a release of the package

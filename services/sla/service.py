@@ -25,9 +25,14 @@ MAX_TARGET_MINUTES = 366 * 24 * 60
 PREVIEW_SPAN = timedelta(days=3660)
 
 
-def parse_calendar(definition: Any, prefix: str = "definition") -> Calendar:
+def parse_calendar(
+    definition: Any, prefix: str = "definition", *, stored: bool = False
+) -> Calendar:
+    """``definition`` as a calendar with business hours, or a 422 naming its fields
+    under ``prefix``; ``stored``: accepted before, by this node or a provider's
+    (``Calendar.from_dict``)."""
     try:
-        calendar = Calendar.from_dict(definition)
+        calendar = Calendar.from_dict(definition, stored=stored)
     except CalendarError as exc:
         raise ValidationFailed(
             "The calendar is invalid",
@@ -148,7 +153,9 @@ class Calendars:
         self, trust_id: str, remote_id: str, name: str, definition: dict[str, Any]
     ) -> BusinessCalendar:
         """A provider's calendar held for a trust: created, or brought up to its new terms."""
-        definition = parse_calendar(definition, prefix="calendar").to_dict()
+        # The provider's node accepted it: an older release took zones and subdivisions
+        # that input may no longer name, and its offerings must still be held.
+        definition = parse_calendar(definition, prefix="calendar", stored=True).to_dict()
         calendar = self.store.held(trust_id, remote_id)
         if calendar is None:
             calendar = BusinessCalendar(
@@ -379,7 +386,7 @@ class Slas:
         if calendar is None:
             raise ValidationFailed(errors={"calendar_id": ["no such calendar in this account"]})
         ahead, over = out_of_reach(
-            targets, Calendar.from_dict(calendar.definition), self.work.clock.now()
+            targets, Calendar.from_dict(calendar.definition, stored=True), self.work.clock.now()
         )
         if over:
             raise ValidationFailed(

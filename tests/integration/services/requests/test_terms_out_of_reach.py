@@ -84,3 +84,38 @@ def test_a_request_whose_calendar_has_closed_the_years_ahead_is_raised_and_never
     listed = desk.get("/api/v1/requests", sla_state="on_track").get_json()["items"]
     assert raised["id"] in [item["id"] for item in listed]
     assert date.fromisoformat(closed[-1]) > monday + timedelta(days=3660)
+
+
+def test_a_calendar_stored_before_stricter_input_checks_still_serves_its_requests(app, desk):
+    """Input must now name an IANA zone; ``posix/Europe/Amsterdam`` was accepted before,
+    and stays frozen on requests and saved calendars, which must keep working."""
+    from sqlalchemy import update
+
+    from account_node.db import db
+    from account_node.tenancy import AccountScope, bind_scope
+    from services.requests.models import Request
+    from services.sla.models import BusinessCalendar
+
+    legacy = {"timezone": "posix/Europe/Amsterdam", "weekly": {"mon": [["09:00", "17:00"]]}}
+    assert (
+        desk.post("/api/v1/calendars", {"name": "Legacy", "definition": legacy}).status_code == 422
+    )
+    raised = desk.raise_request()
+    with app.app_context():
+        bind_scope(db.session(), AccountScope(desk.account.id))
+        db.session.execute(
+            update(Request).where(Request.id == raised["id"]).values(sla_calendar=legacy)
+        )
+        db.session.execute(
+            update(BusinessCalendar)
+            .where(BusinessCalendar.id == desk.calendar)
+            .values(definition=legacy)
+        )
+        db.session.commit()
+
+    assert desk.get(f"/api/v1/requests/{raised['id']}").status_code == 200
+    assert desk.get("/api/v1/requests").status_code == 200
+    moved = desk.patch(f"/api/v1/requests/{raised['id']}", {"status": "in_progress"})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    quick = {"name": "Quick", "calendar_id": desk.calendar, "targets": targets(15, 30)}
+    assert desk.post("/api/v1/slas", quick).status_code == 201

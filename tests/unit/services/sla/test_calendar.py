@@ -127,3 +127,15 @@ def test_microseconds_are_kept_exactly():
 )
 def test_iana_names_and_the_subdivisions_the_holiday_data_holds_are_accepted(extra):
     assert Calendar.from_dict({**OFFICE, **extra}).weekly
+
+
+def test_a_stored_definition_loads_with_what_earlier_releases_accepted():
+    """Frozen on requests and saved calendars: only that its zone and holidays load."""
+    legacy = {**OFFICE, "timezone": "posix/Europe/Paris"}
+    assert "timezone" in _errors(legacy)
+    assert Calendar.from_dict(legacy, stored=True).timezone == "posix/Europe/Paris"
+    deprecated = {**OFFICE, "holiday_country": "FR", "holiday_subdivision": "GES"}
+    with pytest.warns(DeprecationWarning):
+        assert Calendar.from_dict(deprecated, stored=True).holiday_subdivision == "GES"
+    with pytest.raises(CalendarError):
+        Calendar.from_dict({**OFFICE, "timezone": "Mars/Olympus"}, stored=True)

@@ -36,6 +36,9 @@ starts = st.datetimes(
     min_value=datetime(2025, 12, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
 )
 budgets = st.integers(min_value=0, max_value=3000 * 3600).map(lambda s: timedelta(seconds=s))
+# Two of them still fall due within the ten years a due moment is looked for (the
+# sparse calendar holds 11 hours a week): see calendar.MAX_SEARCH_DAYS.
+halves = st.integers(min_value=0, max_value=2000 * 3600).map(lambda s: timedelta(seconds=s))
 calendars = st.sampled_from(CALENDARS)
 quick = settings(max_examples=150, deadline=None)
 
@@ -73,8 +76,28 @@ def test_a_later_start_is_never_due_earlier(calendar, a, b, budget):
 
 
 @quick
-@given(calendars, starts, budgets, budgets.filter(lambda b: b > timedelta(0)))
+@given(calendars, starts, halves, halves.filter(lambda b: b > timedelta(0)))
 def test_adding_in_two_steps_is_adding_once(calendar, start, a, b):
     once = calendar.add_business_time(start, a + b)
     twice = calendar.add_business_time(calendar.add_business_time(start, a), b)
     assert instant(once) == instant(twice)
+
+
+def test_a_budget_outlasting_ten_years_of_the_calendar_has_no_due_moment():
+    """A preview any signed-in person may ask for, or a provider's terms held over a
+    trust: skipping whole weeks of a sparse calendar once computed the offsets and
+    holidays of thousands of years (seconds of a worker) to find a moment in 8432. The
+    search now ends ten years on, and never looks at a year beyond them."""
+    import pytest
+
+    from services.sla.calendar import NoBusinessHours
+
+    start = datetime(2026, 5, 4, tzinfo=UTC)
+    mondays = [(start.date() + timedelta(weeks=w)).isoformat() for w in range(540)]
+    sparse = Calendar.from_dict(
+        {"timezone": "America/New_York", "weekly": {"mon": [["00:00", "00:01"]]},
+         "holidays": mondays, "holiday_country": "US"}
+    )  # fmt: skip
+    with pytest.raises(NoBusinessHours, match="within ten years"):
+        sparse.add_business_time(start, timedelta(seconds=20_000_000))
+    assert max(sparse._country) <= 2037, "holidays were computed beyond the search"
