@@ -96,7 +96,11 @@ def _preview(form: Form, definition: dict[str, Any]) -> dict[str, Any] | None:
         form.take(exc, {**DEFINITION_ERRORS, "seconds": "preview_hours"})
         return None
     due: datetime = answer["due"]
-    return {"start": start, "hours": budget, "due": due, "due_local": due.astimezone(zone)}
+    try:
+        shown = due.astimezone(zone)
+    except OverflowError:  # the last hours of 9999 in UTC are the year 10000 east of it
+        shown = due
+    return {"start": start, "hours": budget, "due": due, "due_local": shown}
 
 
 @portal_blueprint.get("/admin/calendars")

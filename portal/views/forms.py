@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,7 +70,13 @@ class Form:
         except ValueError:
             self.add(name, "Enter a date and time, for example 2026-12-01T09:00.")
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+        moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+        try:  # late on 9999-12-31 west of UTC is already the year 10000 there
+            moment.astimezone(UTC)
+        except OverflowError:
+            self.add(name, "Enter a date and time within the years 1 to 9999.")
+            return None
+        return moment
 
     def take(self, error: ValidationFailed, mapping: Mapping[str, str] | None = None) -> None:
         """Put a service's field errors next to this form's fields.

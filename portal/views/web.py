@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -213,7 +213,13 @@ def local_time(moment: datetime | None, fmt: str = "%a %-d %b %Y, %H:%M") -> str
         return "—"
     who = g.get("viewer")
     zone = who.zone if who is not None else ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime(fmt + " %Z")
+    try:
+        return moment.astimezone(zone).strftime(fmt + " %Z")
+    except OverflowError:
+        # Within the years 1 to 9999 in UTC, but not in the viewer's zone (the last
+        # hours of 9999 east of UTC, a peer's or an admin's far date): shown in UTC
+        # rather than failing the whole page.
+        return moment.astimezone(UTC).strftime(fmt + " %Z")
 
 
 @portal_blueprint.app_template_filter("duration")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,11 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from account_node.http import CURSOR, Instant
 
-_id = validate.Length(min=1, max=64)
+# Ids and states go into this node's links (/trusts/<trust>/requests/<id>) and forms: a
+# token, as ids are, so that no ``/`` or ``..`` in a peer's answer can point a link at
+# another of our pages.
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_id = validate.Regexp(_ID, error="must be 1 to 64 letters, digits, - or _")
 _text = validate.Length(max=300)
 
 
@@ -193,6 +198,8 @@ def check_shared_page(answer: Any, limit: int = 200) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise Invalid("an item must be an object")
         item: dict[str, Any] = {k: _string(raw.get(k), n, k) for k, n in _TEXT.items()}
+        if not (_ID.fullmatch(item["id"]) and _ID.fullmatch(item["offering"])):
+            raise Invalid("id and offering must be ids: letters, digits, - and _")
         if raw.get("priority") not in _PRIORITIES:
             raise Invalid("priority must be p1 to p4")
         item["priority"] = raw["priority"]

@@ -40,6 +40,8 @@ def _broken(path: tuple[str, ...], value) -> dict:
     ("path", "value"),
     [
         (("id",), 7),
+        (("id",), "../../../admin/keys"),  # would point the inbox's link at another page
+        (("offering",), "off/ering"),
         (("subject",), "x" * 201),
         (("priority",), "p9"),
         (("urgency_at",), "tomorrow"),
