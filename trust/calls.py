@@ -70,7 +70,10 @@ def authenticate_trust_call(
     ):
         raise FederationForbidden("no such trust with the signing account", reason="trust_unknown")
     if active and trust.status != "active":
-        raise FederationForbidden(f"the trust is {trust.status}", reason="trust_inactive")
+        # Deactivation is final; a trust still proposed here (its countersignature's
+        # answer lost on the way) may yet become active: callers retry only the latter.
+        reason = "trust_pending" if trust.status == "proposed" else "trust_inactive"
+        raise FederationForbidden(f"the trust is {trust.status}", reason=reason)
     if role is not None and trust.role != role:
         raise FederationForbidden(
             f"this account is not the {role} side of the trust", reason="trust_role"

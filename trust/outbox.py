@@ -91,8 +91,9 @@ RECHECK_DELAY = timedelta(seconds=5)
 WAITING = "waiting for an earlier message to this peer"
 #: A peer's problem codes for "I hold no such key" (trust.keyring, trust.crypto.httpsig).
 KEY_UNKNOWN = frozenset({"key_unknown", "key_revoked"})
-# Answers no retry changes: the trust is over on the peer's side (deactivation is final,
-# whether or not its notice reached us), or the message is not one the peer can take.
+# Answers no retry changes: the trust is deactivated on the peer's side (final, whether
+# or not its notice reached us; one still proposed there answers trust_pending, and is
+# retried), or the message is not one the peer can take.
 FINAL_REFUSALS = frozenset({"trust_inactive", "validation_failed"})
 
 

@@ -199,3 +199,38 @@ def test_a_descriptor_holding_a_lone_surrogate_is_garbage_and_nothing_is_written
     assert _trusts(federation.msp, federation.msp_account.admin) == []
     # The invitation is unused: once the peer answers honestly, the proposal goes through.
     assert _propose(federation, invitation).status_code == 201
+
+
+def test_a_call_under_a_trust_still_proposed_is_refused_as_pending_not_as_over(federation):
+    """Deactivation is final and a sender gives up on it (trust_inactive); a trust still
+    proposed on the receiver, whose keys it holds (from another trust with the peer, or
+    a countersignature whose answer was lost), may yet become active: its refusal says
+    so, and the sender's outbox tries again."""
+    from sqlalchemy import update
+
+    from account_node.db import db
+    from account_node.tenancy import AccountScope, bind_scope
+    from trust.errors import PeerDeclined
+    from trust.models import Trust
+    from trust.outbox import node_handshake, outbox_work
+
+    trust_id = _establish(federation)
+    with federation.msp.app.app_context():  # as if its acceptance had not committed
+        bind_scope(db.session(), AccountScope(federation.msp_account.id))
+        db.session.execute(update(Trust).where(Trust.id == trust_id).values(status="proposed"))
+        db.session.commit()
+    node = federation.customer.app.extensions["trustdesk"]
+    account = federation.customer_account.id
+    msp = federation.msp_account.id
+    with federation.customer.app.app_context():
+        handshake = node_handshake(node, outbox_work(node, account))
+        try:
+            handshake.peers.post_signed(
+                f"{federation.msp.url}/federation/v1/{msp}/trusts/{trust_id}/events",
+                {}, handshake.keys.current(), now=int(node.clock.now().timestamp()),
+                trust_id=trust_id,
+            )  # fmt: skip
+        except PeerDeclined as refused:
+            assert refused.extensions["peer_code"] == "trust_pending"
+        else:
+            raise AssertionError("a call under a proposed trust was taken")
