@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, String, bindparam, cast, delete, func, select
+from sqlalchemy import Select, String, bindparam, cast, delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from account_node.errors import NotFound
@@ -45,10 +45,22 @@ class PeopleStore(ScopedStore[Person]):
         return set(self.session.scalars(query))
 
     def admins_left(self, excluding: str) -> int:
-        people = self.session.scalars(
-            select(Person).where(Person.active.is_(True), Person.id != excluding)
+        """Active admins other than ``excluding``, counted under the account's row lock:
+        two admins demoting each other at once each counted the other, and both
+        changes left the account with none. The lock (an UPDATE that changes nothing:
+        a row lock on PostgreSQL, the write lock on SQLite) holds until commit, so the
+        second waits and counts what the first did: from the rows, not from people the
+        session already holds (the caller, loaded before the wait)."""
+        self.session.execute(
+            update(Account)
+            .where(Account.id == self.scope.account_id)
+            .values(active=Account.active)
+            .execution_options(synchronize_session=False)
         )
-        return sum(1 for p in people if "admin" in p.roles)
+        roles = self.session.scalars(
+            select(Person.roles).where(Person.active.is_(True), Person.id != excluding)
+        )
+        return sum(1 for held in roles if "admin" in held)
 
 
 class TeamStore(ScopedStore[Team]):
