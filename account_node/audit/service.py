@@ -12,7 +12,7 @@ that takes the number and the previous hash, then the INSERT and the head's new 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -156,6 +156,10 @@ class AuditStore(ScopedStore[AuditEvent]):
         # Fresh from the database: appends move the head with SQL, not through the ORM.
         query = select(AuditHead).execution_options(populate_existing=True)
         return self.session.scalars(query).first()
+
+    def last_seq(self) -> int:
+        """The highest sequence number stored, head or not (0 with no events)."""
+        return int(self.session.scalar(select(func.max(AuditEvent.seq))) or 0)
 
     def hash_at(self, seq: int) -> str | None:
         """The stored hash of event ``seq`` (what this chain says now, for witnesses)."""
@@ -308,11 +312,29 @@ class AuditLog:
         return self.store.newest(after_seq, limit, action)
 
     def verify(self) -> ChainReport:
+        """The chain up to its recorded head, and nothing stored beyond that head.
+
+        The head is a row like any other: deleted, or moved back, it hid every event
+        after it from a check that read only up to it (identity review), and an event
+        forged at its successor's number was listed and never checked. Events past the
+        head read first are a break unless the head has moved on to cover them since:
+        an append moves the head in the transaction that writes the event, so events
+        committed meanwhile are covered, and checked by the next run."""
         head = self.store.head()
         recorded = (head.seq, head.hash) if head else (0, GENESIS)
         events = (
             {f: getattr(e, f) for f in (*HASHED_FIELDS, "hash")}
-            # Only up to the head read above: events committed meanwhile are not a break.
             for e in self.store.in_order(up_to=recorded[0])
         )
-        return verify_chain(events, recorded)
+        report = verify_chain(events, recorded)
+        stored = self.store.last_seq()
+        if report.ok and stored > recorded[0]:
+            now = self.store.head()
+            if now is None or now.seq < stored:
+                return replace(
+                    report,
+                    ok=False,
+                    first_broken_seq=recorded[0] + 1,
+                    reason="events beyond the recorded head",
+                )
+        return report

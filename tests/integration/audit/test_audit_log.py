@@ -97,6 +97,35 @@ def test_a_tampered_event_is_found_by_the_api_and_the_cli(app, client, request):
     assert f"{account.id}: BROKEN at event 3" in result.output
 
 
+def _on_heads(app, statement: str, account_id: str) -> None:
+    """Change the chain's head row as the node's own database role could (it writes the
+    head on every append): no superuser needed."""
+    from account_node.db import db
+    from account_node.tenancy import AccountScope, bind_scope
+
+    with app.app_context():
+        bind_scope(db.session(), AccountScope(account_id))
+        db.session.execute(text(statement), {"a": account_id})
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM audit_heads WHERE account_id = :a",  # hid every event: 0, ok
+        # moved back to the second event, whole: hid every event after it
+        "UPDATE audit_heads SET seq = 2, hash = (SELECT hash FROM audit_events"
+        " WHERE account_id = :a AND seq = 2) WHERE account_id = :a",
+    ],
+)
+def test_events_beyond_a_head_that_was_deleted_or_moved_back_are_a_break(app, client, statement):
+    account = make_account(app)
+    _on_heads(app, statement, account.id)
+    report = client.get("/api/v1/audit/verify", headers=account.auditor.headers).get_json()
+    assert report["ok"] is False
+    assert report["reason"] == "events beyond the recorded head"
+
+
 def test_postgres_refuses_to_update_or_delete_audit_events(postgres_app, postgres_urls):
     account = make_account(postgres_app)
     engine = create_engine(postgres_urls[0])  # even the owner is stopped by the trigger
