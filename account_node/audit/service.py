@@ -48,6 +48,9 @@ _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
+ACTOR_NAME_MAX = 254  # audit_events.actor_name and request_events.actor_name
+
+
 @dataclass(frozen=True)
 class Actor:
     """The authenticated person behind a change. There is no anonymous actor.
@@ -60,6 +63,12 @@ class Actor:
     account_id: str
     name: str
     vouched_by: str | None = None
+
+    def __post_init__(self) -> None:
+        # As stored with every event and timeline entry (``actor_name``): a longer name
+        # failed each write of its person on PostgreSQL (see ``Principal.actor``).
+        if len(self.name) > ACTOR_NAME_MAX:
+            object.__setattr__(self, "name", self.name[: ACTOR_NAME_MAX - 1] + "…")
 
     def is_person(self, person_id: str | None) -> bool:
         """Whether this actor is the local person ``person_id``. A person of another

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from account_node.audit.service import Actor
+from account_node.audit.service import ACTOR_NAME_MAX, Actor
 from account_node.errors import Forbidden
 from account_node.tenancy import AccountScope
 
@@ -26,7 +26,15 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.person_id, self.account_id, f"{self.name} <{self.email}>")
+        """The person as the audit log names them, ``Name <email>``, in at most
+        ``ACTOR_NAME_MAX`` characters: a name (200) and an e-mail (254) can hold more,
+        and such a person could change nothing on PostgreSQL. A long name is shortened
+        first, so that the e-mail still tells who it was."""
+        label = f"{self.name} <{self.email}>"
+        if len(label) > ACTOR_NAME_MAX:
+            room = max(0, ACTOR_NAME_MAX - len(self.email) - 4)
+            label = f"{self.name[:room]}… <{self.email}>"
+        return Actor(self.person_id, self.account_id, label)
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
