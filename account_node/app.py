@@ -106,7 +106,9 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": settings.max_content_length,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": settings.session_cookie_secure,
+        # Served over https (its public URL says so): the cookie never travels in clear.
+        "SESSION_COOKIE_SECURE": settings.session_cookie_secure
+        or settings.public_url.startswith("https://"),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=settings.session_lifetime_minutes),
         "WTF_CSRF_CHECK_DEFAULT": False,  # the portal protects its forms; the API uses tokens
         "WTF_CSRF_TIME_LIMIT": None,

@@ -10,6 +10,7 @@ from flask import flash, redirect, render_template, url_for
 from account_node.errors import ValidationFailed
 from account_node.http import node
 from account_node.identity.models import ROLES
+from account_node.identity.passwords import MIN_LENGTH
 from account_node.identity.service import People, Teams
 from portal.views.forms import Form
 from portal.views.web import portal_blueprint, portal_work, signed_in
@@ -32,6 +33,7 @@ def _people_page(form: Form, status: int = 200) -> Any:
         roles=ROLES,
         zones=["UTC", *ZONES],
         form=form,
+        min_password=MIN_LENGTH,
     ), status
 
 

@@ -274,10 +274,25 @@ def _short(value: Any, width: int = 36) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# The portal's pages load only their own script and style, and no other site may frame
+# them: one-button forms (rotate a key, accept a trust, expire an offering) must not be
+# clickable through another page's overlay.
+PAGE_POLICY = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 @portal_blueprint.after_request
 def _private(response: Any) -> Any:
-    """Signed-in pages are private: no shared or back-button cache may keep them."""
-    if g.get("viewer") is not None and response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+    """Pages keep to their own origin (``PAGE_POLICY``); signed-in pages are private:
+    no shared or back-button cache may keep them."""
+    if response.mimetype == "text/html":
+        for name, value in PAGE_POLICY.items():
+            response.headers.setdefault(name, value)
+        if g.get("viewer") is not None:
+            response.headers["Cache-Control"] = "no-store"
     return response

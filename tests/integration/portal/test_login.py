@@ -97,3 +97,25 @@ def test_a_nul_in_a_form_field_is_a_422_page_not_a_crash(app, client):
     response = _login(client, account.id + "\x00", account.admin.email, PASSWORD)
     assert (response.status_code, response.mimetype) == (422, "text/html")
     assert client.get("/").status_code == 302  # not signed in
+
+
+def test_pages_keep_to_their_own_origin_and_cannot_be_framed(app, client):
+    """One-button forms (rotate a key, accept a trust) must not be clickable through
+    another site's overlay; pages load only their own script and style."""
+    page = client.get("/login")
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_session_cookie_is_https_only_where_the_node_is_served_over_https():
+    from account_node.app import _flask_config
+    from account_node.settings import Settings
+
+    def secure(**given) -> bool:
+        return _flask_config(Settings(secret_key="x", **given))["SESSION_COOKIE_SECURE"]
+
+    assert secure(public_url="https://desk.example.test") is True
+    assert secure(public_url="http://127.0.0.1:5000") is False
+    assert secure(public_url="http://127.0.0.1:5000", session_cookie_secure=True) is True
