@@ -537,16 +537,19 @@ class Requests:
         _freeze_sla(request, decision)
         # The new terms may pause in other statuses: the clock stops, or runs again, now.
         self._pause_as_terms_say(request, request.status, self.work.clock.now())
+        # Internal: the reason is the desk's ("VIP escalation by the CEO"), as are the
+        # SLA names the portal shows staff only; the requester sees the new due times.
         self._event(
             request,
             "sla",
             body=reason,
+            public=False,
             data={"from": before["sla_reason"], "to": request.sla_reason},
         )
         self._moved(request)
         after = {**snapshot(request), "sla_reason": request.sla_reason}
         self.work.record("request.sla_reevaluate", "request", request.id, before, after)
-        self._changed(request, "sla")
+        self._changed(request, "sla", internal=True)
         return request
 
     def stale(self, batch: Sequence[Request]) -> list[Request]:

@@ -88,6 +88,9 @@ def test_changing_an_input_never_rewrites_a_running_request_until_reevaluated(de
     assert reevaluated["sla"]["id"] == desk.premium
     timeline = desk.get(f"/api/v1/requests/{body['id']}/timeline").get_json()
     assert timeline[-1]["kind"] == "sla" and timeline[-1]["body"] == "contract upgraded"
+    assert timeline[-1]["public"] is False  # the desk's reason, not the requester's to read
+    theirs = desk.get(f"/api/v1/requests/{body['id']}/timeline", who="end_user").get_json()
+    assert "contract upgraded" not in str(theirs)
 
 
 def test_the_frozen_terms_survive_a_change_to_the_sla_itself(desk):
