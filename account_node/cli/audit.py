@@ -30,7 +30,7 @@ def audit_verify(ctx: click.Context, account_ids: tuple[str, ...], as_json: bool
     with node_context(ctx) as app:
         node = app.extensions["trustdesk"]
         accounts = Accounts(db.session, node.clock, node.jobs, node.settings, node.passwords)
-        ids = list(account_ids) or [a.id for a in accounts.all()]
+        ids = [accounts.get(i).id for i in account_ids] or [a.id for a in accounts.all()]
         reports = {i: AuditLog(db.session, AccountScope(i), node.clock).verify() for i in ids}
     results = {i: r.as_dict() for i, r in reports.items()}
     emit(results, as_json, _chain_text)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask
+from sqlalchemy.exc import DataError, StatementError
 
 from account_node.context import Work
 from account_node.db import db
@@ -46,6 +47,15 @@ def node_context(ctx: click.Context) -> Iterator[Flask]:
         except NodeError as exc:
             db.session.rollback()
             raise click.ClickException(describe(exc)) from exc
+        except (DataError, StatementError) as exc:
+            # What the API's schemas refuse by name (a name past its length, a NUL) reaches
+            # the database from a command line: said in a line, not a traceback.
+            db.session.rollback()
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            raise click.ClickException(
+                f"a value given cannot be stored (too long for its field, or holding a "
+                f"NUL character); nothing was changed. The database said: {reason}"
+            ) from exc
         finally:
             db.session.remove()
             app.extensions["trustdesk"].close()

@@ -121,3 +121,32 @@ def test_proposing_with_what_is_not_an_invitation_names_what_is_wrong(env, tmp_p
     garbled = tmp_path / "garbled.json"
     garbled.write_text("{not json")
     assert "not JSON" in run(env, "trust", "propose", *ACME, str(garbled), code=1)
+
+
+def test_verifying_the_audit_of_an_account_the_node_does_not_host_is_an_error(env):
+    create_acme(env)
+    assert "acme: ok" in run(env, "audit", "verify", "--account", "acme")
+    assert "account nope not found" in run(env, "audit", "verify", "--account", "nope", code=1)
+
+
+def test_a_value_the_database_cannot_store_is_a_one_line_error_not_a_traceback(postgres_app):
+    """The API's schemas refuse a name past its length by field; a command line reaches
+    the database with it. PostgreSQL refuses it (SQLite stores text of any length)."""
+    from tests.factories.accounts import make_account
+
+    app = postgres_app
+    account = make_account(app)
+    settings = app.extensions["trustdesk"].settings
+    env = {
+        "TRUSTDESK_DATABASE_URL": settings.database_url,
+        "TRUSTDESK_DATA_DIR": settings.data_dir,
+        "TRUSTDESK_SECRET_KEY": "x",
+    }
+    result = CliRunner().invoke(
+        cli,
+        ["user", "create", "--account", account.id, "--as", account.admin.email,
+         "--email", f"long@{account.id}.test", "--name", "N" * 300, "--role", "end_user"],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "cannot be stored" in result.output and "Traceback" not in result.output
