@@ -13,7 +13,6 @@ from flask.views import MethodView
 
 from account_node.http import NodeBlueprint, json_response, page_body, work
 from services.offerings import schemas
-from services.offerings.errors import OfferingNotFound
 from services.offerings.federation import OfferingExchange
 from services.offerings.service import Offerings
 from trust.api import handshake_for, json_body, refused, trust_call
@@ -73,12 +72,9 @@ class OfferingItem(MethodView):
     def get(self, offering_id: str) -> dict[str, Any]:
         current = work()
         offerings = Offerings(current)
-        offering = offerings.get(offering_id)
-        if not current.roles & STAFF_READERS and (
-            not offering.is_open(current.clock.now()) or offering.kind == "offered"
-        ):
-            raise OfferingNotFound(f"offering {offering_id} not found")
-        return render(offerings, offering)
+        if current.roles & STAFF_READERS:
+            return render(offerings, offerings.get(offering_id))
+        return render(offerings, offerings.get_open(offering_id))
 
     @offerings_api.arguments(schemas.OfferingUpdate)
     @offerings_api.response(200, schemas.OfferingOut)

@@ -14,9 +14,9 @@ from account_node.errors import ValidationFailed
 from account_node.identity.store import TeamStore
 from account_node.pagination import Page
 from services.catalog.service import Catalog
-from services.offerings.errors import OfferingClosed
+from services.offerings.errors import OfferingClosed, OfferingNotFound
 from services.offerings.models import Offering
-from services.offerings.store import OfferingStore
+from services.offerings.store import OfferingStore, open_criteria
 from services.sla.errors import HeldForTrust
 from services.sla.service import Slas
 
@@ -54,6 +54,14 @@ class Offerings:
     def get(self, offering_id: str) -> Offering:
         return self.store.get(offering_id)
 
+    def get_open(self, offering_id: str) -> Offering:
+        """``offering_id`` as the account's people see it: only while they may raise
+        requests on it (a received offering's trust deactivated hides it too)."""
+        found = self.store.open_to_raisers(offering_id, self.work.clock.now())
+        if found is None:
+            raise OfferingNotFound(f"offering {offering_id} not found")
+        return found
+
     def page(
         self,
         cursor: str | None,
@@ -68,12 +76,7 @@ class Offerings:
         now = self.work.clock.now()
         criteria: list[Any] = []
         if open_only:
-            criteria += [
-                Offering.starts_at <= now,
-                (Offering.ends_at.is_(None)) | (Offering.ends_at > now),
-                (Offering.trust_id.is_(None))
-                | (Offering.remote_id.is_not(None) & self.store.under_active_trust()),
-            ]
+            criteria += open_criteria(self.store, now)
         if kind == "local":
             criteria.append(Offering.trust_id.is_(None))
         elif kind == "offered":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
@@ -32,6 +33,12 @@ class OfferingStore(ScopedStore[Offering]):
         query = select(Offering).where(Offering.trust_id.is_not(None), Offering.remote_id.is_(None))
         return list(self.session.scalars(query.order_by(Offering.created_at, Offering.id)))
 
+    def open_to_raisers(self, offering_id: str, now: datetime) -> Offering | None:
+        """``offering_id`` if this account's people may raise requests on it now: as
+        ``Offerings.page(open_only=True)`` lists them."""
+        query = select(Offering).where(Offering.id == offering_id, *open_criteria(self, now))
+        return self.session.scalars(query).first()
+
     def under_active_trust(self) -> Any:
         """A criterion: the offering's trust is active in this account's records."""
         return Offering.trust_id.in_(
@@ -48,3 +55,15 @@ def _offerings_of_trust() -> Select[Offering]:
         .where(Offering.trust_id == bindparam("trust_id"))
         .order_by(Offering.created_at, Offering.id)
     )
+
+
+def open_criteria(store: OfferingStore, now: datetime) -> list[Any]:
+    """What the account's people may raise requests on now: a local offering, or one
+    received over a trust still active, within its dates (not one this account offers
+    to others: its customers raise those on their nodes)."""
+    return [
+        Offering.starts_at <= now,
+        (Offering.ends_at.is_(None)) | (Offering.ends_at > now),
+        (Offering.trust_id.is_(None))
+        | (Offering.remote_id.is_not(None) & store.under_active_trust()),
+    ]

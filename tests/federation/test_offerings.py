@@ -119,6 +119,8 @@ def test_a_deactivated_trust_stops_new_requests_on_what_it_offered(federation):
         ok(msp.post(f"/api/v1/trusts/{trust}/deactivate"))
     with federation.customer.client(federation.customer_account.end_user) as customer:
         assert ok(customer.get("/api/v1/offerings"))["items"] == []
+        # Nor by its id: the list and the item show people the same offerings.
+        assert customer.get(f"/api/v1/offerings/{held['id']}").status_code == 404
         response = customer.post(
             "/api/v1/requests", json={"subject": "After the end", "offering_id": held["id"]}
         )
