@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -114,15 +115,34 @@ class Authenticator:
             person.password_hash = self.passwords.hash(password)
         return principal_of(person, "session")
 
-    def session_person(self, account_id: str, person_id: str) -> Principal | None:
-        """The person a portal session names, if they and their account are still active."""
+    def session_person(self, account_id: str, person_id: str, epoch: Any) -> Principal | None:
+        """The person a portal session names, if they and their account are still active
+        and the session is of their current ``session_epoch`` (not one ended since by
+        signing out or a new password)."""
         if not self._account_active(account_id):
             return None
         person = PeopleStore(self.session, AccountScope(account_id)).find(person_id)
-        if person is None or not person.active:
+        if person is None or not person.active or epoch != person.session_epoch:
             return None
         _keep(self.session, person)
         return principal_of(person, "session")
+
+    def session_epoch(self, account_id: str, person_id: str) -> int:
+        """What a session made now holds (see ``session_person``)."""
+        person = PeopleStore(self.session, AccountScope(account_id)).get(person_id)
+        return person.session_epoch
+
+    def end_sessions(self, account_id: str, person_id: str) -> None:
+        """End every portal session of the person: signing out ends the copies of the
+        cookie too (a browser's, or one taken from it), which a signed cookie alone
+        cannot."""
+        bind_scope(self.session, AccountScope(account_id))
+        self.session.execute(
+            update(Person)
+            .where(Person.id == person_id, Person.account_id == account_id)
+            .values(session_epoch=Person.session_epoch + 1)
+            .execution_options(synchronize_session=False)
+        )
 
     def _take_attempt(self, person: Person, now: datetime) -> bool:
         """Count an attempt at ``person``'s password, in a transaction of its own; False

@@ -41,6 +41,9 @@ class Person(AccountScoped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    # Portal sessions hold it from sign-in; signing out or a new password moves it on,
+    # ending every session made before (migration 0013).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
 
     teams: Mapped[list[Team]] = relationship(

@@ -124,6 +124,7 @@ class People:
         if changes.get("password"):
             person.password_hash = self.passwords.hash(changes["password"])
             person.failed_logins, person.locked_until = 0, None
+            person.session_epoch = (person.session_epoch or 0) + 1  # a reset ends sessions
         self.store.session.flush()
         after = person_snapshot(person)
         if changes.get("password"):

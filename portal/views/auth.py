@@ -17,6 +17,7 @@ from portal.views.web import (
     portal_blueprint,
     portal_work,
     safe_next,
+    session_principal,
     signed_in,
     viewer,
 )
@@ -53,10 +54,11 @@ def login() -> Any:
             db.session.commit()  # keep the failed-login count
             error, status = exc.detail, 401
         else:
+            epoch = authenticator().session_epoch(who.account_id, who.person_id)
             db.session.commit()
             session.clear()
             session.permanent = True
-            session.update(person_id=who.person_id, account_id=who.account_id)
+            session.update(person_id=who.person_id, account_id=who.account_id, epoch=epoch)
             return redirect(safe_next(request.args.get("next")), 303)
     return render_template("auth/login.html", form=form, error=error), status
 
@@ -67,5 +69,9 @@ def logout() -> Response:
         check_csrf()
     except FormExpired:
         return redirect(url_for("portal.home"))
+    person_id, account_id = session.get("person_id"), session.get("account_id")
+    if person_id and account_id and session_principal() is not None:
+        authenticator().end_sessions(account_id, person_id)  # every copy of the cookie
+        db.session.commit()
     session.clear()
     return redirect(url_for("portal.login"))

@@ -101,7 +101,7 @@ def session_principal() -> Principal | None:
     person_id, account_id = session.get("person_id"), session.get("account_id")
     if not person_id or not account_id:
         return None
-    who = authenticator().session_person(account_id, person_id)
+    who = authenticator().session_person(account_id, person_id, session.get("epoch"))
     if who is None:
         session.clear()
     return who

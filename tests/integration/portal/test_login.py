@@ -119,3 +119,36 @@ def test_the_session_cookie_is_https_only_where_the_node_is_served_over_https():
     assert secure(public_url="https://desk.example.test") is True
     assert secure(public_url="http://127.0.0.1:5000") is False
     assert secure(public_url="http://127.0.0.1:5000", session_cookie_secure=True) is True
+
+
+def _copy_of_session(app, client):
+    """A second browser holding a copy of ``client``'s session cookie (a stolen one)."""
+    thief = app.test_client()
+    cookie = client.get_cookie("session")
+    thief.set_cookie(cookie.key, cookie.value)
+    return thief
+
+
+def test_signing_out_ends_every_copy_of_the_session(app, client):
+    """A signed cookie alone stays valid for its whole lifetime, wherever it is copied;
+    signing out now ends it on the server, everywhere."""
+    account = make_account(app)
+    _login(client, account.id, account.admin.email, PASSWORD)
+    thief = _copy_of_session(app, client)
+    assert thief.get("/").status_code == 200
+    client.post("/logout", data={"csrf_token": _csrf(client, "/")})
+    assert thief.get("/").status_code == 302
+
+
+def test_a_new_password_ends_the_persons_sessions(app, client):
+    account = make_account(app)
+    _login(client, account.id, account.end_user.email, PASSWORD)
+    assert client.get("/").status_code == 200
+    reset = app.test_client().patch(
+        f"/api/v1/users/{account.end_user.id}", headers=account.admin.headers,
+        json={"password": "a-brand-new-password"},
+    )  # fmt: skip
+    assert reset.status_code == 200
+    assert client.get("/").status_code == 302
+    _login(client, account.id, account.end_user.email, "a-brand-new-password")
+    assert client.get("/").status_code == 200
