@@ -44,7 +44,8 @@ def add_note(request_id: str) -> Any:
         try:
             Requests(portal_work()).add_note(request_id, form.get("body"), public=public)
         except ValidationFailed as exc:
-            form.take(exc, {"body": "body", "public": "visibility"})
+            # At the top of the form: the choice of who sees it is not on every page.
+            form.take(exc, {"body": "body", "public": FORM})
         except Conflict as exc:
             form.add(FORM, exc.detail)
             return _again(request_id, "note", form, 409)

@@ -162,7 +162,12 @@ def test_overriding_the_sla_needs_a_reason_and_records_it(as_role, desk):
     specialist = as_role("specialist")
     refused = specialist.post(f"{path}/sla", {"sla": desk.premium, "reason": ""}, page=path)
     assert refused.status_code == 422
-    assert errors_next_to(refused.get_data(as_text=True), "reason") == "This field is required."
+    html = refused.get_data(as_text=True)
+    assert errors_next_to(html, "sla-reason") == "This field is required."
+    # Tied to its control, for screen readers (the status form has a "reason" too).
+    assert re.search(
+        r'id="sla-reason"[^>]*aria-invalid="true"[^>]*aria-describedby="sla-reason-error"', html
+    )
     assert desk.get(f"/api/v1{path}").get_json()["sla"]["name"] == "Customer"
     done = specialist.post(f"{path}/sla", {"sla": desk.premium, "reason": "CEO laptop"}, page=path)
     assert done.status_code == 303
@@ -219,3 +224,25 @@ def test_an_inbox_with_more_than_it_shows_counts_what_it_knows_of(as_role, desk,
     assert "The 2 most urgent of 3+ open requests" in html
     assert f"Sources: Account {desk.account.id} · ok · 3+ open · " in html
     assert "Show more" not in html and "narrow it down with the filters" in html
+
+
+def test_a_refused_status_change_marks_its_control_and_says_why_next_to_it(as_role, desk):
+    made = desk.raise_request()
+    path = f"/requests/{made['id']}"
+    refused = as_role("specialist").post(f"{path}/status", {"status": "closed"}, page=path)
+    html = refused.get_data(as_text=True)
+    assert errors_next_to(html, "status")
+    assert re.search(
+        r'id="status"[^>]*aria-invalid="true"[^>]*aria-describedby="status-error"', html
+    )
+
+
+def test_an_internal_note_from_someone_who_does_not_work_the_request_says_why(as_role, desk):
+    """Their page has no choice of who sees a note: the reason shows at the top."""
+    own = desk.raise_request("specialist", subject="My own laptop", service_id=desk.service)
+    path = f"/requests/{own['id']}"
+    refused = as_role("specialist").post(
+        f"{path}/notes", {"body": "psst", "visibility": "internal"}, page=path
+    )
+    assert refused.status_code == 422
+    assert "Only those who work the request write internal notes" in refused.get_data(as_text=True)
