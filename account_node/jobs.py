@@ -211,6 +211,11 @@ class InlineJobs:
         with self._cond:
             return len(self._heap)
 
+    def pending_calls(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """(func, args) of every job not yet started, soonest first."""
+        with self._cond:
+            return [(job.func, job.args) for job in sorted(self._heap)]
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
 from account_node.context import Work
 from account_node.db import db
@@ -49,7 +49,10 @@ def node_context(ctx: click.Context) -> Iterator[Flask]:
             raise click.ClickException(describe(exc)) from exc
         except (DataError, StatementError) as exc:
             # What the API's schemas refuse by name (a name past its length, a NUL) reaches
-            # the database from a command line: said in a line, not a traceback.
+            # the database from a command line: said in a line, not a traceback. Only
+            # that: a database down, locked or not migrated is no fault of a value.
+            if isinstance(exc, DBAPIError) and not isinstance(exc, DataError):
+                raise
             db.session.rollback()
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
             raise click.ClickException(

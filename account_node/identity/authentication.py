@@ -104,15 +104,16 @@ class Authenticator:
             raise LoginFailed()
         if not self.passwords.verify(person.password_hash, password) or not person.active:
             raise LoginFailed()
+        cleared: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+        if self.passwords.needs_rehash(person.password_hash or ""):
+            cleared["password_hash"] = self.passwords.hash(password)  # before any lock
         self.session.execute(
             update(Person)
             .where(Person.id == person.id, Person.account_id == person.account_id)
-            .values(failed_logins=0, locked_until=None)
+            .values(**cleared)
             .execution_options(synchronize_session=False)
         )
-        self.session.expire(person, ["failed_logins", "locked_until"])
-        if self.passwords.needs_rehash(person.password_hash or ""):
-            person.password_hash = self.passwords.hash(password)
+        self.session.expire(person, list(cleared))
         return principal_of(person, "session")
 
     def session_person(self, account_id: str, person_id: str, epoch: Any) -> Principal | None:

@@ -115,16 +115,20 @@ class People:
         if errors:
             raise ValidationFailed(errors=errors)
         before = person_snapshot(person)
+        # Hashed first: the guard below may take the account's lock, held till commit.
+        new_hash = self.passwords.hash(changes["password"]) if changes.get("password") else None
         self._guard_last_admin(person, changes)
         for name in ("name", "time_zone", "active"):
             if name in changes:
                 setattr(person, name, changes[name])
         if "roles" in changes:
             person.roles = sorted(set(changes["roles"]))
-        if changes.get("password"):
-            person.password_hash = self.passwords.hash(changes["password"])
+        if new_hash is not None:
+            person.password_hash = new_hash
             person.failed_logins, person.locked_until = 0, None
-            person.session_epoch = (person.session_epoch or 0) + 1  # a reset ends sessions
+            # A reset ends the person's sessions; in SQL, not from the value read before
+            # the hash, so that a sign-out meanwhile cannot cancel it out.
+            person.session_epoch = Person.session_epoch + 1
         self.store.session.flush()
         after = person_snapshot(person)
         if changes.get("password"):

@@ -101,7 +101,9 @@ def session_principal() -> Principal | None:
     person_id, account_id = session.get("person_id"), session.get("account_id")
     if not person_id or not account_id:
         return None
-    who = authenticator().session_person(account_id, person_id, session.get("epoch"))
+    # A session made before sessions held an epoch holds the first one, 0: upgrading
+    # signs nobody out, and any sign-out or new password since ends it all the same.
+    who = authenticator().session_person(account_id, person_id, session.get("epoch", 0))
     if who is None:
         session.clear()
     return who

@@ -432,7 +432,7 @@ def _check_country(
             holiday_data.country_holidays(country, subdiv=subdivision, years=2026)
         except NotImplementedError:
             errors["holiday_subdivision" if subdivision else "holiday_country"] = [
-                f"no holiday data for {country}{'-' + subdivision if subdivision else ''}"
+                f"no holiday data for {country}{'-' + subdivision[:64] if subdivision else ''}"
             ]
         return
     if subdivision is not None and subdivision not in _subdivisions(country):

@@ -108,13 +108,13 @@ class SharedPage(Schema):
 class NoteIn(Schema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=20_000))
     public = fields.Boolean(load_default=True)
-    actor_name = fields.String(validate=validate.Length(max=200))
+    actor_name = fields.String(validate=validate.Length(max=254))
 
 
 class StatusIn(Schema):
     status = fields.String(required=True, validate=validate.Length(min=1, max=24))
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
-    actor_name = fields.String(validate=validate.Length(max=200))
+    actor_name = fields.String(validate=validate.Length(max=254))
 
 
 class StatusPatch(Schema):

@@ -150,3 +150,11 @@ def test_a_value_the_database_cannot_store_is_a_one_line_error_not_a_traceback(p
     )  # fmt: skip
     assert result.exit_code == 1, result.output
     assert "cannot be stored" in result.output and "Traceback" not in result.output
+
+
+def test_a_database_fault_is_not_blamed_on_a_value(env):
+    """Only a value the database refuses is reported as one; a database not migrated
+    yet (or down, or locked) is another matter, and says so in its own words."""
+    result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
+    assert result.exit_code != 0
+    assert "cannot be stored" not in result.output

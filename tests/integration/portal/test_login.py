@@ -152,3 +152,12 @@ def test_a_new_password_ends_the_persons_sessions(app, client):
     assert client.get("/").status_code == 302
     _login(client, account.id, account.end_user.email, "a-brand-new-password")
     assert client.get("/").status_code == 200
+
+
+def test_a_session_made_before_sessions_held_an_epoch_still_works(app, client):
+    """Upgrading the node signs nobody out: such a session holds the first epoch."""
+    account = make_account(app)
+    _login(client, account.id, account.admin.email, PASSWORD)
+    with client.session_transaction() as stored:
+        del stored["epoch"]
+    assert client.get("/").status_code == 200
