@@ -97,33 +97,68 @@ def test_a_tampered_event_is_found_by_the_api_and_the_cli(app, client, request):
     assert f"{account.id}: BROKEN at event 3" in result.output
 
 
-def _on_heads(app, statement: str, account_id: str) -> None:
-    """Change the chain's head row as the node's own database role could (it writes the
-    head on every append): no superuser needed."""
-    from account_node.db import db
-    from account_node.tenancy import AccountScope, bind_scope
-
-    with app.app_context():
-        bind_scope(db.session(), AccountScope(account_id))
-        db.session.execute(text(statement), {"a": account_id})
-        db.session.commit()
+REFUSED = r"never deleted|only moves forward"
+HEAD_TAMPERING = [
+    "DELETE FROM audit_heads WHERE account_id = :a",  # hid every event: 0, ok
+    # moved back to the second event, whole: hid every event after it
+    "UPDATE audit_heads SET seq = 2, hash = (SELECT hash FROM audit_events"
+    " WHERE account_id = :a AND seq = 2) WHERE account_id = :a",
+]
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "DELETE FROM audit_heads WHERE account_id = :a",  # hid every event: 0, ok
-        # moved back to the second event, whole: hid every event after it
-        "UPDATE audit_heads SET seq = 2, hash = (SELECT hash FROM audit_events"
-        " WHERE account_id = :a AND seq = 2) WHERE account_id = :a",
-    ],
-)
-def test_events_beyond_a_head_that_was_deleted_or_moved_back_are_a_break(app, client, statement):
+def _on_heads(app, statement: str, account_id: str, owner_url: str | None) -> None:
+    """Change the chain's head row behind the node's back: on SQLite as anyone with the
+    file; on PostgreSQL only as a superuser switching the triggers off (0014)."""
+    if owner_url is None:
+        from account_node.db import db
+
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(text(statement), {"a": account_id})
+        return
+    engine = create_engine(owner_url)
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text(statement), {"a": account_id})
+    engine.dispose()
+
+
+@pytest.mark.parametrize("statement", HEAD_TAMPERING)
+def test_events_beyond_a_head_that_was_deleted_or_moved_back_are_a_break(
+    app, client, request, statement
+):
+    """Verification read events only up to the head: without the head, it answered ok
+    with 0 events; moved back, it hid every later event, and any edit among them."""
     account = make_account(app)
-    _on_heads(app, statement, account.id)
+    owner = (
+        request.getfixturevalue("postgres_urls")[0]
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+        else None
+    )
+    _on_heads(app, statement, account.id, owner)
     report = client.get("/api/v1/audit/verify", headers=account.auditor.headers).get_json()
     assert report["ok"] is False
     assert report["reason"] == "events beyond the recorded head"
+
+
+@pytest.mark.parametrize("statement", HEAD_TAMPERING)
+def test_postgres_refuses_to_delete_or_move_back_a_chain_head(
+    postgres_app, postgres_urls, statement
+):
+    """The node's own role writes the head on every append, forward only; neither it
+    nor the owner may delete it or move it back (the trigger of 0014)."""
+    from account_node.db import db
+    from account_node.tenancy import AccountScope, bind_scope
+
+    account = make_account(postgres_app)
+    with postgres_app.app_context():
+        bind_scope(db.session(), AccountScope(account.id))
+        with pytest.raises(Exception, match=REFUSED):
+            db.session.execute(text(statement), {"a": account.id})
+        db.session.rollback()
+    engine = create_engine(postgres_urls[0])
+    with pytest.raises(Exception, match=REFUSED), engine.begin() as connection:
+        connection.execute(text(statement), {"a": account.id})
+    engine.dispose()
 
 
 def test_postgres_refuses_to_update_or_delete_audit_events(postgres_app, postgres_urls):
