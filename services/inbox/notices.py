@@ -22,6 +22,7 @@ from services.inbox.events import Hub, local_event
 from services.offerings.models import Offering
 from services.requests.models import Request
 from services.requests.signals import request_changed
+from services.visibility.schemas import token_id
 from trust.calls import TrustCall
 from trust.errors import FederationForbidden
 from trust.handshake import TrustStore
@@ -30,17 +31,16 @@ from trust.outbox import Outbox
 from trust.signals import trust_deactivated
 
 # What a peer sends reaches the MSP's people's streams and links: an id is a token (this
-# node's are hex) and an action a word, so no line break can start an event of the
-# peer's making in a stream, and no ``/`` or ``..`` can steer a link elsewhere.
-_id = validate.Regexp(r"[A-Za-z0-9_-]{1,64}\Z", error="must be 1 to 64 letters, digits, - or _")
+# node's are hex; ``token_id``) and an action a word, so no line break can start an event
+# of the peer's making in a stream, and no ``/`` or ``..`` can steer a link elsewhere.
 _action = validate.Regexp(r"[a-z_]{1,20}\Z", error="must be 1 to 20 lowercase letters or _")
 
 
 class NoticeIn(Schema):
-    notice_id = fields.String(required=True, validate=_id)
+    notice_id = fields.String(required=True, validate=token_id)
     type = fields.String(required=True, validate=validate.OneOf(["request.changed"]))
-    request = fields.String(required=True, validate=_id)
-    offering = fields.String(required=True, validate=_id)
+    request = fields.String(required=True, validate=token_id)
+    offering = fields.String(required=True, validate=token_id)
     action = fields.String(required=True, validate=_action)
     at = Instant(required=True)
 

@@ -16,7 +16,7 @@ from account_node.pagination import Page
 from services.catalog.service import Catalog
 from services.offerings.errors import OfferingClosed, OfferingNotFound
 from services.offerings.models import Offering
-from services.offerings.store import OfferingStore, open_criteria
+from services.offerings.store import OfferingStore
 from services.sla.errors import HeldForTrust
 from services.sla.service import Slas
 
@@ -76,7 +76,7 @@ class Offerings:
         now = self.work.clock.now()
         criteria: list[Any] = []
         if open_only:
-            criteria += open_criteria(self.store, now)
+            criteria += self.store.open_criteria(now)
         if kind == "local":
             criteria.append(Offering.trust_id.is_(None))
         elif kind == "offered":

@@ -36,8 +36,19 @@ class OfferingStore(ScopedStore[Offering]):
     def open_to_raisers(self, offering_id: str, now: datetime) -> Offering | None:
         """``offering_id`` if this account's people may raise requests on it now: as
         ``Offerings.page(open_only=True)`` lists them."""
-        query = select(Offering).where(Offering.id == offering_id, *open_criteria(self, now))
+        query = select(Offering).where(Offering.id == offering_id, *self.open_criteria(now))
         return self.session.scalars(query).first()
+
+    def open_criteria(self, now: datetime) -> list[Any]:
+        """What the account's people may raise requests on now: a local offering, or one
+        received over a trust still active, within its dates (not one this account
+        offers to others: its customers raise those on their nodes)."""
+        return [
+            Offering.starts_at <= now,
+            (Offering.ends_at.is_(None)) | (Offering.ends_at > now),
+            (Offering.trust_id.is_(None))
+            | (Offering.remote_id.is_not(None) & self.under_active_trust()),
+        ]
 
     def under_active_trust(self) -> Any:
         """A criterion: the offering's trust is active in this account's records."""
@@ -55,15 +66,3 @@ def _offerings_of_trust() -> Select[Offering]:
         .where(Offering.trust_id == bindparam("trust_id"))
         .order_by(Offering.created_at, Offering.id)
     )
-
-
-def open_criteria(store: OfferingStore, now: datetime) -> list[Any]:
-    """What the account's people may raise requests on now: a local offering, or one
-    received over a trust still active, within its dates (not one this account offers
-    to others: its customers raise those on their nodes)."""
-    return [
-        Offering.starts_at <= now,
-        (Offering.ends_at.is_(None)) | (Offering.ends_at > now),
-        (Offering.trust_id.is_(None))
-        | (Offering.remote_id.is_not(None) & store.under_active_trust()),
-    ]

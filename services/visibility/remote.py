@@ -213,6 +213,6 @@ class TrustedRequests:
 
 
 def _segment(value: str) -> str:
-    if not value or not value.replace("-", "").replace("_", "").isalnum() or len(value) > 64:
+    if not schemas.TOKEN.fullmatch(value):
         raise RemoteRequestNotFound(f"request {value[:64]} not found")
     return value

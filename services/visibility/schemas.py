@@ -13,8 +13,8 @@ from account_node.http import CURSOR, Instant
 # Ids and states go into this node's links (/trusts/<trust>/requests/<id>) and forms: a
 # token, as ids are, so that no ``/`` or ``..`` in a peer's answer can point a link at
 # another of our pages.
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
-_id = validate.Regexp(_ID, error="must be 1 to 64 letters, digits, - or _")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+token_id = validate.Regexp(TOKEN, error="must be 1 to 64 letters, digits, - or _")
 _text = validate.Length(max=300)
 
 
@@ -39,7 +39,7 @@ class _Pause(Schema):
 
     began_at = Instant(required=True)
     ended_at = Instant(allow_none=True, load_default=None)
-    status = fields.String(required=True, validate=_id)
+    status = fields.String(required=True, validate=token_id)
 
 
 class _Sla(Schema):
@@ -72,18 +72,18 @@ class SharedRequest(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=_id)
+    id = fields.String(required=True, validate=token_id)
     reference = fields.String(required=True, validate=validate.Length(max=40))
     subject = fields.String(required=True, validate=validate.Length(max=200))
     status = fields.String(required=True, validate=validate.Length(max=24))
     priority = fields.String(required=True, validate=validate.OneOf(["p1", "p2", "p3", "p4"]))
-    offering = fields.String(required=True, validate=_id)
+    offering = fields.String(required=True, validate=token_id)
     offering_name = fields.String(required=True, validate=validate.Length(max=120))
     requester = fields.String(required=True, validate=validate.Length(max=200))
     created_at = Instant(required=True)
     updated_at = Instant(required=True)
     urgency_at = Instant(required=True)
-    allowed_transitions = fields.List(fields.String(validate=_id), load_default=list)
+    allowed_transitions = fields.List(fields.String(validate=token_id), load_default=list)
     sla = fields.Nested(_Sla, required=True)
 
 
@@ -123,7 +123,7 @@ class StatusPatch(Schema):
 
 
 class ListArgs(Schema):
-    offering = fields.List(fields.String(validate=_id), load_default=list)
+    offering = fields.List(fields.String(validate=token_id), load_default=list)
     status = fields.List(fields.String(validate=validate.Length(max=24)), load_default=list)
     sla_state = fields.String(
         validate=validate.OneOf(["on_track", "at_risk", "breached", "met"]),
@@ -198,7 +198,7 @@ def check_shared_page(answer: Any, limit: int = 200) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise Invalid("an item must be an object")
         item: dict[str, Any] = {k: _string(raw.get(k), n, k) for k, n in _TEXT.items()}
-        if not (_ID.fullmatch(item["id"]) and _ID.fullmatch(item["offering"])):
+        if not (TOKEN.fullmatch(item["id"]) and TOKEN.fullmatch(item["offering"])):
             raise Invalid("id and offering must be ids: letters, digits, - and _")
         if raw.get("priority") not in _PRIORITIES:
             raise Invalid("priority must be p1 to p4")

@@ -61,11 +61,8 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, client, acc
     """Each counted the other as the admin left, and both changes went through: an
     account with no admin. The count waits for the account's lock; the second then
     finds itself the last admin, and is refused."""
-    import threading
-
-    from account_node.db import db
     from account_node.identity.service import People
-    from tests.integration.services.requests.conftest import admin_work
+    from tests.integration.services.requests.conftest import admin_work, holding
 
     node = app.extensions["trustdesk"]
     promoted = client.patch(
@@ -73,26 +70,16 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, client, acc
         headers=account.admin.headers,
     )  # fmt: skip
     assert promoted.status_code == 200
-    answers: list = []
+
+    def demote_the_specialist():
+        people = People(admin_work(node, account), node.passwords)
+        return people.update(account.specialist.id, roles=["specialist"])
 
     def demote_the_admin():
         path, body = f"/api/v1/users/{account.admin.id}", {"roles": ["end_user"]}
         return app.test_client().patch(path, json=body, headers=account.specialist.headers)
 
-    with app.app_context():
-        People(admin_work(node, account), node.passwords).update(
-            account.specialist.id, roles=["specialist"]
-        )  # the first demotion, not yet committed
-        second = threading.Thread(target=lambda: answers.append(demote_the_admin()))
-        second.start()
-        try:
-            second.join(timeout=1)
-            assert second.is_alive(), "the second demotion did not wait for the first"
-            db.session.commit()
-        finally:
-            db.session.rollback()
-            second.join(timeout=30)
-    [answer] = answers
+    _, answer = holding(app, demote_the_specialist, demote_the_admin)
     # The first committed: the specialist is no admin now, so cannot demote anyone.
     assert answer.status_code in (403, 409), answer.get_data(as_text=True)
     admin = client.get(f"/api/v1/users/{account.admin.id}", headers=account.admin.headers)

@@ -130,12 +130,18 @@ def while_uncommitted(
     app: Any, desk: Desk, first: Callable[[Requests], Any], second: Callable[[], Any]
 ) -> tuple[Any, Any]:
     """Run ``first`` as the admin and keep it uncommitted while ``second`` is sent on its
-    own connection; the second must still be waiting a moment later; then commit the
-    first. Returns what ``first`` returned and the second's answer."""
+    own connection (``holding``)."""
     node = app.extensions["trustdesk"]
+    return holding(app, lambda: first(Requests(admin_work(node, desk.account))), second)
+
+
+def holding(app: Any, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run ``first`` in the app's session and keep it uncommitted while ``second`` is
+    sent on its own connection; the second must still be waiting a moment later; then
+    commit the first. Returns what ``first`` returned and the second's answer."""
     answers: list[Any] = []
     with app.app_context():
-        done = first(Requests(admin_work(node, desk.account)))
+        done = first()
         waiting = threading.Thread(target=lambda: answers.append(second()))
         waiting.start()
         try:
