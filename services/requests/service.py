@@ -452,6 +452,9 @@ class Requests:
         )
         if request.assignee_id and request.status == "new":
             self._apply_status(request, "assigned")
+        elif request.assignee_id is None and request.status == "assigned":
+            # ``assigned`` says someone holds it: with no one, it waits to be picked up.
+            self._apply_status(request, "new", "no one holds the request any more")
         self.work.record("request.assign", "request", request.id, before, snapshot(request))
         self._changed(request, "assignment")
         return request

@@ -369,6 +369,32 @@ def test_routing_to_another_team_lets_go_of_an_assignee_who_is_not_in_it(desk):
     assert (kept["team_id"], kept["assignee_id"]) == (both["id"], desk.account.admin.id)
 
 
+def test_a_request_no_one_holds_any_more_goes_back_to_new(desk):
+    """Un-assigning, or routing away from the assignee's team, leaves no one on it:
+    ``assigned`` would say otherwise. Work already under way keeps its status."""
+    body = desk.raise_request()
+    desk.patch(_path(body), {"assignee_id": desk.account.specialist.id})
+    released = desk.patch(_path(body), {"assignee_id": None}, "specialist").get_json()
+    assert (released["status"], released["assignee_id"]) == ("new", None)
+    timeline = desk.get(_path(body, "/timeline")).get_json()
+    assert [(e["kind"], e["data"].get("to")) for e in timeline[-2:]] == [
+        ("assignment", None),
+        ("status", "new"),
+    ]
+
+    desk.patch(_path(body), {"assignee_id": desk.account.specialist.id})
+    network = desk.created(
+        "/api/v1/teams", {"name": "Network", "member_ids": [desk.account.admin.id]}
+    )
+    routed = desk.patch(_path(body), {"team_id": network["id"]}).get_json()
+    assert (routed["status"], routed["assignee_id"]) == ("new", None)
+
+    desk.patch(_path(body), {"assignee_id": desk.account.admin.id})
+    desk.patch(_path(body), {"status": "in_progress"})
+    working = desk.patch(_path(body), {"assignee_id": None}).get_json()
+    assert (working["status"], working["assignee_id"]) == ("in_progress", None)
+
+
 def test_a_requesters_reply_that_resumes_a_waiting_request_is_an_audited_status_change(desk):
     body = desk.raise_request()
     desk.patch(_path(body), {"status": "waiting_for_customer"}, "specialist")
