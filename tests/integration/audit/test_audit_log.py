@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, text
 
 from account_node.cli import main as cli
 from tests.factories.accounts import make_account
+from tests.factories.intruder import intrude
 
 
 def _events(client, account, **params):
@@ -53,34 +54,12 @@ def test_an_intact_chain_verifies(app, client):
     assert report["events"] == report["head_seq"] > 5
 
 
-def _tamper(app, account_id: str, seq: int, owner_url: str | None) -> None:
-    """Rewrite one stored event behind the node's back, as an intruder with DB access would."""
-    statement = text(
-        "UPDATE audit_events SET actor_name = 'Mallory' WHERE account_id = :a AND seq = :s"
-    )
-    if owner_url is None:
-        with app.app_context():
-            from account_node.db import db
-
-            with db.engine.begin() as connection:
-                connection.execute(statement, {"a": account_id, "s": seq})
-        return
-    engine = create_engine(owner_url)
-    with engine.begin() as connection:
-        # Only a superuser can switch triggers off; the node's own role never could.
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(statement, {"a": account_id, "s": seq})
-    engine.dispose()
+TAMPER = "UPDATE audit_events SET actor_name = 'Mallory' WHERE account_id = :a AND seq = :s"
 
 
 def test_a_tampered_event_is_found_by_the_api_and_the_cli(app, client, request):
     account = make_account(app)
-    owner = (
-        request.getfixturevalue("postgres_urls")[0]
-        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-        else None
-    )
-    _tamper(app, account.id, 3, owner)
+    intrude(app, request, TAMPER, a=account.id, s=3)
     report = client.get("/api/v1/audit/verify", headers=account.admin.headers).get_json()
     assert report["ok"] is False
     assert report["first_broken_seq"] == 3
@@ -106,22 +85,6 @@ HEAD_TAMPERING = [
 ]
 
 
-def _on_heads(app, statement: str, account_id: str, owner_url: str | None) -> None:
-    """Change the chain's head row behind the node's back: on SQLite as anyone with the
-    file; on PostgreSQL only as a superuser switching the triggers off (0014)."""
-    if owner_url is None:
-        from account_node.db import db
-
-        with app.app_context(), db.engine.begin() as connection:
-            connection.execute(text(statement), {"a": account_id})
-        return
-    engine = create_engine(owner_url)
-    with engine.begin() as connection:
-        connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text(statement), {"a": account_id})
-    engine.dispose()
-
-
 @pytest.mark.parametrize("statement", HEAD_TAMPERING)
 def test_events_beyond_a_head_that_was_deleted_or_moved_back_are_a_break(
     app, client, request, statement
@@ -129,12 +92,7 @@ def test_events_beyond_a_head_that_was_deleted_or_moved_back_are_a_break(
     """Verification read events only up to the head: without the head, it answered ok
     with 0 events; moved back, it hid every later event, and any edit among them."""
     account = make_account(app)
-    owner = (
-        request.getfixturevalue("postgres_urls")[0]
-        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-        else None
-    )
-    _on_heads(app, statement, account.id, owner)
+    intrude(app, request, statement, a=account.id)
     report = client.get("/api/v1/audit/verify", headers=account.auditor.headers).get_json()
     assert report["ok"] is False
     assert report["reason"] == "events beyond the recorded head"
@@ -171,3 +129,26 @@ def test_postgres_refuses_to_update_or_delete_audit_events(postgres_app, postgre
         with pytest.raises(Exception, match="append-only"), engine.begin() as connection:
             connection.execute(text(statement), {"a": account.id})
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        *[(statement, REFUSED) for statement in HEAD_TAMPERING],
+        ("UPDATE audit_events SET action = 'x' WHERE account_id = :a", "append-only"),
+        ("DELETE FROM audit_events WHERE account_id = :a", "append-only"),
+    ],
+)
+def test_sqlite_refuses_what_postgres_refuses_of_the_audit_log(sqlite_app, statement, refusal):
+    """The embedded default's triggers (0015): the node's own connection cannot rewrite
+    an event, nor delete or move back a chain head; the chain then still verifies."""
+    from account_node.db import db
+
+    account = make_account(sqlite_app)
+    with sqlite_app.app_context():
+        with pytest.raises(Exception, match=refusal):
+            db.session.execute(text(statement), {"a": account.id})
+        db.session.rollback()
+        client = sqlite_app.test_client()
+        report = client.get("/api/v1/audit/verify", headers=account.auditor.headers).get_json()
+    assert report["ok"] is True

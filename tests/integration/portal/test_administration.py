@@ -267,27 +267,17 @@ def test_the_audit_log_shows_events_and_a_verified_chain(as_role, desk):
 
 
 def test_a_tampered_audit_chain_is_announced_with_the_first_broken_event(app, request):
-    from sqlalchemy import create_engine, text
-
     from tests.factories.accounts import make_account
+    from tests.factories.intruder import intrude
     from tests.integration.portal.conftest import sign_in
 
     account = make_account(app)
-    statement = text(
-        "UPDATE audit_events SET actor_name = 'Mallory' WHERE account_id = :a AND seq = 3"
+    intrude(
+        app,
+        request,
+        "UPDATE audit_events SET actor_name = 'Mallory' WHERE account_id = :a AND seq = 3",
+        a=account.id,
     )
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        engine = create_engine(request.getfixturevalue("postgres_urls")[0])
-        with engine.begin() as connection:  # as an intruder with the owner's access
-            connection.execute(text("SET LOCAL session_replication_role = replica"))
-            connection.execute(statement, {"a": account.id})
-        engine.dispose()
-    else:
-        with app.app_context():
-            from account_node.db import db
-
-            with db.engine.begin() as connection:
-                connection.execute(statement, {"a": account.id})
     html = sign_in(app, account, "auditor").text("/audit")
     assert "Chain broken at event #3." in html and 'class="banner warn" role="alert"' in html
     assert "Chain verified." not in html
