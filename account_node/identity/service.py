@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +20,7 @@ from account_node.identity.passwords import Passwords, password_problems
 from account_node.identity.store import PeopleStore, TeamStore, TokenStore
 from account_node.identity.tokens import issue_token_secret
 from account_node.pagination import Page
+from account_node.zones import is_zone_name, unknown_zone
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 # A person named in a body who is not of this account: an invalid field (as the
@@ -51,11 +51,8 @@ def check_person_fields(fields: dict[str, Any]) -> dict[str, list[str]]:
             errors["roles"] = [f"unknown roles {', '.join(unknown)}; roles are {', '.join(ROLES)}"]
         elif not fields["roles"]:
             errors["roles"] = ["a person needs at least one role"]
-    if "time_zone" in fields:
-        try:
-            ZoneInfo(fields["time_zone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            errors["time_zone"] = [f"unknown time zone {fields['time_zone']!r}"]
+    if "time_zone" in fields and not is_zone_name(fields["time_zone"]):
+        errors["time_zone"] = [unknown_zone(fields["time_zone"])]
     if fields.get("password") is not None:
         problems = password_problems(fields["password"])
         if problems:

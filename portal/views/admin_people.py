@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import available_timezones
 
 from flask import flash, redirect, render_template, url_for
 
@@ -12,11 +11,12 @@ from account_node.http import node
 from account_node.identity.models import ROLES
 from account_node.identity.passwords import MIN_LENGTH
 from account_node.identity.service import People, Teams
+from account_node.zones import zone_names
 from portal.views.forms import Form
 from portal.views.web import portal_blueprint, portal_work, signed_in
 
 LISTED = 200
-ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+ZONES = sorted(z for z in zone_names() if "/" in z and not z.startswith("Etc/"))
 
 
 def _people() -> People:

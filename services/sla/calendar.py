@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, cached_property
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_data
 
+from account_node.zones import is_zone_name, unknown_zone
 from services.sla.wallclock import US, day_bounds, day_spans, epoch_us, transition_dates
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -169,9 +170,7 @@ class Calendar:
             errors[unknown] = [f"unknown field; a calendar has {', '.join(sorted(_KEYS))}"]
         zone_name = definition.get("timezone")
         if not _zone_known(zone_name, stored=stored):
-            errors["timezone"] = [
-                f"unknown time zone {zone_name!r}: use an IANA name such as Europe/Amsterdam"
-            ]
+            errors["timezone"] = [unknown_zone(zone_name)]
         weekly = _parse_weekly(definition.get("weekly", {}), errors)
         dates = _parse_dates(definition.get("holidays", []), errors)
         country = _blank_is_none(definition.get("holiday_country"))
@@ -385,22 +384,12 @@ def _zone_known(name: Any, *, stored: bool) -> bool:
     if not isinstance(name, str) or not name:
         return False
     if not stored:
-        return name in _zone_names()
+        return is_zone_name(name)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-@cache
-def _zone_names() -> frozenset[str]:
-    """The IANA zone names this machine knows. Not every file ZoneInfo can load names a
-    zone: ``localtime`` is whatever the host is set to (a calendar stored with it would
-    mean another zone on another node, and held calendars travel), ``posixrules`` a
-    default for POSIX strings, ``Factory`` no place at all; ``posix/...`` and
-    ``right/...`` (leap seconds) are copies that ``available_timezones`` leaves out."""
-    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def _blank_is_none(value: Any) -> Any:

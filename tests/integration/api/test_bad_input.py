@@ -77,8 +77,22 @@ def test_domain_rules_are_422s_too(client, account):
         json={"email": "a@b.example", "name": "A", "roles": ["end_user"], "time_zone": "Mars/Base"},
     )
     assert _assert_problem(response, 422)["errors"] == {
-        "time_zone": ["unknown time zone 'Mars/Base'"]
+        "time_zone": ["unknown time zone 'Mars/Base': use an IANA name such as Europe/Amsterdam"]
     }
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "posix/Europe/Paris"])
+def test_a_persons_time_zone_is_an_iana_name_as_a_calendars_is(client, account, zone):
+    """Files ZoneInfo loads that name no place, or a host's own setting (``localtime``
+    means another zone on another node): refused for people as for calendars."""
+    response = client.patch(
+        f"/api/v1/users/{account.end_user.id}",
+        headers=account.admin.headers,
+        json={"time_zone": zone},
+    )
+    assert _assert_problem(response, 422)["errors"]["time_zone"][0].startswith(
+        f"unknown time zone {zone!r}"
+    )
 
 
 def test_a_duplicate_email_is_refused_without_a_second_row(client, account):
