@@ -11,9 +11,12 @@ are printed and written to ``DATA_DIR/demo.json``; a second run reuses the data.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,7 +122,9 @@ def run_demo(settings: Settings, data_dir: str, base_port: int, exit_after_seed:
     start(nodes)
     try:
         if fresh:
-            demo_file.write_text(json.dumps(seed(nodes), indent=2) + "\n")
+            with _quiet("werkzeug"):  # seeding's hundred calls would bury the summary
+                summary = seed(nodes)
+            demo_file.write_text(json.dumps(summary, indent=2) + "\n")
         _print(json.loads(demo_file.read_text()), demo_file)
         if not exit_after_seed:
             while True:
@@ -128,6 +133,18 @@ def run_demo(settings: Settings, data_dir: str, base_port: int, exit_after_seed:
         click.echo("stopping the demo federation")
     finally:
         stop(nodes)
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """``name``'s log at warnings only, for the block."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def demo_nodes(settings: Settings, directory: Path, base_port: int) -> list[DemoNode]:
