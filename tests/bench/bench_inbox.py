@@ -10,7 +10,9 @@ Goals: p95 with 20 nodes at most 2x p95 with 1; a dead node adds no more than it
 Each case also reports the CPU one page costs the MSP's node and the customers' nodes
 (their process groups, from /proc). All of them share this machine's cores, so their
 sum over the cores is the least time a page can take here however well the fan-out
-overlaps; the figures say how far the goal's ratio is within that floor's reach.
+overlaps; the figures say how far the goal's ratio is within that floor's reach. And
+before any trust exists, the same ratio for a bare fan-out (``bare_fan_out``): what the
+machine, the server and the framework allow a call that does no work at all.
 """
 
 from __future__ import annotations
@@ -191,6 +193,31 @@ def _sample(msp: Node, customers: list[Node]) -> dict[str, Any]:
     }
 
 
+def bare_fan_out(customers: list[Node]) -> dict[int, float]:
+    """The p95 (ms) of the least a fan-out can cost on this machine: this process GETs
+    ``/healthz`` (no authentication, no database, no signature) of 1, 5 and 20 nodes at
+    once on kept-alive connections, as the MSP's pool does, and waits for all of them.
+    The same gunicorn and Flask serve it; what the inbox adds on top is its own work."""
+    found = {}
+    clients = [httpx.Client(base_url=c.url, timeout=30) for c in customers]
+    try:
+        with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+            for size in (1, 5, 20):
+                asked = clients[:size]
+                times = []
+                for sample in range(5 + SAMPLES):
+                    started = time.perf_counter()
+                    list(pool.map(lambda client: client.get("/healthz"), asked))
+                    if sample >= 5:  # the first few open the connections
+                        times.append((time.perf_counter() - started) * 1000)
+                times.sort()
+                found[size] = round(times[int(0.95 * (len(times) - 1))], 1)
+    finally:
+        for client in clients:
+            client.close()
+    return found
+
+
 def main() -> dict[str, Any]:
     """The machine may be shared: the load average at start and end says how far the
     figures can be compared with a run on an idle machine."""
@@ -202,6 +229,7 @@ def main() -> dict[str, Any]:
     try:
         for node in nodes:
             node.ready()
+        bare = bare_fan_out(customers)
         desk = _desk(msp)
         rows = []
         joined = 0
@@ -227,6 +255,10 @@ def main() -> dict[str, Any]:
         "goal: at most": 2.0,
         f"20 nodes: least page time their CPU allows on {cores} cores (ms)": round(floor, 1),
         "ratio that floor allows at best": round(floor / one, 2),
+        "bare fan-out to /healthz, p95 with 1 / 5 / 20 nodes (ms)": " / ".join(
+            str(bare[n]) for n in (1, 5, 20)
+        ),
+        "bare fan-out: p95 20 nodes / p95 1 node": round(bare[20] / bare[1], 2),
         "hung node's extra p95 (ms)": round(rows[4]["p95_ms"] - rows[3]["p95_ms"], 1),
         "per-node timeout (ms)": TIMEOUT_MS,
         "load average (1 min), start / end": f"{before:.1f} / {os.getloadavg()[0]:.1f}",
