@@ -72,6 +72,7 @@ class ConfirmedKey:
     pinned: PinnedKey
     fresh: bool
     revoked: list[str]
+    replaced: bool = False  # ``pinned``'s id was pinned to another key, replaced now
 
     @property
     def changed(self) -> bool:
@@ -175,11 +176,24 @@ class Keyring:
     def confirm(self, ref: KeyRef, key: VerifyKey, peer_node: str) -> ConfirmedKey:
         """Pin ``key`` as ``ref`` (its fingerprint confirmed out of band) and revoke every
         other key pinned for its account. Idempotent: a key already pinned, with the others
-        revoked, changes nothing. ``SignatureError``: ``key_conflict`` if ``ref`` is pinned
-        to another key, ``key_revoked`` if it was revoked or rotated out here (a key is
-        never made valid again)."""
+        revoked, changes nothing. ``SignatureError`` ``key_revoked`` if this very key was
+        revoked or rotated out here (a key is never made valid again).
+
+        If ``ref`` is pinned to another key, the confirmed fingerprint wins: the peer's new
+        key id is public in its descriptor at once, so whoever holds the stolen key, still
+        valid here until this confirmation, can rotate it to that id bound to a key of
+        their own. Refusing would leave the thief's key pinned and the trust beyond repair;
+        instead the row takes the confirmed key, and what the other key signed no longer
+        verifies. ``replaced`` names it for the audit log."""
         existing = self.store.by_ref(ref)
-        if existing is not None and (
+        replaced = existing is not None and existing.public_key != key.to_b64url()
+        if existing is not None and replaced:
+            now = self.clock.now()
+            existing.public_key, existing.peer_node = key.to_b64url(), peer_node
+            existing.valid_from, existing.valid_until, existing.revoked_at = now, None, None
+            existing.source, existing.pinned_at = "confirmed", now
+            self.store.session.flush()
+        elif existing is not None and (
             existing.revoked_at is not None or existing.valid_until is not None
         ):
             raise SignatureError("key_revoked", f"{ref} was revoked or rotated out here")
@@ -189,7 +203,7 @@ class Keyring:
             if row.id != pinned.id and row.revoked_at is None:
                 self.revoke(f"{row.peer_account}#{row.key_id}")
                 revoked.append(f"{row.peer_account}#{row.key_id}")
-        return ConfirmedKey(pinned, existing is None, revoked)
+        return ConfirmedKey(pinned, existing is None or replaced, revoked, replaced)
 
     def revoke(self, keyid: str) -> None:
         row = self.store.by_ref(KeyRef.parse(keyid))

@@ -28,7 +28,7 @@ def confirm_peer_key(handshake: Handshake, trust_id: str, fingerprint: str) -> d
     """Pin the key of ``trust_id``'s peer with ``fingerprint`` and revoke its others.
 
     ``TrustNotFound`` (404) for a trust this account does not have, ``TrustConflict``
-    (409) for one that is not active or a key id pinned to another key,
+    (409) for one that is not active,
     ``ValidationFailed`` (422, naming ``fingerprint``) if the peer's descriptor does not
     bear the fingerprint out, the peer client's ``PeerUnavailable`` and kin if the peer
     cannot be asked. Audited (``key.peer_confirmed``) when it changes anything."""
@@ -43,9 +43,7 @@ def confirm_peer_key(handshake: Handshake, trust_id: str, fingerprint: str) -> d
         raise ValidationFailed(NO_SUCH_KEY, errors={"fingerprint": reasons}) from exc
     try:
         confirmed = handshake.keyring.confirm(peer.ref, peer.key, trust.peer_node)
-    except SignatureError as exc:
-        if exc.code == "key_conflict":
-            raise TrustConflict(exc.detail) from exc
+    except SignatureError as exc:  # this very key was revoked here: never valid again
         raise ValidationFailed(NO_SUCH_KEY, errors={"fingerprint": [exc.detail]}) from exc
     if confirmed.changed:
         handshake.work.record(
@@ -57,6 +55,7 @@ def confirm_peer_key(handshake: Handshake, trust_id: str, fingerprint: str) -> d
                 "trust": trust.id,
                 "fingerprint": fingerprint,
                 "revoked": confirmed.revoked,
+                "replaced_another_key": confirmed.replaced,
             },
         )
     return {

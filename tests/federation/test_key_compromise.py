@@ -14,8 +14,9 @@ from sqlalchemy import select
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
 from tests.federation.flows import down, ok
+from trust.crypto.keys import KeyRef, SigningKey
 from trust.errors import PeerDeclined
-from trust.keystore import OwnKey
+from trust.keystore import OwnKey, rotation_notice
 from trust.models import KEY_NOTICE, OutboxMessage, PinnedKey
 from trust.outbox import node_handshake, outbox_work
 
@@ -134,6 +135,41 @@ def test_a_call_signed_with_the_old_key_is_refused_once_the_new_key_is_confirmed
         _list_signed_with(served, stolen)
     assert refused.value.extensions == {"peer_status": 401, "peer_code": "key_unknown"}
     assert _pinned(served) == {stolen.ref.key_id: True, rotated["new"].split("#")[1]: False}
+
+
+def test_a_thief_who_rotates_the_stolen_key_to_the_new_key_id_cannot_block_confirmation(served):
+    """The new key's id is public in the MSP's descriptor at once, and the stolen key is
+    valid at the customer until its admin confirms: the thief rotates it to that id,
+    bound to a key of the thief's own. The confirmed fingerprint must still win."""
+    stolen = _msp_key(served)
+    rotated = _rotate_compromised(served)
+    new_id = rotated["new"].split("#")[1]
+    thief = OwnKey(KeyRef(served.msp_account.id, new_id), SigningKey.generate())
+    trustdesk = served.msp.app.extensions["trustdesk"]
+    notice = rotation_notice(stolen, thief, trustdesk.clock.now())
+    url = f"{served.customer.url}/federation/v1/{served.customer_account.id}/keys/rotation"
+    with served.msp.app.app_context():
+        handshake = node_handshake(trustdesk, outbox_work(trustdesk, served.msp_account.id))
+        handshake.peers.signed(
+            "POST",
+            url,
+            thief,
+            body={"notices": [notice]},
+            now=int(trustdesk.clock.now().timestamp()),
+            trust_id=served.trust,
+        )
+        db.session.remove()
+    assert _list_signed_with(served, thief)["items"]  # the squat took, for now
+
+    confirmed = ok(_confirm(served, rotated["fingerprint"]))
+
+    assert confirmed["key"] == rotated["new"] and confirmed["revoked"] == [rotated["old"]]
+    for key in (thief, stolen):
+        with pytest.raises(PeerDeclined):
+            _list_signed_with(served, key)
+    assert _inbox_source(served) == "ok"  # the MSP's real new key
+    [event] = _audited(served.customer, served.customer_account.auditor, "key.peer_confirmed")
+    assert event["after"]["replaced_another_key"] is True
 
 
 def test_a_wrong_fingerprint_is_refused_and_changes_nothing(served):
