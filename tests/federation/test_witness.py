@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, select, text
 from account_node.audit.chain import event_hash
 from account_node.audit.models import AuditEvent, AuditHead
 from account_node.db import db
+from account_node.migrations.sqlite_guards import create_guards, drop_guards
 from tests.federation.flows import ok
 from trust.witness import send_heads
 
@@ -72,15 +73,17 @@ def test_only_admins_and_auditors_read_witnessed_heads(served):
 
 @pytest.mark.parametrize("federation", ["sqlite"], indirect=True)
 def test_a_history_rewritten_on_the_customer_node_shows_on_the_msp_node(served):
-    """SQLite only: on PostgreSQL a trigger refuses to change an audit event at all."""
+    """SQLite only: on PostgreSQL only a superuser could switch the triggers off."""
     _send(served.customer)
     witnessed_seq, _ = _customer_head(served)
 
-    # Someone with the database file edits an early event and recomputes every hash
-    # after it, so the customer's own `audit verify` finds nothing wrong...
+    # Someone with the database file drops the guard triggers, edits an early event and
+    # recomputes every hash after it, so the customer's own `audit verify` finds nothing
+    # wrong...
     engine = create_engine(served.customer.app.config["SQLALCHEMY_DATABASE_URI"])
     account = served.customer_account.id
     with engine.begin() as connection:
+        drop_guards(connection.exec_driver_sql)
         events = connection.execute(
             select(AuditEvent.__table__).where(AuditEvent.account_id == account).order_by("seq")
         ).mappings()
@@ -102,6 +105,7 @@ def test_a_history_rewritten_on_the_customer_node_shows_on_the_msp_node(served):
             .where(AuditHead.account_id == account)
             .values(hash=previous)
         )
+        create_guards(connection.exec_driver_sql)
     engine.dispose()
     with served.customer.client(served.customer_account.auditor) as customer:
         assert ok(customer.get("/api/v1/audit/verify"))["ok"] is True
