@@ -67,10 +67,10 @@ csrf = CSRFProtect()
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     settings = settings or load_settings()
     logging.basicConfig(level=settings.log_level)
-    if logging.getLevelName(settings.log_level.upper()) != logging.DEBUG:
+    if logging.getLogger().level > logging.DEBUG:
         # httpx logs every call at INFO, and a node calls its peers on every inbox page
         # and every delivery: its own log says what matters (refusals, peers unreachable).
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     import_all_models()
     app = Flask("account_node", static_folder=None)
     app.json = NodeJSONProvider(app)

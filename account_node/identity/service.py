@@ -108,7 +108,12 @@ class People:
 
     def update(self, person_id: str, **changes: Any) -> Person:
         person = self.store.get(person_id)
-        errors = check_person_fields(changes)
+        # A zone stored before names had to be IANA ones (``localtime``, say) may be sent
+        # back unchanged, with the rest of what was read, as calendars' may.
+        kept = "time_zone" in changes and changes["time_zone"] == person.time_zone
+        errors = check_person_fields(
+            {k: v for k, v in changes.items() if k != "time_zone" or not kept}
+        )
         if errors:
             raise ValidationFailed(errors=errors)
         before = person_snapshot(person)

@@ -83,9 +83,8 @@ def assign(request_id: str) -> Any:
         changes["assignee_id"] = viewer().person.id
     elif form.get("to") == "nobody":
         changes["assignee_id"] = None
-    else:
+    else:  # the assignee stays if the team holds them (``Requests.assign``)
         changes["team_id"] = form.get("team") or None
-        changes["assignee_id"] = None  # a new team picks its own assignee
     try:
         Requests(portal_work()).assign(request_id, **changes)
     except ValidationFailed as exc:

@@ -248,7 +248,11 @@ def request_page(request_id: str, forms: dict[str, Form] | None = None, status: 
         "can_act": who.has(*RAISERS) and (staff or view.request.requester_id == who.person.id),
         "waiting_for_you": view.request.status == "waiting_for_customer"
         and view.request.requester_id == who.person.id,
-        "transitions": _in_order(lifecycle.allowed_transitions(view.request.status, staff=staff)),
+        "transitions": _in_order(
+            lifecycle.allowed_transitions(
+                view.request.status, staff=staff, held=view.request.assignee_id is not None
+            )
+        ),
         "forms": forms or {},
         "priorities": PRIORITY_LABELS,
         "provider": _provider(work, view.request.offering_id),

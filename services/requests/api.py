@@ -34,7 +34,9 @@ def render(view: RequestView, works: bool) -> dict[str, Any]:
     return {
         **{name: loaded[name] if name in loaded else getattr(r, name) for name in _PLAIN},
         "reference": f"REQ-{r.number}",
-        "allowed_transitions": lifecycle.allowed_transitions(r.status, staff=works),
+        "allowed_transitions": lifecycle.allowed_transitions(
+            r.status, staff=works, held=r.assignee_id is not None
+        ),
         "sla": {
             "id": r.sla_id,
             "name": r.sla_name,

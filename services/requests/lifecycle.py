@@ -27,15 +27,20 @@ REQUESTER_MOVES: Mapping[str, frozenset[str]] = {
 }
 
 
-def allowed_transitions(status: str, *, staff: bool) -> list[str]:
+def allowed_transitions(status: str, *, staff: bool, held: bool = True) -> list[str]:
+    """``held``: whether a person holds the request (has it assigned). ``assigned`` says
+    someone does, so it is no move for a request no one holds: assigning a person makes
+    the move itself."""
     moves = TRANSITIONS.get(status, frozenset())
     if not staff:
         moves = moves & REQUESTER_MOVES.get(status, frozenset())
+    if not held:
+        moves = moves - {"assigned"}
     return sorted(moves)
 
 
-def can_move(current: str, target: str, *, staff: bool) -> bool:
-    return target in allowed_transitions(current, staff=staff)
+def can_move(current: str, target: str, *, staff: bool, held: bool = True) -> bool:
+    return target in allowed_transitions(current, staff=staff, held=held)
 
 
 def is_reopen(current: str, target: str) -> bool:

@@ -379,11 +379,13 @@ class Requests:
         request = self._for_change(request_id)
         if status == request.status:
             return request
-        staff = self.works(request)
-        if not lifecycle.can_move(request.status, status, staff=staff):
-            allowed = lifecycle.allowed_transitions(request.status, staff=staff)
+        staff, held = self.works(request), request.assignee_id is not None
+        if not lifecycle.can_move(request.status, status, staff=staff, held=held):
+            allowed = lifecycle.allowed_transitions(request.status, staff=staff, held=held)
+            unheld = status == "assigned" and not held and staff
             raise IllegalTransition(
                 f"a request cannot go from {request.status} to {status}"
+                + ("; no one holds it: assign a person (assignee_id)" if unheld else "")
                 + (f"; allowed: {', '.join(allowed)}" if allowed else "; it is final"),
                 allowed=allowed,
             )
@@ -456,6 +458,8 @@ class Requests:
             # ``assigned`` says someone holds it: with no one, it waits to be picked up.
             self._apply_status(request, "new", "no one holds the request any more")
         self.work.record("request.assign", "request", request.id, before, snapshot(request))
+        if request.status != before["status"]:  # a status change like any other
+            self.work.record("request.status", "request", request.id, before, snapshot(request))
         self._changed(request, "assignment")
         return request
 

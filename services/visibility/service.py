@@ -182,7 +182,7 @@ class SharedRequests:
             "created_at": request.created_at.isoformat(),
             "updated_at": request.updated_at.isoformat(),
             "urgency_at": request.resolution_due_at.isoformat(),
-            "allowed_transitions": _staff_moves(request.status),
+            "allowed_transitions": _staff_moves(request.status, request.assignee_id is not None),
             "sla": {
                 "name": request.sla_name,
                 "source": request.sla_source,
@@ -208,13 +208,13 @@ def _clock(reading: ClockReading) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=32)
-def _moves(status: str) -> tuple[str, ...]:
-    return tuple(lifecycle.allowed_transitions(status, staff=True))
+def _moves(status: str, held: bool) -> tuple[str, ...]:
+    return tuple(lifecycle.allowed_transitions(status, staff=True, held=held))
 
 
-def _staff_moves(status: str) -> list[str]:
+def _staff_moves(status: str, held: bool) -> list[str]:
     """The moves staff may make from ``status`` (a fresh list: callers may keep it)."""
-    return list(_moves(status))
+    return list(_moves(status, held))
 
 
 def _event(event: RequestEvent) -> dict[str, Any]:

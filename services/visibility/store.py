@@ -139,7 +139,8 @@ class SharedRequestStore(ScopedStore[Request]):
 # each distinct text once (``frozen_json``) beats decoding the same JSON fifty times.
 SUMMARY_COLUMNS = (
     Request.id, Request.number, Request.subject, Request.status, Request.priority,
-    Request.offering_id, Request.requester_id, Request.created_at, Request.updated_at,
+    Request.offering_id, Request.requester_id, Request.assignee_id, Request.created_at,
+    Request.updated_at,
     Request.sla_name, Request.sla_source, Request.sla_reason,
     type_coerce(Request.sla_terms, Text).label("sla_terms"),
     type_coerce(Request.sla_calendar, Text).label("sla_calendar"),
@@ -163,6 +164,7 @@ class SummaryRow:
     priority: str
     offering_id: str | None
     requester_id: str
+    assignee_id: str | None
     created_at: datetime
     updated_at: datetime
     sla_name: str

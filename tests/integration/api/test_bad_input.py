@@ -81,6 +81,26 @@ def test_domain_rules_are_422s_too(client, account):
     }
 
 
+def test_a_legacy_time_zone_stored_before_may_be_sent_back_unchanged(app, client, account):
+    """Before zones had to be IANA names, ``localtime`` was taken: a form or a client that
+    sends back what it read must not fail on it; changing to another such name does."""
+    from sqlalchemy import text
+
+    from account_node.db import db
+
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE people SET time_zone = 'localtime' WHERE id = :p"),
+            {"p": account.end_user.id},
+        )
+    path, admin = f"/api/v1/users/{account.end_user.id}", account.admin.headers
+    person = client.get(path, headers=admin).get_json()
+    same = {"name": "Renamed", "time_zone": person["time_zone"]}
+    assert client.patch(path, headers=admin, json=same).status_code == 200
+    other = client.patch(path, headers=admin, json={"time_zone": "posixrules"})
+    assert _assert_problem(other, 422)["errors"]["time_zone"]
+
+
 @pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "posix/Europe/Paris"])
 def test_a_persons_time_zone_is_an_iana_name_as_a_calendars_is(client, account, zone):
     """Files ZoneInfo loads that name no place, or a host's own setting (``localtime``

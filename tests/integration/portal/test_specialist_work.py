@@ -132,6 +132,22 @@ def test_an_illegal_status_change_is_refused_with_the_allowed_ones(as_role, desk
     assert "it is final" in response.get_data(as_text=True)
 
 
+def test_routing_keeps_an_assignee_the_new_team_holds_and_lets_go_of_one_it_does_not(as_role, desk):
+    made = desk.raise_request()
+    path = f"/requests/{made['id']}"
+    specialist = as_role("specialist")
+    assert specialist.post(f"{path}/assign", {"to": "me"}, page=path).status_code == 303
+    me = desk.account.specialist.id
+    both = desk.created("/api/v1/teams", {"name": "Both", "member_ids": [me]})
+    other = desk.created("/api/v1/teams", {"name": "Other", "member_ids": [desk.account.admin.id]})
+
+    for team, assignee, status in ((both["id"], me, "assigned"), (other["id"], None, "new")):
+        routed = specialist.post(f"{path}/assign", {"to": "team", "team": team}, page=path)
+        assert routed.status_code == 303
+        after = desk.get(f"/api/v1{path}").get_json()
+        assert (after["team_id"], after["assignee_id"], after["status"]) == (team, assignee, status)
+
+
 def test_routing_to_a_team_of_another_account_is_refused(app, as_role, desk):
     from tests.integration.services.requests.conftest import build_desk
 

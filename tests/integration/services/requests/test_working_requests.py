@@ -33,13 +33,25 @@ def test_an_illegal_transition_is_a_409_listing_the_allowed_ones(desk):
     assert response.status_code == 409
     problem = response.get_json()
     assert problem["code"] == "illegal_transition"
-    assert problem["allowed"] == [
-        "assigned",
-        "cancelled",
-        "in_progress",
-        "resolved",
-        "waiting_for_customer",
-    ]
+    assert problem["allowed"] == ["cancelled", "in_progress", "resolved", "waiting_for_customer"]
+
+
+def test_assigned_is_no_status_to_choose_while_no_one_holds_the_request(desk):
+    """Assigning a person moves a request to ``assigned``; choosing the status alone
+    would say someone holds it when no one does."""
+    body = desk.raise_request()
+    assert "assigned" not in desk.get(_path(body)).get_json()["allowed_transitions"]
+    refused = desk.patch(_path(body), {"status": "assigned"}, "specialist")
+    assert refused.status_code == 409
+    assert "assign a person" in refused.get_json()["detail"]
+    both = desk.patch(_path(body), {"assignee_id": None, "status": "assigned"}, "specialist")
+    assert both.status_code == 409
+    assert desk.get(_path(body)).get_json()["status"] == "new"
+
+    desk.patch(_path(body), {"assignee_id": desk.account.specialist.id, "status": "in_progress"})
+    held = desk.get(_path(body)).get_json()
+    assert held["status"] == "in_progress" and "assigned" in held["allowed_transitions"]
+    assert desk.patch(_path(body), {"status": "assigned"}).get_json()["status"] == "assigned"
 
 
 def test_a_requester_may_cancel_but_not_work_their_request(desk):
@@ -380,6 +392,11 @@ def test_a_request_no_one_holds_any_more_goes_back_to_new(desk):
     assert [(e["kind"], e["data"].get("to")) for e in timeline[-2:]] == [
         ("assignment", None),
         ("status", "new"),
+    ]
+    moves = desk.get("/api/v1/audit", who="auditor", action="request.status").get_json()["items"]
+    assert [(e["before"]["status"], e["after"]["status"]) for e in moves[:2]] == [
+        ("assigned", "new"),  # each automatic move is a status change in the audit log too
+        ("new", "assigned"),
     ]
 
     desk.patch(_path(body), {"assignee_id": desk.account.specialist.id})
