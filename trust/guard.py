@@ -20,6 +20,8 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -56,17 +58,27 @@ def check_origin(url: str, policy: OutboundPolicy) -> str:
 def _origin(url: str, policy: OutboundPolicy) -> tuple[str, str, int]:
     """(normalized base URL, host, port) of a URL the node may call, as far as its form
     says; ``PeerRefused`` otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname, given_port = parts.hostname, parts.port  # the port: ValueError if bad
+    except ValueError as exc:  # "[::1", a port of letters or past 65535
+        raise PeerRefused("peer_url_invalid", f"{url!r} is not a URL") from exc
+    if parts.scheme not in ("https", "http") or not hostname:
         raise PeerRefused("peer_url_invalid", f"{url!r} is not an http(s) URL")
     if parts.scheme == "http" and not policy.allow_http:
         raise PeerRefused("peer_url_insecure", "peers are reached over https only")
     if parts.username or parts.password:
         raise PeerRefused("peer_url_invalid", "peer URLs carry no credentials")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
-    port = f":{parts.port}" if parts.port else ""
+    try:  # the call is built from httpx's own parse (and its host, IDNA-decoded)
+        built = bool(httpx.URL(url).host)
+    except (httpx.InvalidURL, UnicodeError):  # "0177.0.0.1", a bad IDNA label
+        built = False
+    if not built:
+        raise PeerRefused("peer_url_invalid", f"{url!r} is not a URL the node can call")
+    host = f"[{hostname}]" if ":" in hostname else hostname  # IPv6
+    port = f":{given_port}" if given_port else ""
     default = 443 if parts.scheme == "https" else 80
-    return f"{parts.scheme}://{host}{port}", parts.hostname, parts.port or default
+    return f"{parts.scheme}://{host}{port}", hostname, given_port or default
 
 
 def resolve(host: str, port: int, policy: OutboundPolicy) -> list[Address]:
@@ -96,16 +108,26 @@ def _carried_ipv4(address: Address) -> ipaddress.IPv4Address | None:
     return address.ipv4_mapped or address.sixtofour
 
 
+# Not globally reachable (IANA's special-purpose registries), yet global to Python 3.11's
+# ``ipaddress``: the IETF protocol assignments (192.0.0.192 is a cloud's metadata service),
+# the deprecated 6to4 relay anycast, and IPv6 site-local addresses.
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(block) for block in ("192.0.0.0/24", "192.88.99.0/24", "fec0::/10")
+)
+
+
 def _internal(address: Address) -> bool:
     """Not a public address. ``is_global`` adds what ``is_private`` leaves out, such as the
-    shared address space 100.64.0.0/10 (carrier NAT, and some clouds' metadata service).
-    An IPv6 address that wraps an IPv4 one is judged by the address it wraps too:
-    ``2002:a00:1::1`` reaches 10.0.0.1 through a 6to4 relay, yet Python calls it global."""
+    shared address space 100.64.0.0/10 (carrier NAT, and some clouds' metadata service);
+    ``NOT_GLOBAL`` what this Python's tables miss. An IPv6 address that wraps an IPv4 one
+    is judged by the address it wraps too: ``2002:a00:1::1`` reaches 10.0.0.1 through a
+    6to4 relay, yet Python calls it global."""
     carried = _carried_ipv4(address)
     if carried is not None and _internal(carried):
         return True
     return (
-        not address.is_global
+        any(address in block for block in NOT_GLOBAL if block.version == address.version)
+        or not address.is_global
         or address.is_private
         or address.is_loopback
         or address.is_link_local

@@ -177,7 +177,7 @@ class Keyring:
         """Pin ``key`` as ``ref`` (its fingerprint confirmed out of band) and revoke every
         other key pinned for its account. Idempotent: a key already pinned, with the others
         revoked, changes nothing. ``SignatureError`` ``key_revoked`` if this very key was
-        revoked or rotated out here (a key is never made valid again).
+        revoked or rotated out here, under any id (a key is never made valid again).
 
         If ``ref`` is pinned to another key, the confirmed fingerprint wins: the peer's new
         key id is public in its descriptor at once, so whoever holds the stolen key, still
@@ -186,7 +186,13 @@ class Keyring:
         instead the row takes the confirmed key, and what the other key signed no longer
         verifies. ``replaced`` names it for the audit log."""
         existing = self.store.by_ref(ref)
-        replaced = existing is not None and existing.public_key != key.to_b64url()
+        material = key.to_b64url()
+        if any(
+            row.public_key == material and row.revoked_at is not None
+            for row in self.store.of_peer(ref.account)
+        ):
+            raise SignatureError("key_revoked", f"the key confirmed as {ref} was revoked here")
+        replaced = existing is not None and existing.public_key != material
         if existing is not None and replaced:
             now = self.clock.now()
             existing.public_key, existing.peer_node = key.to_b64url(), peer_node

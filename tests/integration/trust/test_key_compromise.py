@@ -108,8 +108,27 @@ def test_a_confirmed_key_is_pinned_and_every_other_key_of_the_peer_is_revoked(ap
             ring.confirm(KeyRef("msp", "k1"), old.verify_key, NODE)
         assert caught.value.code == "key_revoked"  # a revoked key is never valid again
         with pytest.raises(SignatureError) as caught:
-            ring.confirm(KeyRef("msp", "k3"), old.verify_key, NODE)
-        assert caught.value.code == "key_conflict"
+            ring.confirm(KeyRef("msp", "k4"), old.verify_key, NODE)
+        assert caught.value.code == "key_revoked"  # under another id neither
+        db.session.rollback()
+
+
+def test_a_confirmed_key_takes_its_id_back_from_a_key_pinned_under_it(app):
+    """The thief's squat: a rotation signed with a stolen key pinned a key of the
+    thief's own under the id the peer's real new key has. The confirmation wins."""
+    customer = make_account(app)
+    stolen, thief, real = (SigningKey.generate() for _ in range(3))
+    with app.app_context():
+        ring = keyring(app, customer.id)
+        ring.pin(KeyRef("msp", "k1"), stolen.verify_key, NODE, "handshake")
+        ring.pin(KeyRef("msp", "k2"), thief.verify_key, NODE, "rotation")
+
+        confirmed = ring.confirm(KeyRef("msp", "k2"), real.verify_key, NODE)
+
+        assert confirmed.replaced and confirmed.changed and confirmed.revoked == ["msp#k1"]
+        ring = keyring(app, customer.id)
+        assert ring.resolve("msp#k2") == real.verify_key
+        assert ring.resolve("msp#k1") is None
         db.session.rollback()
 
 

@@ -32,6 +32,17 @@ DEVELOPMENT = OutboundPolicy(allow_http=True, allow_private=True)
         ("https://[64:ff9b:1::808:808]", "peer_address_private"),  # NAT64 prefixes: reserved
         ("https://localhost", "peer_address_private"),
         ("https://no-such-host.invalid", "peer_unresolvable"),
+        # not global to IANA, though Python 3.11 calls them so
+        ("https://192.0.0.192", "peer_address_private"),  # a cloud's metadata service
+        ("https://3221225664", "peer_address_private"),  # the same, as one number
+        ("https://192.88.99.1", "peer_address_private"),  # 6to4 relay anycast
+        ("https://[fec0::1]", "peer_address_private"),  # site-local
+        # forms the HTTP library would refuse to build a call from: a 422, never a 500
+        ("https://peer.example:99999", "peer_url_invalid"),
+        ("https://[::1", "peer_url_invalid"),
+        ("https://peer.example:abc", "peer_url_invalid"),
+        ("https://0177.0.0.1", "peer_url_invalid"),
+        ("https://xn--localhost-", "peer_url_invalid"),
     ],
 )
 def test_unsafe_urls_are_refused_with_a_code(url, code):
