@@ -22,6 +22,9 @@ class ProposalIn(Schema):
     account = fields.String(required=True, validate=validate.Length(min=2, max=64))
     fingerprint = fields.String(required=True, validate=validate.Length(min=10, max=80))
     code = fields.String(required=True, validate=validate.Length(min=10, max=100))
+    # Taken as the invitation gives it, so that it can be handed over whole; the inviting
+    # node holds the code's expiry and refuses it once past.
+    expires_at = fields.DateTime(load_default=None, metadata={"description": "Ignored."})
 
 
 class TrustOut(Schema):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -96,7 +97,17 @@ def work_as(app: Flask, account_id: str, email: str, *roles: str) -> Work:
 
 
 def emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else text(data))
+    click.echo(as_json_text(data) if as_json else text(data))
+
+
+def as_json_text(data: Any) -> str:
+    """JSON as the API writes it: moments in ISO 8601, so that what the CLI prints (an
+    invitation, say) can be handed to the API as it is."""
+    return json.dumps(data, indent=2, default=_jsonable)
+
+
+def _jsonable(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
 
 
 def handshake(app: Flask, work: Work) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from account_node.cli.common import emit, handshake, node_context, work_as
+from account_node.cli.common import as_json_text, emit, handshake, node_context, work_as
 from account_node.cli.group import main
 from account_node.db import db
 
@@ -35,7 +35,7 @@ def trust_invite(ctx: click.Context, account_id: str, as_email: str) -> None:
     """Print an invitation (JSON) to hand to a customer's admin out of band."""
     with node_context(ctx) as app:
         invitation = handshake(app, work_as(app, account_id, as_email, "admin")).invite()
-        click.echo(json.dumps(invitation, default=str, indent=2))
+        click.echo(as_json_text(invitation))
 
 
 @trust.command("propose")

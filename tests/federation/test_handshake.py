@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import httpx
 
 from tests.federation.flows import cli_env, lying
@@ -130,7 +133,6 @@ def test_a_replayed_federation_call_is_refused(federation):
 
 
 def test_operators_can_do_the_handshake_from_the_cli(federation, tmp_path):
-    import json
 
     from click.testing import CliRunner
 
@@ -142,6 +144,8 @@ def test_operators_can_do_the_handshake_from_the_cli(federation, tmp_path):
     customer_admin = ["--account", customer.id, "--as", customer.admin.email]
     invited = runner.invoke(cli, ["trust", "invite", *msp_admin], env=cli_env(federation.msp))
     assert invited.exit_code == 0, invited.output
+    expires = json.loads(invited.output)["expires_at"]
+    assert datetime.fromisoformat(expires).tzinfo is not None and "T" in expires  # as the API
     (tmp_path / "invitation.json").write_text(invited.output)
     proposed = runner.invoke(
         cli,

@@ -110,3 +110,17 @@ def test_the_example_config_documents_every_setting_with_its_default():
     example = tomllib.loads((ROOT / "config" / "node.example.toml").read_text())["node"]
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     assert example == defaults
+
+
+def test_the_production_gunicorn_config_serves_as_trustdesk_serve_does():
+    """Under compose's gunicorn config a long request line was gunicorn's own 414 in HTML,
+    where ``trustdesk serve`` answers problem+json: one set of options serves both."""
+    import runpy
+
+    from account_node.server import gunicorn_options
+
+    loaded = runpy.run_path(str(ROOT / "config" / "gunicorn.conf.py"))
+    served = gunicorn_options("127.0.0.1", 8000, 2, 32)
+    for option in ("worker_class", "threads", "limit_request_line", "keepalive", "pre_request"):
+        assert loaded[option] == served[option], option
+    assert (loaded["bind"], loaded["workers"], loaded["accesslog"]) == ("0.0.0.0:8000", 2, "-")
