@@ -12,6 +12,12 @@ class ServiceOut(Schema):
     default_sla_id = fields.String()
     active = fields.Boolean()
     created_at = fields.DateTime()
+    provided_by = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The trust whose terms this holds, read-only here; null if local."
+        },
+    )
 
 
 class ServicePage(Schema):

@@ -14,6 +14,12 @@ class CalendarOut(Schema):
     name = fields.String()
     definition = fields.Dict()
     created_at = fields.DateTime()
+    provided_by = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The trust whose terms this holds, read-only here; null if local."
+        },
+    )
 
 
 class CalendarPage(Schema):
@@ -58,6 +64,12 @@ class SlaOut(Schema):
     targets = fields.Dict(keys=fields.String(), values=fields.Nested(Targets))
     pausing_statuses = fields.List(fields.String())
     created_at = fields.DateTime()
+    provided_by = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The trust whose terms this holds, read-only here; null if local."
+        },
+    )
 
 
 class SlaPage(Schema):

@@ -33,8 +33,12 @@ def test_an_offering_is_signed_by_the_msp_and_held_by_the_customer(federation):
     # The terms are held as the customer's own rows, marked as the trust's.
     with federation.customer.client(federation.customer_account.admin) as customer:
         sla = ok(customer.get(f"/api/v1/slas/{held['customer_sla_id']}"))
-        assert sla["name"] == "Gold"
+        assert (sla["name"], sla["provided_by"]) == ("Gold", trust)
         assert sla["targets"]["p1"] == {"response": 60, "resolution": 240}
+        calendar = ok(customer.get(f"/api/v1/calendars/{sla['calendar_id']}"))
+        assert calendar["provided_by"] == trust
+        services = ok(customer.get("/api/v1/services"))["items"]
+        assert [s["provided_by"] for s in services if s["id"] == held["service_id"]] == [trust]
         changed = customer.patch(f"/api/v1/slas/{sla['id']}", json={"name": "Mine now"})
         assert changed.status_code == 409
         assert changed.json()["code"] == "held_for_trust"
