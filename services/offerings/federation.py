@@ -125,9 +125,8 @@ class OfferingExchange:
         if offering.kind != "offered" or not (offering.ends_at is None or offering.ends_at > now):
             return self.offerings.expire(offering_id)
         trust = self.handshake.trusts.find(offering.trust_id)
-        signed = None
+        signed, end = None, max(now, offering.starts_at)
         if trust is not None and trust.status == "active":
-            end = max(now, offering.starts_at)
             document = self._document(offering, trust, revision=offering.revision + 1, ends_at=end)
             signed = self._sign(document)
             try:
@@ -137,7 +136,7 @@ class OfferingExchange:
                     trust, "offerings", {"offering": signed}, actor_id=self.work.actor.person_id
                 )
                 self.work.record("offering.expiry_queued", "offering", offering.id)
-        expired = self.offerings.expire(offering_id)
+        expired = self.offerings.expire(offering_id, at=end)
         if signed is not None:
             expired.revision, expired.document = signed["document"]["revision"], signed
             self.offerings.store.session.flush()

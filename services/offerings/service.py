@@ -138,9 +138,11 @@ class Offerings:
         self.work.record("offering.update", "offering", offering.id, before, snapshot(offering))
         return offering
 
-    def expire(self, offering_id: str) -> Offering:
+    def expire(self, offering_id: str, at: datetime | None = None) -> Offering:
+        """End the offering ``at`` (default now): the moment a signed revision sent to the
+        customer gives, so that both sides, and the document, hold the same end."""
         offering = _not_received(self.store.get(offering_id))
-        now = self.work.clock.now()
+        now = at or self.work.clock.now()
         if offering.ends_at is None or offering.ends_at > now:
             before = snapshot(offering)
             offering.ends_at = max(now, offering.starts_at)

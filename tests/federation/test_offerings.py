@@ -79,6 +79,7 @@ def test_expiring_stops_new_requests_at_once_on_the_customer_node(federation):
     assert (expired["open"], expired["revision"]) == (False, 2)
     [after] = _received(federation)
     assert (after["open"], after["revision"]) == (False, 2)
+    assert after["ends_at"] == expired["ends_at"]  # the end the signed revision gives
     with federation.customer.client(federation.customer_account.end_user) as customer:
         response = customer.post(
             "/api/v1/requests", json={"subject": "Too late", "offering_id": held["id"]}
