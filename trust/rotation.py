@@ -68,11 +68,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from account_node.audit.service import Actor
 from account_node.errors import NodeError
 from trust.crypto.errors import SignatureError
 from trust.crypto.httpsig import HttpRequestParts
 from trust.crypto.keys import KeyRef
-from trust.errors import FederationRefused
+from trust.errors import FederationForbidden, FederationRefused
 from trust.handshake import Handshake
 from trust.inbox import authenticate
 from trust.keyring import AcceptedRotation
@@ -244,10 +245,19 @@ def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[s
         handshake.work.settings.redis_url,
     )
     newest = accepted[-1]
-    if KeyRef.parse(verified.keyid).account != newest.pinned.peer_account:
+    peer = newest.pinned.peer_account
+    if KeyRef.parse(verified.keyid).account != peer:
         raise FederationRefused(
             "a rotation must come from the rotating account", reason="notice_invalid"
         )
+    # A key pinned here outlives the trusts it came with (it still verifies what it
+    # signed): an ex-peer must not keep pinning keys, nor writing to this audit log.
+    if not _trusts_with(handshake, newest.pinned.peer_node, peer):
+        raise FederationForbidden(
+            "no active or proposed trust with the rotating account", reason="trust_inactive"
+        )
+    actor_id = verified.actor or f"node:{peer}"
+    handshake.work.actor = Actor(actor_id, peer, f"{actor_id} ({peer})", vouched_by=peer)
     for rotation in accepted:
         if rotation.fresh:
             handshake.work.record(
@@ -257,6 +267,15 @@ def receive_rotation(handshake: Handshake, parts: HttpRequestParts, body: dict[s
                 after={"peer": rotation.pinned.peer_account},
             )
     return newest.ref
+
+
+def _trusts_with(handshake: Handshake, node: str, account: str) -> bool:
+    query = select(Trust.id).where(
+        Trust.peer_node == node,
+        Trust.peer_account == account,
+        Trust.status.in_(("active", "proposed")),
+    )
+    return handshake.work.session.scalars(query.limit(1)).first() is not None
 
 
 def _chain(body: dict[str, Any]) -> list[Any]:

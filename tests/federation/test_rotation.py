@@ -12,12 +12,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
 from tests.federation.flows import down, ok
+from trust.crypto.keys import KeyRef, SigningKey
+from trust.errors import PeerDeclined
 from trust.keyring import Keyring
+from trust.keystore import OwnKey, rotation_notice
 from trust.models import KEY_NOTICE, OutboxMessage, ReceivedNotice
 from trust.outbox import DELIVER, OutboxStore, node_handshake, outbox_work
 
@@ -157,4 +161,39 @@ def test_a_notice_delivered_again_is_acknowledged_and_changes_nothing(served):
     assert again == {"pinned": rotated["new"]}
     audited = _audited(served.customer, served.customer_account.auditor, "key.peer_rotated")
     assert [e["target_id"] for e in audited] == [rotated["new"]]
+    [actor] = [e["actor"] for e in audited]  # the rotating account, not an anonymous peer
+    assert (actor["account"], actor["vouched_by"]) == (served.msp_account.id,) * 2
     assert _reads_over_the_trust(served) == 200
+
+
+def test_a_peer_whose_trust_ended_can_pin_no_more_keys(served):
+    """Its key is still pinned (it verifies what it signed while the trust lasted), but
+    deactivation is final: no rotation is taken from it, nor written to the audit log."""
+    with served.customer.client(served.customer_account.admin) as customer:
+        ok(customer.post(f"/api/v1/trusts/{served.trust}/deactivate"))
+    trustdesk = served.msp.app.extensions["trustdesk"]
+    with served.msp.app.app_context():
+        handshake = node_handshake(trustdesk, outbox_work(trustdesk, served.msp_account.id))
+        old = handshake.keys.current()
+        new = OwnKey(KeyRef(served.msp_account.id, "k-after-the-end"), SigningKey.generate())
+        notice = rotation_notice(old, new, trustdesk.clock.now())
+        url = f"{served.customer.url}/federation/v1/{served.customer_account.id}/keys/rotation"
+        with pytest.raises(PeerDeclined) as refused:
+            handshake.peers.post_signed(
+                url,
+                {"notices": [notice]},
+                new,
+                now=int(trustdesk.clock.now().timestamp()),
+                trust_id=served.trust,
+            )
+        db.session.remove()
+
+    assert refused.value.extensions == {"peer_status": 403, "peer_code": "trust_inactive"}
+    with served.customer.app.app_context():
+        bind_scope(db.session(), AccountScope(served.customer_account.id))
+        ring = Keyring(db.session(), AccountScope(served.customer_account.id), trustdesk.clock)
+        assert ring.resolve(str(new.ref)) is None
+        db.session.rollback()
+    assert _audited(served.customer, served.customer_account.auditor, "key.peer_rotated") == []
+    [entry] = _audited(served.customer, served.customer_account.auditor, "federation.refused")
+    assert entry["after"]["reason"] == "trust_inactive"
