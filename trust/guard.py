@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,16 +70,23 @@ def _origin(url: str, policy: OutboundPolicy) -> tuple[str, str, int]:
         raise PeerRefused("peer_url_insecure", "peers are reached over https only")
     if parts.username or parts.password:
         raise PeerRefused("peer_url_invalid", "peer URLs carry no credentials")
-    try:  # the call is built from httpx's own parse (and its host, IDNA-decoded)
-        built = bool(httpx.URL(url).host)
-    except (httpx.InvalidURL, UnicodeError):  # "0177.0.0.1", a bad IDNA label
-        built = False
-    if not built:
+    if not _buildable(f"{parts.scheme}://{parts.netloc}"):
         raise PeerRefused("peer_url_invalid", f"{url!r} is not a URL the node can call")
     host = f"[{hostname}]" if ":" in hostname else hostname  # IPv6
     port = f":{given_port}" if given_port else ""
     default = 443 if parts.scheme == "https" else 80
     return f"{parts.scheme}://{host}{port}", hostname, given_port or default
+
+
+@lru_cache(maxsize=1024)
+def _buildable(origin: str) -> bool:
+    """Whether httpx, which builds the call, takes ``origin`` and its host (IDNA-decoded):
+    stricter than ``urlsplit`` ("0177.0.0.1", a bad IDNA label). Kept per origin: every
+    call of an inbox page checks its node's."""
+    try:
+        return bool(httpx.URL(origin).host)
+    except (httpx.InvalidURL, UnicodeError):
+        return False
 
 
 def resolve(host: str, port: int, policy: OutboundPolicy) -> list[Address]:
