@@ -87,10 +87,17 @@ class FakeNodes:
 
 
 def gather(
-    nodes: FakeNodes, limit: int, monkeypatch: Any = None, timeout: float = 1.0
+    nodes: FakeNodes, limit: int, monkeypatch: Any = None, timeout: float | None = None
 ) -> dict[str, Any]:
+    """One inbox page over ``nodes``. With ``monkeypatch`` the page's deadline runs on the
+    nodes' clock (``FakeNodes.now``, 1 s timeout unless given); without it, on the real
+    clock, with an hour unless given: a loaded machine (CI, 25 nodes' calls on a thread
+    pool) once took past a second and cut the second round, which is right for a page
+    and wrong for a test of the merge."""
     if monkeypatch is not None:
         monkeypatch.setattr(service, "monotonic", lambda: nodes.now)
+    if timeout is None:
+        timeout = 1.0 if monkeypatch is not None else 3600.0
     inbox = Inbox.__new__(Inbox)
     inbox.work = SimpleNamespace(scope=SimpleNamespace(account_id="msp"))
     inbox.remote = nodes  # type: ignore[assignment]
