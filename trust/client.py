@@ -17,12 +17,16 @@ Only the socket is pinned: URLs, the Host header, SNI and certificate checks kee
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 import re
 import ssl
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as LookupTimeout
 from typing import Any
 
 import httpcore
@@ -30,16 +34,26 @@ import httpx
 
 from account_node.unstorable import holds_unstorable
 from trust.crypto.httpsig import HttpRequestParts, sign_request
-from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
-from trust.guard import OutboundPolicy, PeerRefused, check_origin, check_url, resolve
+from trust.errors import PeerDeclined, PeerNotAllowed, PeerOutcomeUnknown, PeerUnavailable
+from trust.guard import Address, OutboundPolicy, PeerRefused, check_origin, check_url, resolve
 from trust.keystore import OwnKey
 
 MAX_BODY = 1_048_576
 KEEPALIVE = 4.0  # seconds an idle connection to a peer is kept: under the nodes' 10
 PER_PEER = 32  # connections open to one peer at most
 PER_PEER_KEPT = 8  # of which kept idle
+LOOKUPS = 8  # host names resolved at once (``_lookup``)
 # The peer closed the connection before any answer (not a timeout: that is final).
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+# Failures before a byte of the call left this node: the peer cannot have acted on it.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Statuses that say the peer, or a proxy before it, could not serve the call now: the
+# node is unavailable, not refusing; the same call may succeed later.
+_UNAVAILABLE = frozenset({408, 429, 500, 502, 503, 504})
+# We ask for answers as they are (``Accept-Encoding: identity``) and refuse any other: a
+# few hundred bytes of stacked gzip decode to gigabytes in one read, before any size
+# check could look at them.
+_AS_IS = {"Accept-Encoding": "identity"}
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
@@ -120,8 +134,8 @@ class PinnedBackend(httpcore.SyncBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve(host, port, self.policy)  # PeerRefused: see PeerClient._send
-        except PeerRefused as exc:
+            addresses = _lookup(host, port, self.policy, _left(timeout, httpcore.ConnectTimeout))
+        except PeerRefused as exc:  # see PeerClient._send
             if exc.code != "peer_unresolvable":
                 raise
             raise httpcore.ConnectError(exc.detail) from exc
@@ -140,6 +154,33 @@ class PinnedBackend(httpcore.SyncBackend):
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         raise failure
+
+
+_lookups: tuple[int, ThreadPoolExecutor] | None = None
+_lookups_lock = threading.Lock()
+
+
+def _lookup(host: str, port: int, policy: OutboundPolicy, timeout: float | None) -> list[Address]:
+    """``trust.guard.resolve`` within ``timeout``: ``getaddrinfo`` blocks for as long as
+    the system's resolver likes (a peer's slow DNS would hold a page's thread past any
+    deadline), so a name is looked up in a small pool of threads and waited for only as
+    long as the call has left. A lookup given up on ends in its thread on its own. An IP
+    literal needs no lookup and no thread."""
+    global _lookups
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return resolve(host, port, policy)
+    with _lookups_lock:  # one pool per process: a forked worker makes its own
+        if _lookups is None or _lookups[0] != os.getpid():
+            _lookups = (os.getpid(), ThreadPoolExecutor(LOOKUPS, thread_name_prefix="lookup"))
+        pool = _lookups[1]
+    try:
+        return pool.submit(resolve, host, port, policy).result(timeout)
+    except LookupTimeout:
+        raise httpcore.ConnectTimeout(f"looking up {host} took too long") from None
 
 
 class PinnedTransport(httpx.HTTPTransport):
@@ -221,6 +262,7 @@ class PeerClient:
                 if transport is None:
                     transport = self._pinned_transport()
                 found = self._pools[origin] = _PeerPool(
+                    headers=_AS_IS,
                     timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 2.0)),
                     transport=transport,
                     follow_redirects=False,
@@ -302,9 +344,15 @@ class PeerClient:
         try:
             return self._send(pool, signed_request(), timeout)
         except PeerUnavailable as exc:
+            if method != "GET":
+                if _may_have_acted(exc):
+                    raise PeerOutcomeUnknown(
+                        "the peer may have taken the call; its answer was lost or unusable"
+                    ) from exc
+                raise
             spent = time.monotonic() - started
             dropped = isinstance(exc.__cause__, _DROPPED)
-            if method != "GET" or not dropped or spent >= (timeout or self.timeout) / 2:
+            if not dropped or spent >= (timeout or self.timeout) / 2:
                 raise
             return self._send(pool, signed_request(), (timeout or self.timeout) - spent)
 
@@ -329,8 +377,11 @@ class PeerClient:
         try:
             response = pool.send(request, stream=True)
             try:
+                encoding = response.headers.get("Content-Encoding", "").strip().lower()
+                if encoding not in ("", "identity"):  # before a byte is decoded (``_AS_IS``)
+                    raise PeerUnavailable("the peer's answer was encoded, though asked not to be")
                 body = bytearray()
-                for chunk in response.iter_bytes():
+                for chunk in response.iter_bytes():  # identity: decodes nothing
                     body += chunk
                     if len(body) > MAX_BODY or time.monotonic() > deadline:
                         raise PeerUnavailable("the peer's answer was too large or too slow")
@@ -342,13 +393,26 @@ class PeerClient:
             raise PeerNotAllowed(exc.detail, reason=exc.code) from exc
         finally:
             _call.deadline = None
-        if response.status_code >= 400:
-            raise PeerDeclined(
-                f"the peer answered {response.status_code}",
-                peer_status=response.status_code,
-                peer_code=_problem_code(bytes(body)),
-            )
-        return _answer(bytes(body))
+        status = response.status_code
+        if 200 <= status < 300:
+            return _answer(bytes(body))
+        if status in _UNAVAILABLE:  # down or busy, not refusing: unreachable, retried
+            raise PeerUnavailable(f"the peer answered {status}", peer_status=status)
+        if status < 400:  # no redirect is followed, and an interim answer is no answer
+            raise PeerUnavailable(f"the peer answered {status}, not with its answer")
+        raise PeerDeclined(
+            f"the peer answered {status}",
+            peer_status=status,
+            peer_code=_problem_code(bytes(body)),
+        )
+
+
+def _may_have_acted(failure: PeerUnavailable) -> bool:
+    """Whether the peer may have carried out a call that failed so: unless the call
+    never left (no connection) or the peer said it could not serve it now, yes."""
+    if isinstance(failure.__cause__, _UNSENT):
+        return False
+    return failure.extensions.get("peer_status") not in (408, 429, 503)
 
 
 def _answer(body: bytes) -> Any:

@@ -13,6 +13,14 @@ class PeerUnavailable(NodeError):
     title = "The peer node could not be reached or did not answer properly"
 
 
+class PeerOutcomeUnknown(PeerUnavailable):
+    """An action reached the peer, or may have, but no usable answer came back: the peer
+    may have done it. Retrying blindly could do it twice (a note posted twice)."""
+
+    code = "peer_outcome_unknown"
+    title = "The peer node may have taken the change, but its answer was lost"
+
+
 class PeerDeclined(NodeError):
     status = 502
     code = "peer_declined"

@@ -97,6 +97,13 @@ class TrustStore(ScopedStore[Trust]):
     model = Trust
     not_found = TrustNotFound
 
+    def active_trusted(self) -> list[Trust]:
+        """Every active trust in which this account is the trusted one, oldest first.
+        Not a page: ended trusts stay forever (an end is final), so a first page of all
+        trusts would in time hold none of the newest customers."""
+        query = select(Trust).where(Trust.role == "trusted", Trust.status == "active")
+        return list(self.session.scalars(query.order_by(Trust.created_at, Trust.id)))
+
 
 class InvitationStore(ScopedStore[Invitation]):
     model = Invitation

@@ -25,7 +25,7 @@ from portal.views.web import portal_blueprint, portal_work, signed_in
 from services.requests.models import STATUSES
 from services.visibility.remote import TrustedRequests
 from trust.api import handshake_for
-from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
+from trust.errors import PeerDeclined, PeerNotAllowed, PeerOutcomeUnknown, PeerUnavailable
 
 WORKERS = ("specialist", "admin")
 PEER_ERRORS = (PeerUnavailable, PeerDeclined, PeerNotAllowed)
@@ -40,6 +40,11 @@ class CustomerNodeUnavailable(NodeError):
 
 
 def _unavailable(error: Exception, what: str) -> CustomerNodeUnavailable:
+    if isinstance(error, PeerOutcomeUnknown):
+        return CustomerNodeUnavailable(
+            f"The customer's node was asked to {what}, but its answer was lost: it may "
+            "have done it. Reload the request and check before you try again."
+        )
     if isinstance(error, PeerDeclined):
         return CustomerNodeUnavailable(
             f"The customer's node refused to {what}. The trust may have ended on their "

@@ -240,8 +240,10 @@ def duration(value: Any) -> str:
 
 
 @portal_blueprint.app_template_filter("label")
-def label(value: str | None) -> str:
-    return (value or "").replace("_", " ").capitalize()
+def label(value: Any) -> str:
+    """A state or kind as words: ``waiting_on_customer`` → "Waiting on customer". Any
+    value is shown as text: some come from a peer's answer."""
+    return str(value if value is not None else "").replace("_", " ").capitalize()
 
 
 @portal_blueprint.app_template_filter("options")

@@ -390,6 +390,9 @@ def _take(remote: _Remote, status: str, page: dict[str, Any] | None, spent_ms: f
     if page is None:
         remote.status = status
         return
+    if not _follows(remote.fetched, page["items"]):  # a peer that does not page as asked
+        remote.status = "unreachable"
+        return
     trust = remote.reach.trust
     remote.fetched.items += [
         {
@@ -402,6 +405,21 @@ def _take(remote: _Remote, status: str, page: dict[str, Any] | None, spent_ms: f
         for item in page["items"]
     ]
     remote.fetched.cursor = page["next_cursor"]
+
+
+def _follows(fetched: Fetched, items: list[dict[str, Any]]) -> bool:
+    """Whether ``items`` go on from what the source sent before, as an urgency page
+    must: each after the last, none sent twice. The merge and the second round's
+    reckoning (``shortfall``) count on it; a peer that repeats a row to fill the page
+    or sends it out of order is answering some other question."""
+    previous, seen = fetched.last, {i["id"] for i in fetched.items}
+    for item in items:
+        key = urgency_key(item)
+        if (previous is not None and key <= previous) or item["id"] in seen:
+            return False
+        previous = key
+        seen.add(item["id"])
+    return True
 
 
 def _ms(started: float) -> float:

@@ -8,7 +8,8 @@ reach the person, only what we make of its status and stable code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from account_node.errors import Conflict, NotFound, ValidationFailed
 from account_node.identity.store import TeamStore
 from services.offerings.service import Offerings
 from services.visibility import schemas
-from trust.errors import PeerDeclined, PeerUnavailable
+from trust.errors import PeerDeclined, PeerOutcomeUnknown, PeerUnavailable
 from trust.handshake import Handshake
 from trust.keystore import OwnKey
 from trust.models import Trust
@@ -38,10 +39,12 @@ class RemoteRefused(Conflict):
 
 @dataclass(frozen=True)
 class Reach:
-    """One trust as this person may reach it: the offerings routed to their teams."""
+    """One trust as this person may reach it: the offerings routed to their teams, and
+    their names as this account signed them (a peer's names for them are not shown)."""
 
     trust: Trust
     offering_ids: tuple[str, ...]
+    offering_names: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def base(self) -> str:
@@ -74,20 +77,19 @@ class TrustedRequests:
         offered = Offerings(self.work).offered_by_trust()
         found = []
         for trust in (
-            self.handshake.trusts.page(None, 200).items
-            if trust_id is None
-            else [self._trust(trust_id)]
+            self.handshake.trusts.active_trusted() if trust_id is None else [self._trust(trust_id)]
         ):
             if trust.role != "trusted" or trust.status != "active":
                 continue
-            ids = tuple(
-                o.id
+            reached = [
+                o
                 for o in offered.get(trust.id, [])
                 if (everything or o.team_id in teams)
                 and (team_id is None or o.team_id == team_id)
                 and (service_id is None or o.service_id == service_id)
-            )
-            found.append(Reach(trust, ids))
+            ]
+            names = {o.id: o.name for o in reached}
+            found.append(Reach(trust, tuple(names), names))
         return found
 
     def reach(self, trust_id: str) -> Reach:
@@ -127,9 +129,12 @@ class TrustedRequests:
         url = f"{reach.base}?{urlencode(query, doseq=True)}"
         answer = self._signed("GET", url, key, reach.trust, timeout=timeout)
         try:
-            return schemas.check_shared_page(answer, int(args.get("limit") or 200))
+            page = schemas.check_shared_page(answer, int(args.get("limit") or 200), wanted)
         except schemas.Invalid as exc:
             raise PeerUnavailable("the peer's answer was not valid") from exc
+        for item in page["items"]:
+            item["offering_name"] = reach.offering_names.get(item["offering"], "")
+        return page
 
     def read(self, trust_id: str, request_id: str) -> dict[str, Any]:
         reach = self.reach(trust_id)
@@ -146,7 +151,7 @@ class TrustedRequests:
             f"/{_segment(request_id)}/notes",
             {"body": body, "public": public, "actor_name": self.work.actor.name},
         )
-        return self._valid(schemas.SharedEvent(), answer)
+        return self._valid(schemas.SharedEvent(), answer, acted=True)
 
     def change_status(
         self, trust_id: str, request_id: str, status: str, reason: str
@@ -159,7 +164,8 @@ class TrustedRequests:
             f"/{_segment(request_id)}/status",
             {"status": status, "reason": reason, "actor_name": self.work.actor.name},
         )
-        return self._within(reach, self._valid(schemas.SharedRequestDetail(), answer), request_id)
+        detail = self._valid(schemas.SharedRequestDetail(), answer, acted=True)
+        return self._within(reach, detail, request_id)
 
     def _call(self, reach: Reach, method: str, path: str, body: Any = None) -> Any:
         try:
@@ -199,16 +205,24 @@ class TrustedRequests:
         )
 
     @staticmethod
-    def _valid(schema: Schema, answer: Any) -> Any:
+    def _valid(schema: Schema, answer: Any, *, acted: bool = False) -> Any:
+        """``answer`` loaded by ``schema``, or the peer unavailable. After an action
+        (``acted``) the peer took the call and said yes: what it did is unknown, not
+        undone, and a person told "nothing changed" would do it twice."""
         try:
             return schema.load(answer)
         except ValidationError as exc:
+            if acted:
+                raise PeerOutcomeUnknown(
+                    "the peer took the change; its answer was not valid"
+                ) from exc
             raise PeerUnavailable("the peer's answer was not valid") from exc
 
     @staticmethod
     def _within(reach: Reach, detail: dict[str, Any], request_id: str) -> dict[str, Any]:
         if detail["offering"] not in reach.offering_ids or detail["id"] != request_id:
             raise RemoteRequestNotFound(f"request {request_id} not found on this trust")
+        detail["offering_name"] = reach.offering_names.get(detail["offering"], "")
         return detail
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,16 +17,19 @@ from account_node.http import CURSOR, Instant
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 token_id = validate.Regexp(TOKEN, error="must be 1 to 64 letters, digits, - or _")
 _text = validate.Length(max=300)
+# A clock's minutes and seconds: never negative, and below 2**31 (68 years of seconds).
+# A peer's -5 or a 300-digit count is not a reading, whatever its type.
+COUNT = validate.Range(min=0, max=2**31 - 1)
 
 
 class _Clock(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    target_minutes = fields.Integer(required=True, strict=True)
+    target_minutes = fields.Integer(required=True, strict=True, validate=COUNT)
     due = Instant(required=True)
     at_risk_at = Instant(required=True)
-    used_seconds = fields.Integer(required=True, strict=True)
+    used_seconds = fields.Integer(required=True, strict=True, validate=COUNT)
     state = fields.String(
         required=True, validate=validate.OneOf(["on_track", "at_risk", "breached", "met"])
     )
@@ -65,7 +69,16 @@ class SharedEvent(Schema):
     actor = fields.String(required=True, validate=validate.Length(max=254))
     vouched_by = fields.String(allow_none=True, load_default=None, validate=_text)
     body = fields.String(load_default="", validate=validate.Length(max=20_000))
-    data = fields.Dict(allow_none=True, load_default=None)
+    # What changed (``from``/``to``, a ``clock``, a team or person id): short texts under
+    # short names. Pages render them (``label``), so a number or a nested object from a
+    # peer would break the page, not just look odd.
+    data = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=40)),
+        values=fields.String(allow_none=True, validate=_text),
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=10),
+    )
 
 
 class SharedRequest(Schema):
@@ -157,6 +170,12 @@ def _string(value: Any, limit: int, name: str) -> str:
     return value
 
 
+def _token(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not TOKEN.fullmatch(value):
+        raise Invalid(f"{name} must be a token: letters, digits, - and _")
+    return value
+
+
 def _when(value: Any, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
@@ -183,23 +202,35 @@ def _clock(value: Any, name: str) -> dict[str, Any]:
         number = value.get(key)
         if not isinstance(number, int) or isinstance(number, bool):
             raise Invalid(f"{name}.{key} must be an integer")
+        if not COUNT.min <= number <= COUNT.max:  # type: ignore[operator]
+            raise Invalid(f"{name}.{key} must be a count from 0 to {COUNT.max}")
         clock[key] = number
     return clock
 
 
-def check_shared_page(answer: Any, limit: int = 200) -> dict[str, Any]:
-    """A trusting node's list page, validated and with its moments parsed."""
+def check_shared_page(
+    answer: Any, limit: int = 200, offerings: Collection[str] | None = None
+) -> dict[str, Any]:
+    """A trusting node's list page, validated and with its moments parsed. Each request
+    appears once, and on one of ``offerings`` (those asked for), if given: a request of
+    another offering is routed to other people here, whatever the peer sends."""
     if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
         raise Invalid("the page must have items")
     if len(answer["items"]) > limit:
         raise Invalid("the page has more items than were asked for")
     items = []
+    seen: set[str] = set()
     for raw in answer["items"]:
         if not isinstance(raw, dict):
             raise Invalid("an item must be an object")
         item: dict[str, Any] = {k: _string(raw.get(k), n, k) for k, n in _TEXT.items()}
         if not (TOKEN.fullmatch(item["id"]) and TOKEN.fullmatch(item["offering"])):
             raise Invalid("id and offering must be ids: letters, digits, - and _")
+        if offerings is not None and item["offering"] not in offerings:
+            raise Invalid("the page holds a request of an offering that was not asked for")
+        if item["id"] in seen:
+            raise Invalid("the page holds a request twice")
+        seen.add(item["id"])
         if raw.get("priority") not in _PRIORITIES:
             raise Invalid("priority must be p1 to p4")
         item["priority"] = raw["priority"]
@@ -207,7 +238,7 @@ def check_shared_page(answer: Any, limit: int = 200) -> dict[str, Any]:
         transitions = raw.get("allowed_transitions", [])
         if not isinstance(transitions, list):
             raise Invalid("allowed_transitions must be a list")
-        item["allowed_transitions"] = [_string(t, 24, "transition") for t in transitions[:10]]
+        item["allowed_transitions"] = [_token(t, "transition") for t in transitions[:10]]
         sla = raw.get("sla")
         if not isinstance(sla, dict):
             raise Invalid("sla must be an object")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.factories.accounts import AccountFixture, make_account
 from tests.federation.conftest import RunningNode, _drop, _postgres_database, start_node
-from tests.federation.flows import build_msp_desk, establish_trust, lying, offer, ok
+from tests.federation.flows import build_msp_desk, down, establish_trust, lying, offer, ok
 
 TIMEOUT_MS = 1500
 
@@ -120,6 +120,71 @@ def test_a_customer_that_ended_the_trust_is_shown_as_refusing(estate, monkeypatc
     statuses = {s["account"]: s["status"] for s in inbox["sources"]}
     assert statuses[beta.account.id] == "refused"
     assert [i["account"] for i in inbox["items"]] == [alpha.account.id]
+
+
+def test_a_node_restarting_behind_its_proxy_is_unreachable_not_refusing(estate):
+    """A 503 is a node that cannot answer now, not a customer that ended the trust."""
+    msp, (alpha, beta) = estate
+    with down(beta.node):
+        inbox = _inbox(msp)
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert (statuses[alpha.account.id], statuses[beta.account.id]) == ("ok", "unreachable")
+
+
+def test_a_node_slipping_in_a_request_of_another_offering_shows_none_of_its_rows(estate):
+    """Which of our people see a request follows from its offering (the routing team):
+    a page holding one that was not asked for is no answer at all."""
+    msp, (alpha, beta) = estate
+
+    def smuggled(answer: dict) -> dict:
+        items = answer.get("items", [])
+        items.append({**items[0], "id": "smuggled", "offering": "another-offering"})
+        return answer
+
+    with lying(beta.node, "/federation/", smuggled):
+        inbox = _inbox(msp)
+    statuses = {s["account"]: s["status"] for s in inbox["sources"]}
+    assert (statuses[alpha.account.id], statuses[beta.account.id]) == ("ok", "unreachable")
+    assert [i["account"] for i in inbox["items"]] == [alpha.account.id]
+
+
+def test_an_offering_is_shown_by_the_name_the_msp_signed_not_the_one_a_peer_sends(estate):
+    msp, (alpha, beta) = estate
+
+    def renamed(answer: dict) -> dict:
+        for item in answer.get("items", []):
+            item["offering_name"] = "Urgent: reset your password at evil.example"
+        return answer
+
+    with lying(beta.node, "/federation/", renamed):
+        inbox = _inbox(msp)
+    names = {i["account"]: i["offering_name"] for i in inbox["items"]}
+    assert names[beta.account.id] == names[alpha.account.id] != ""
+    assert "evil" not in json.dumps(inbox)
+
+
+def test_trusts_long_ended_do_not_push_newer_customers_out_of_the_inbox(estate):
+    """Ended trusts stay on record for good: two hundred of them, older than alpha's and
+    beta's, once filled the one page of trusts the inbox looked through."""
+    from datetime import UTC, datetime
+
+    from account_node.db import db
+    from account_node.tenancy import AccountScope, bind_scope
+    from trust.models import Trust
+
+    msp, (alpha, beta) = estate
+    with msp.node.app.app_context():
+        bind_scope(db.session(), AccountScope(msp.account.id))
+        long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+        db.session.add_all(
+            Trust(id=f"ended-{n}", role="trusted", peer_account=f"gone-{n}",
+                  peer_node="https://gone.example", status="deactivated", agreement={},
+                  created_at=long_ago, deactivated_at=long_ago, account_id=msp.account.id)
+            for n in range(200)
+        )  # fmt: skip
+        db.session.commit()
+    inbox = _inbox(msp)
+    assert {i["account"] for i in inbox["items"]} == {alpha.account.id, beta.account.id}
 
 
 def test_filters_narrow_the_fan_out_to_one_account(estate):

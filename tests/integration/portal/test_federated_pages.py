@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from tests.federation.conftest import federation, served  # noqa: F401 - fixtures
-from tests.federation.flows import build_msp_desk, ok
+from tests.federation.flows import build_msp_desk, lying, ok
 from tests.integration.portal.conftest import errors_next_to, sign_in
 
 ROW = re.compile(r'<a href="(/trusts/[^/"]+/requests/\w+)">REQ-\d+ · ([^<]+)</a>')
@@ -148,6 +148,40 @@ def test_a_dead_customer_node_is_named_and_never_speaks_for_itself(served):  # n
     note = specialist.post(f"{link}/notes", {"body": "Still there?"}, page="/inbox")
     assert note.status_code == 502
     assert "Nothing was changed" in note.get_data(as_text=True)
+
+
+def test_a_note_whose_answer_was_lost_is_said_to_be_maybe_saved(served):  # noqa: F811
+    """The customer's node wrote the note and answered garbage: "nothing was changed"
+    would have the specialist post it twice, under their name, to the customer."""
+    s = served
+    specialist = sign_in(s.msp.app, s.msp_account, "specialist")
+    link = f"/trusts/{s.trust}/requests/{s.request['id']}"
+    with lying(s.customer, "/federation/", _garbled_on_post):
+        note = specialist.post(f"{link}/notes", {"body": "On my way."}, page=link)
+    html = note.get_data(as_text=True)
+    assert note.status_code == 502
+    assert "it may have done it" in html and "Nothing was changed" not in html
+    assert "On my way." in specialist.text(link)  # it had: the reload shows it
+
+
+def test_a_timeline_a_peer_filled_with_numbers_is_refused_not_a_crash(served):  # noqa: F811
+    s = served
+    specialist = sign_in(s.msp.app, s.msp_account, "specialist")
+    link = f"/trusts/{s.trust}/requests/{s.request['id']}"
+
+    def numbers(answer: dict) -> dict:
+        for event in answer.get("timeline", []):
+            event["data"] = {"from": 1, "to": 2, "clock": 3}
+        return answer
+
+    with lying(s.customer, "/federation/", numbers):
+        page = specialist.get(link)
+    assert page.status_code == 502
+    assert "could not be reached to show this request" in page.get_data(as_text=True)
+
+
+def _garbled_on_post(answer: dict) -> object:
+    return ["not", "an", "event"] if "seq" in answer else answer
 
 
 def test_deactivating_from_the_portal_takes_the_request_out_of_the_inbox(served):  # noqa: F811

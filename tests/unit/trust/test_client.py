@@ -3,6 +3,7 @@ and every connection opens to an address the guard checked as it opened."""
 
 from __future__ import annotations
 
+import gzip
 import socket
 import ssl
 import threading
@@ -14,7 +15,7 @@ import pytest
 
 from trust.client import PeerClient, PinnedBackend, PinnedTransport
 from trust.crypto.keys import KeyRef, SigningKey
-from trust.errors import PeerDeclined, PeerNotAllowed, PeerUnavailable
+from trust.errors import PeerDeclined, PeerNotAllowed, PeerOutcomeUnknown, PeerUnavailable
 from trust.guard import OutboundPolicy, PeerRefused
 from trust.keystore import OwnKey
 
@@ -55,9 +56,76 @@ def test_a_read_the_peer_dropped_unanswered_is_sent_again_with_a_fresh_signature
 def test_an_action_the_peer_dropped_is_not_sent_again():
     """The peer may have done it before the connection went: the caller must decide."""
     client, sent = _client([httpx.RemoteProtocolError("server disconnected"), {"seq": 2}])
-    with pytest.raises(PeerUnavailable):
+    with pytest.raises(PeerOutcomeUnknown):
         client.signed("POST", URL + "/r1/notes", KEY, now=1_700_000_000, body={"body": "Hi"})
     assert len(sent) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ReadTimeout("no answer in time"),
+        httpx.Response(502),  # a proxy lost the node's answer
+        httpx.Response(504),
+        httpx.Response(500),
+        httpx.Response(200, content=b"<html>"),  # it answered yes, in words we cannot read
+    ],
+    ids=["read timeout", "502", "504", "500", "garbage"],
+)
+def test_an_action_that_reached_the_peer_unanswered_may_have_been_done(failure):
+    """Said so, not "unavailable": a person told nothing changed would post it twice."""
+    client, _ = _client([failure])
+    with pytest.raises(PeerOutcomeUnknown):
+        client.signed("POST", URL + "/r1/notes", KEY, now=1_700_000_000, body={"body": "Hi"})
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("no route"),
+        httpx.Response(503),
+        httpx.Response(429),
+    ],
+    ids=["refused", "connect timeout", "503", "429"],
+)
+def test_an_action_that_never_reached_the_peer_or_was_turned_away_was_not_done(failure):
+    client, _ = _client([failure])
+    with pytest.raises(PeerUnavailable) as caught:
+        client.signed("POST", URL + "/r1/notes", KEY, now=1_700_000_000, body={"body": "Hi"})
+    assert not isinstance(caught.value, PeerOutcomeUnknown)
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_peer_that_cannot_serve_now_is_unavailable_not_refusing(status):
+    """A restart behind a proxy is not the customer ending the trust: the inbox says
+    unreachable, and the outbox tries again."""
+    client, _ = _client([httpx.Response(status, json={"code": "trust_inactive"})])
+    with pytest.raises(PeerUnavailable) as caught:
+        client.get_json(URL)
+    assert caught.value.extensions["peer_status"] == status
+
+
+@pytest.mark.parametrize("status", [301, 302, 304, 307])
+def test_a_redirect_is_no_answer_whatever_its_body_holds(status):
+    redirect = httpx.Response(status, json={"items": []}, headers={"Location": "http://x.test/"})
+    client, sent = _client([redirect])
+    with pytest.raises(PeerUnavailable):
+        client.signed("GET", URL, KEY, now=1_700_000_000)
+    assert len(sent) == 1  # not followed
+
+
+def test_answers_are_asked_for_unencoded_and_an_encoded_one_is_refused_unread():
+    """827 bytes of stacked gzip decoded to 800 MB in one read, before any size check
+    could look: a peer's answer is taken as sent, or not at all."""
+    bomb = gzip.compress(gzip.compress(b"0" * 10_000_000))
+    encoded = httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip, gzip"})
+    client, sent = _client([encoded, {"items": []}])
+    with pytest.raises(PeerUnavailable, match="encoded"):
+        client.get_json(URL)
+    assert sent[0].headers["accept-encoding"] == "identity"
+    assert client.signed("GET", URL, KEY, now=1_700_000_000) == {"items": []}
+    assert sent[1].headers["accept-encoding"] == "identity"
 
 
 def test_cookies_a_peer_sets_are_never_sent_back():
@@ -139,7 +207,7 @@ def test_an_answer_whose_surrogates_are_pairs_is_the_text_they_encode():
 
 def test_an_answer_nested_past_the_parsers_limit_is_not_json():
     """Python's parser recurses: a peer's ``[[[[...`` must not become a crash here."""
-    client, _ = _client([b"[" * 100_000, httpx.Response(503, content=b"[" * 100_000)])
+    client, _ = _client([b"[" * 100_000, httpx.Response(403, content=b"[" * 100_000)])
     with pytest.raises(PeerUnavailable, match="not JSON"):
         client.get_json(URL)
     with pytest.raises(PeerDeclined) as caught:
@@ -307,3 +375,23 @@ def test_a_shorter_limit_for_one_call_is_its_deadline(dripping_peer):
         client.signed("GET", url, KEY, now=1_700_000_000, trust_id="t1", timeout=0.5)
     client.close()
     assert time.monotonic() - started < 1.5
+
+
+def test_a_name_whose_lookup_outlasts_the_call_is_unavailable_at_the_deadline(monkeypatch, peer):
+    """``getaddrinfo`` blocks as long as the system's resolver likes: a peer's slow DNS
+    must not hold a page's thread past the call's own limit."""
+    real = socket.getaddrinfo
+
+    def slow(host, *args, **kwargs):
+        if host == "slow.test":
+            time.sleep(3)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    client = PeerClient(DEVELOPMENT, 0.5)
+    started = time.monotonic()
+    with pytest.raises(PeerUnavailable):
+        client.get_json(f"http://slow.test:{peer.port}/.well-known/trustdesk-node")
+    client.close()
+    assert time.monotonic() - started < 1.5
+    assert peer.hosts == []

@@ -179,6 +179,46 @@ def test_a_node_failing_in_the_second_round_is_reported_with_the_rows_it_sent_fi
     assert shown == everything(FakeNodes([list(range(5))] + [list(range(1000, 1200))] * 19), 50)
 
 
+class RepeatingNode(FakeNodes):
+    """Node 0 answers its second round with its first page again: rows it already sent,
+    to fill the page with its own."""
+
+    def list_in(self, reach: Reach, args: dict[str, Any], key: Any, timeout: float) -> Any:
+        if reach.trust.id == "t0" and args.get("cursor"):
+            args = {**args, "cursor": None}
+        return super().list_in(reach, args, key, timeout)
+
+
+class ShuffledNode(FakeNodes):
+    """Node 0 sends its rows least urgent first: not the page it was asked for."""
+
+    def list_in(self, reach: Reach, args: dict[str, Any], key: Any, timeout: float) -> Any:
+        page = super().list_in(reach, args, key, timeout)
+        if reach.trust.id == "t0":
+            page["items"].reverse()
+        return page
+
+
+def test_a_node_repeating_rows_it_sent_is_unreachable_and_each_row_is_shown_once():
+    nodes = RepeatingNode([list(range(200))] + [list(range(1000, 1200))] * 19)
+    page = gather(nodes, 50)
+    first, *others = page["sources"]
+    assert (first["status"], first["count"]) == ("unreachable", 5)
+    assert {s["status"] for s in others} == {"ok"}
+    shown = [i["id"] for i in page["items"]]
+    assert len(shown) == len(set(shown)) == 50
+    assert shown[:5] == [f"n0-r{i}" for i in range(5)]
+
+
+def test_a_node_sending_its_rows_out_of_order_is_unreachable_and_shows_none():
+    """The merge and the second round's reckoning both stand on each node's order."""
+    nodes = ShuffledNode([list(range(200))] + [list(range(1000, 1200))] * 19)
+    page = gather(nodes, 50)
+    first = page["sources"][0]
+    assert (first["status"], first["count"]) == ("unreachable", 0)
+    assert not any(i["id"].startswith("n0-") for i in page["items"])
+
+
 ONE_NODE_HOLDS_THE_MOST_URGENT = [list(range(200))] + [list(range(1000, 1200))] * 18
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
+from marshmallow import ValidationError
 
-from services.visibility.schemas import Invalid, check_shared_page
+from services.visibility.schemas import Invalid, SharedEvent, check_shared_page
 
 CLOCK = {"target_minutes": 60, "due": "2026-12-02T10:00:00+00:00",
          "at_risk_at": "2026-12-02T09:45:00+00:00", "used_seconds": 120,
@@ -54,6 +55,9 @@ def _broken(path: tuple[str, ...], value) -> dict:
         (("sla", "response", "state"), "fine"),
         (("sla", "resolution", "used_seconds"), "120"),
         (("allowed_transitions",), "closed"),
+        (("allowed_transitions",), ["../admin"]),  # a move goes into a form: a token
+        (("sla", "response", "target_minutes"), -5),
+        (("sla", "resolution", "used_seconds"), 10**300),  # a count, not a crash later
     ],
 )
 def test_anything_off_shape_is_refused(path, value):
@@ -70,3 +74,41 @@ def test_a_page_longer_than_asked_for_is_refused():
 def test_a_page_that_is_not_a_page_is_refused(answer):
     with pytest.raises(Invalid):
         check_shared_page(answer)
+
+
+def test_a_request_on_an_offering_not_asked_for_is_refused():
+    """The offering decides who here may see the request (its routing team): a peer
+    may not slip another offering's request onto a page asked for one."""
+    other = {**ITEM, "id": "r2", "offering": "o2"}
+    with pytest.raises(Invalid, match="not asked for"):
+        check_shared_page({"items": [ITEM, other]}, offerings=["o1"])
+    assert len(check_shared_page({"items": [ITEM, other]}, offerings=["o1", "o2"])["items"]) == 2
+
+
+def test_a_request_sent_twice_on_one_page_is_refused():
+    with pytest.raises(Invalid, match="twice"):
+        check_shared_page({"items": [ITEM, {**ITEM, "urgency_at": "2026-12-03T12:00:00+00:00"}]})
+
+
+EVENT = {"seq": 2, "at": "2026-12-02T08:05:00+00:00", "kind": "status", "public": True,
+         "actor": "Eve <eve@acme.test>", "body": "",
+         "data": {"from": "new", "to": "assigned"}}  # fmt: skip
+
+
+def test_an_events_data_is_short_texts_under_short_names():
+    assert SharedEvent().load(EVENT)["data"] == {"from": "new", "to": "assigned"}
+    assert SharedEvent().load({**EVENT, "data": {"from": None}})["data"] == {"from": None}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"from": 1, "to": 2},  # pages label these: a number broke the request's page
+        {"clock": {"nested": "object"}},
+        {"from": "x" * 301},
+        {f"key{i}": "v" for i in range(11)},
+    ],
+)
+def test_an_events_data_of_any_other_shape_is_refused(data):
+    with pytest.raises(ValidationError):
+        SharedEvent().load({**EVENT, "data": data})
