@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from gunicorn.http.errors import NoMoreData, ParseException
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.register_blueprint(blueprint)
     csrf.init_app(app)
     app.register_blueprint(portal_blueprint)
-    install_error_handlers(app)
+    install_error_handlers(app, malformed=(ParseException, NoMoreData))
     install_unit_of_work(app)
 
     with app.app_context():

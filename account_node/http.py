@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app, g, json, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 from sqlalchemy.exc import DataError, IntegrityError
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
@@ -29,6 +29,7 @@ from account_node.clock import Clock
 from account_node.context import Work
 from account_node.db import db
 from account_node.errors import (
+    BadRequest,
     ConcurrentChange,
     NodeError,
     NotAuthenticated,
@@ -107,6 +108,13 @@ def render_unexpected(error: Exception) -> Response:
         instance=request.path,
     )
     return problem_response(body)
+
+
+def render_malformed_body(error: Exception) -> Response:
+    log.info("malformed request body on %s %s: %r", request.method, request.path, error)
+    return render_node_error(
+        BadRequest("The request body is malformed: its framing (chunks or length) is broken")
+    )
 
 
 def render_data_error(error: DataError) -> Response:
@@ -196,7 +204,12 @@ class NodeBlueprint(Blueprint):
 
 
 class Problem(Schema):
-    """An RFC 9457 problem, as the node writes every error (``errors.problem``)."""
+    """An RFC 9457 problem, as the node writes every error (``errors.problem``). Open to
+    more members, as RFC 9457 allows: some problems carry their own (``reason``, the
+    ``allowed`` moves of an illegal transition, a peer's ``peer_status``)."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String(required=True)
     title = fields.String(required=True)
@@ -235,15 +248,39 @@ class NodeApi(Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
-def install_error_handlers(app: Flask) -> None:
+def install_error_handlers(app: Flask, malformed: tuple[type[Exception], ...] = ()) -> None:
     """Render every error once, and turn input no database can store into one of them
-    before any view runs (``refuse_unstorable``)."""
+    before any view runs (``refuse_unstorable``). ``malformed``: what the HTTP server
+    raises from the request's stream when the body's own framing is broken (a chunk
+    size of letters, a missing terminator, a client gone mid-body), first seen where a
+    view reads the body: the client's error, a 400, not a 500 with a traceback."""
+    for error in malformed:
+        app.register_error_handler(error, render_malformed_body)
+    app.before_request(authenticate_api_callers)
     app.before_request(refuse_unstorable)
     app.register_error_handler(NodeError, render_node_error)
     app.register_error_handler(DataError, render_data_error)
     app.register_error_handler(IntegrityError, render_integrity_error)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(Exception, render_unexpected)
+
+
+# --- who asks, before what they ask -------------------------------------------------
+
+API = "/api/v1/"
+OPEN_TO_ALL = frozenset({"/api/v1/openapi.json"})  # the contract itself
+
+
+def authenticate_api_callers() -> None:
+    """A caller of the REST API is authenticated before its input is read: without a
+    valid token the answer is 401, whatever the body. Parsing first told anyone without
+    a token which fields each endpoint requires and how long a password must be, and
+    told a client whose token had expired to fix its input. Roles are each endpoint's
+    own to check (``work``/``require``), after this."""
+    if request.routing_exception is not None or request.path in OPEN_TO_ALL:
+        return  # no endpoint (its 404 or 405 answers), or the OpenAPI document
+    if request.path.startswith(API):
+        principal()
 
 
 # --- input no database can store ----------------------------------------------------

@@ -60,6 +60,9 @@ class InboxItem(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     sla = fields.Dict(metadata={"description": "name, source, reason, and both clocks"})
+    allowed_transitions = fields.List(
+        fields.String(), metadata={"description": "the statuses staff may move it to now"}
+    )
     account = fields.String()
     account_name = fields.String()
     trust_id = fields.String(

@@ -516,6 +516,10 @@ class Requests:
         if len((reason or "").strip()) < 3:
             raise ValidationFailed(errors={"reason": ["say why the SLA is overridden"]})
         request = self._for_work(request_id)
+        try:  # before the request holds it: an id no SLA has may not even fit its column
+            self.store.sla_terms(sla_id)
+        except NotFound as exc:
+            raise ValidationFailed(errors={"sla_id": [exc.detail]}) from exc
         request.override_sla_id, request.override_reason = sla_id, reason.strip()
         return self._reevaluate(request, f"override: {reason.strip()}")
 

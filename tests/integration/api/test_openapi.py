@@ -38,6 +38,9 @@ def test_errors_are_documented_as_the_problems_they_are(client):
         }
     problem = spec["components"]["schemas"]["Problem"]["properties"]
     assert problem["code"]["type"] == "string" and problem["status"]["type"] == "integer"
+    # RFC 9457 lets a problem carry members of its own (``reason``, ``allowed``): a
+    # client validating against a closed schema refused them.
+    assert spec["components"]["schemas"]["Problem"].get("additionalProperties") is not False
     assert "Error" not in spec["components"]["schemas"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import response_schema_conformance
 
 from tests.factories.accounts import make_account
 
@@ -43,5 +44,6 @@ def test_the_api_never_fails_on_any_input(sqlite_app):
             if response.status_code >= 400:
                 problem = _content_type(response).startswith("application/problem+json")
                 assert problem, (where, response.text)
+            case.validate_response(response, checks=[response_schema_conformance])
 
         answers_sanely()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -77,3 +78,27 @@ def test_the_longest_query_a_list_allows_reaches_the_node_not_a_414_in_html(serv
     assert len(str(answer.request.url)) > 4094
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"],
+    ids=["chunk size of letters", "chunk without its terminator"],
+)
+def test_a_body_whose_chunks_are_malformed_is_a_400_problem_not_a_500(served, chunks):
+    """gunicorn raises from the request's stream where the node first reads the body: a
+    client's broken framing, on any path, must not become a 500 and a logged traceback."""
+    host, port = served.removeprefix("http://").split(":")
+    head = (
+        f"POST /federation/v1/acme/trusts/t1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(head + chunks)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400", answer
+    assert b"application/problem+json" in rest and b'"code":"bad_request"' in rest

@@ -66,3 +66,35 @@ def test_route_answers_each_role_as_the_matrix_says(app, client, two_accounts, p
             response = call(client, path, method, rule, foreign, role, member.headers)
             expected = 404 if role in rule.allowed else rule.denied
             assert response.status_code == expected, (role, "foreign", response.get_data(True))
+
+
+API_ROUTES = sorted(
+    (path, method)
+    for (path, method), rule in RULES.items()
+    if path.startswith("/api/v1/") and not rule.public
+)
+
+
+JUNK = (
+    {"data": b"{not json", "content_type": "application/json"},
+    {"data": b"x", "content_type": "text/plain"},
+    {"json": {"email": 7, "limit": "many"}, "query_string": {"limit": "x"}},
+)
+
+
+@pytest.mark.parametrize(("path", "method"), API_ROUTES)
+def test_a_caller_without_a_token_learns_nothing_of_what_a_route_takes(
+    app, client, two_accounts, path, method
+):
+    """401 before the input is read: an invalid body or query, or a body that is not
+    JSON, gets no field-by-field answer (which fields a route requires, how long a
+    password must be) from someone who has not said who they are."""
+    rule = RULES[(path, method)]
+    own, _ = two_accounts
+    url, _ = resolve(path, rule, TARGETS, client, own, "admin")
+    for junk in JUNK:
+        response = client.open(url, method=method, **junk)
+        assert response.status_code == 401, (junk, response.get_data(as_text=True))
+        assert response.mimetype == "application/problem+json"
+        response = client.open(url, method=method, headers={"Authorization": "Bearer nope"}, **junk)
+        assert response.status_code == 401, (junk, response.get_data(as_text=True))

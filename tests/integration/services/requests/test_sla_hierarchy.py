@@ -65,6 +65,18 @@ def test_level_1_a_request_override_beats_everything_and_needs_a_reason(desk):
     assert audit["items"][0]["target_id"] == body["id"]
 
 
+@pytest.mark.parametrize("sla_id", ["no-such-sla", "f" * 64], ids=["unknown", "longer than ids"])
+def test_an_override_naming_no_sla_is_refused_by_field_and_changes_nothing(desk, sla_id):
+    """On PostgreSQL an id longer than any SLA's reached the request's column before the
+    lookup: the database's own refusal named no field."""
+    body = desk.raise_request()
+    path = f"/api/v1/requests/{body['id']}/sla-override"
+    refused = desk.post(path, {"sla_id": sla_id, "reason": "CEO's printer"}, "specialist")
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]) == ["sla_id"]
+    assert desk.get(f"/api/v1/requests/{body['id']}").get_json()["sla"] == body["sla"]
+
+
 def test_end_users_cannot_override_the_sla(desk):
     body = desk.raise_request()
     path = f"/api/v1/requests/{body['id']}/sla-override"
