@@ -20,7 +20,7 @@ from flask import Flask, Response, current_app, g, json, request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 from sqlalchemy.exc import DataError, IntegrityError
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
@@ -171,6 +171,14 @@ class StrictParser(FlaskParser):
     a body that is not JSON at all is a 415. webargs reads such a body as no body, so a
     PATCH sent as text/plain answered 200 having changed nothing, and a key rotation
     asked, in text/plain, to treat the key as compromised rotated it as if it were not."""
+
+    # A query parameter no endpoint takes is refused, as an unknown body field is: a
+    # typo (``?stauts=open``) answered with every request, unfiltered, as if obeyed.
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
 
     def _handle_invalid_json_error(self, error: Any, req: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValidationFailed(

@@ -16,7 +16,8 @@ audit_api = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description
 
 
 class AuditArgs(Schema):
-    before_seq = fields.Integer(validate=validate.Range(min=1, max=2**62))
+    # The column is a 32-bit integer on PostgreSQL: a larger number is no event's.
+    before_seq = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     limit = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
     action = fields.String(validate=validate.Length(max=80))
 

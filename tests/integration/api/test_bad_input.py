@@ -160,6 +160,20 @@ def test_a_bad_cursor_is_a_422_naming_the_cursor(client, account):
     assert "cursor" in _assert_problem(response, 422)["errors"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/requests", "/api/v1/audit"])
+def test_a_query_parameter_no_route_takes_is_a_422_naming_it(client, account, path):
+    """A typo (``stauts``) was ignored: the answer was every row, as if filtered."""
+    response = client.get(f"{path}?stauts=open", headers=account.admin.headers)
+    body = _assert_problem(response, 422, "validation_failed")
+    assert list(body["errors"]) == ["stauts"]
+
+
+def test_a_number_past_what_its_column_holds_is_a_422_naming_it(client, account):
+    """PostgreSQL's integer is 32 bits: 2**31 was the database's refusal, naming nothing."""
+    response = client.get("/api/v1/audit?before_seq=2147483648", headers=account.admin.headers)
+    assert list(_assert_problem(response, 422)["errors"]) == ["before_seq"]
+
+
 def test_a_float_where_an_integer_belongs_is_refused(client, account):
     response = client.post(
         "/api/v1/me/tokens", headers=account.admin.headers, json={"name": "x", "days": 2.6e-42}
