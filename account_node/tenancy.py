@@ -328,27 +328,92 @@ class ScopedStore(Generic[ModelT]):
 
 
 def assert_isolation_holds(connection: Connection) -> None:
-    """Refuse to run on PostgreSQL as a role that row-level security would not bind."""
+    """Refuse to run on PostgreSQL as a role that row-level security would not bind.
+
+    Policies bind a role only while it can neither switch them off nor step around them.
+    A superuser or a BYPASSRLS role ignores them. Whoever owns a table, or is a member
+    of its owner's role, may ALTER it to NO FORCE ROW LEVEL SECURITY, switch its
+    triggers off, or drop it; so may whoever owns its schema (as the database's owner
+    owns ``public``). A role that may create in a schema on the search path, or create
+    schemas, may put tables of its own, bound by nothing, in front of the node's. And a
+    table with an ``account_id`` but no forced policy binds nobody. Each finding says
+    what to run instead.
+    """
     from account_node.errors import UnsafeDatabaseRole
 
     if connection.dialect.name != "postgresql":
         return
-    row = connection.execute(
-        text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-    ).one()
-    if row.rolsuper or row.rolbypassrls:
+    findings = _role_escapes(connection) + _unpoliced_tables(connection)
+    if findings:
         raise UnsafeDatabaseRole(
-            "the node's database role is a superuser or has BYPASSRLS; connect as the "
-            "runtime role (database_app_role) that `trustdesk db upgrade` grants"
+            "the node's database role is not bound by row-level security: " + "; ".join(findings)
         )
-    owned = connection.scalar(
-        text(
-            "SELECT count(*) FROM pg_tables"
-            " WHERE schemaname = 'public' AND tableowner = current_user"
-        )
-    )
-    if owned:
-        raise UnsafeDatabaseRole(
-            f"the node's database role owns {owned} tables and so bypasses row-level security; "
-            "run migrations as the owner and the node as the runtime role"
-        )
+
+
+_RUNTIME = "connect as the runtime role (database_app_role) that `trustdesk db upgrade` grants"
+_ME = text(
+    "SELECT current_user AS name, rolsuper OR rolbypassrls AS free,"
+    # Before PostgreSQL 16, CREATEROLE could grant itself any role but a superuser.
+    " rolcreaterole AND current_setting('server_version_num')::int < 160000 AS joins"
+    " FROM pg_roles WHERE rolname = current_user"
+)
+_OWNERS = text(
+    "SELECT tableowner AS owner, count(*) AS tables FROM pg_tables"
+    " WHERE schemaname = 'public' AND pg_has_role(current_user, tableowner, 'MEMBER')"
+    " GROUP BY tableowner ORDER BY tableowner"
+)
+_PLACES = text(
+    "SELECT 'database' AS kind, datname AS name, pg_get_userbyid(datdba) AS owner,"
+    " pg_has_role(current_user, datdba, 'MEMBER') AS owns,"
+    " has_database_privilege(oid, 'CREATE') AS creates"
+    " FROM pg_database WHERE datname = current_database()"
+    " UNION ALL SELECT 'schema', nspname, pg_get_userbyid(nspowner),"
+    " pg_has_role(current_user, nspowner, 'MEMBER'), has_schema_privilege(oid, 'CREATE')"
+    " FROM pg_namespace WHERE nspname = 'public' OR nspname = ANY (current_schemas(false))"
+)
+# Tables with an account, and the node-level ones with policies of their own (0011, 0012).
+_UNPOLICED = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+    " AND (c.relname IN ('accounts', 'seen_nonces') OR EXISTS (SELECT 1 FROM pg_attribute a"
+    "  WHERE a.attrelid = c.oid AND a.attname = 'account_id' AND NOT a.attisdropped))"
+    " AND NOT (c.relrowsecurity AND c.relforcerowsecurity"
+    "  AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))"
+    " ORDER BY c.relname"
+)
+
+
+def _role_escapes(connection: Connection) -> list[str]:
+    me = connection.execute(_ME).one()
+    if me.free:
+        return [f"it is a superuser or has BYPASSRLS: {_RUNTIME}"]
+    found = []
+    if me.joins:
+        found.append(f"it has CREATEROLE, so may join the owner: ALTER ROLE {me.name} NOCREATEROLE")
+    for owner, tables in connection.execute(_OWNERS):
+        if owner == me.name:
+            found.append(f"it owns {tables} of the node's tables: "
+                         f"run migrations as the owner and {_RUNTIME}")  # fmt: skip
+        else:
+            found.append(f"it is a member of {owner}, which owns {tables} of the node's tables: "
+                         f"REVOKE {owner} FROM {me.name}")  # fmt: skip
+    for place in connection.execute(_PLACES):
+        kind, name = place.kind.upper(), place.name
+        if place.owns:
+            found.append(f"it owns {place.kind} {name} (as {place.owner}): "
+                         f"ALTER {kind} {name} OWNER TO the role that migrates")  # fmt: skip
+        elif place.creates:
+            found.append(f"it may create in {place.kind} {name}: "
+                         f"REVOKE CREATE ON {kind} {name} FROM PUBLIC, {me.name}")  # fmt: skip
+    return found
+
+
+def _unpoliced_tables(connection: Connection) -> list[str]:
+    tables = list(connection.scalars(_UNPOLICED))
+    if not tables:
+        return []
+    return [
+        f"tables without row-level security enabled, forced and with a policy: {', '.join(tables)}"
+        "; as the owner, ALTER TABLE ... ENABLE and FORCE ROW LEVEL SECURITY and restore the"
+        " policy its migration created"
+    ]

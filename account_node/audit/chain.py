@@ -153,6 +153,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
+BELOW_ONE = "event numbered below 1"
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool
@@ -176,16 +179,21 @@ class ChainReport:
 def verify_chain(
     events: Iterable[Mapping[str, Any]], head: tuple[int, str] | None = None
 ) -> ChainReport:
-    """Walk events in ``seq`` order and report the first link that does not hold.
+    """Walk events in ``seq`` order, from the lowest stored, and report the first link
+    that does not hold.
 
     ``head`` is the recorded (seq, hash) of the chain head: a chain whose tail was cut
-    off is otherwise indistinguishable from a shorter, intact one.
+    off is otherwise indistinguishable from a shorter, intact one. A chain begins at 1:
+    an event numbered lower sits outside it, where a check that started at 1 never
+    looked (nor did the log's listing), so it is a break at its own number.
     """
     expected_prev, expected_seq, count = GENESIS, 1, 0
     head_seq = head[0] if head is not None else None
     for event in events:
         count += 1
         seq = event["seq"]
+        if seq < 1:
+            return ChainReport(False, count, 0, GENESIS, seq, BELOW_ONE)
         if head_seq is not None and seq > head_seq:
             return _broken(count, expected_prev, head_seq + 1, "events beyond the recorded head")
         if seq != expected_seq:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from account_node.db import Base
@@ -16,7 +24,11 @@ GENESIS = "0" * 64
 
 class AuditEvent(AccountScoped, Base):
     __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("account_id", "seq"),)
+    # A chain begins at 1 (0016): nothing reads a row numbered lower as part of it.
+    __table_args__ = (
+        UniqueConstraint("account_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_from_one"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

@@ -5,15 +5,16 @@ change it describes. Appending locks the account's chain head row until commit, 
 concurrent writers of one account queue up instead of forking the chain; other accounts
 are not blocked. On PostgreSQL it is one statement: lock the head, take the next number,
 let the database finish the event's hash from the template Python computed (see
-``chain.hash_template``), move the head and insert the event. Elsewhere two: an UPDATE
-that takes the number and the previous hash, then the INSERT and the head's new hash.
+``chain.hash_template``), move the head and insert the event. Elsewhere three: an UPDATE
+that locks the head and reads its number and hash, the INSERT, then the head moved to the
+event, number and hash at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -32,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from account_node.audit.chain import (
+    BELOW_ONE,
     HASHED_FIELDS,
     ChainReport,
     event_hash,
@@ -46,6 +49,15 @@ from account_node.tenancy import AccountScope, ScopedStore
 
 _HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
+
+
+class Extent(NamedTuple):
+    """An account's chain head and its stored events, as of one moment."""
+
+    head_seq: int
+    stored: int
+    lowest: int | None
+    first_beyond_head: int | None
 
 
 ACTOR_NAME_MAX = 254  # audit_events.actor_name and request_events.actor_name
@@ -83,18 +95,19 @@ class AuditStore(ScopedStore[AuditEvent]):
     def take_next(self) -> tuple[int, str]:
         """The next sequence number and the previous event's hash, the head row locked.
 
-        Write, not read: the UPDATE takes the row lock on PostgreSQL and the database
-        write lock on SQLite (where FOR UPDATE does nothing), so concurrent writers of one
-        account queue up instead of reading the same head. The head's hash is set by
-        ``append`` once the event is written, in the same transaction.
+        Write, not read: an UPDATE (that changes nothing) takes the row lock on PostgreSQL
+        and the database write lock on SQLite (where FOR UPDATE does nothing), so
+        concurrent writers of one account queue up instead of reading the same head. The
+        head moves, number and hash at once, in ``append`` once the event is written: a
+        head's hash never changes at the same number (the guards of 0016 refuse it).
         """
-        taken = self._bump()
+        taken = self._lock_head()
         if taken is None:
             self.create_head()
-            taken = self._bump()
+            taken = self._lock_head()
             if taken is None:
                 raise RuntimeError("the audit chain head could not be created")
-        return taken
+        return taken[0] + 1, taken[1]
 
     def create_head(self) -> None:
         """Before the account's first event: two may race to create the head; the
@@ -107,13 +120,13 @@ class AuditStore(ScopedStore[AuditEvent]):
         except IntegrityError:
             pass
 
-    def _bump(self) -> tuple[int, str] | None:
+    def _lock_head(self) -> tuple[int, str] | None:
         # Core, not the ORM: no identity map to keep in step, and one compiled statement.
         # The account is named explicitly since the ORM criterion only covers entities.
         statement = (
             update(_HEADS)
             .where(_HEADS.c.account_id == self.scope.account_id)
-            .values(seq=_HEADS.c.seq + 1)
+            .values(seq=_HEADS.c.seq)
             .returning(_HEADS.c.seq, _HEADS.c.hash)
         )
         row = self.session.execute(statement).first()
@@ -126,7 +139,7 @@ class AuditStore(ScopedStore[AuditEvent]):
         move = (
             update(_HEADS)
             .where(_HEADS.c.account_id == self.scope.account_id)
-            .values(hash=fields["hash"])
+            .values(seq=fields["seq"], hash=fields["hash"])
         )
         self.session.execute(insert(_EVENTS).values(**fields))
         self.session.execute(move)
@@ -166,16 +179,35 @@ class AuditStore(ScopedStore[AuditEvent]):
         query = select(AuditHead).execution_options(populate_existing=True)
         return self.session.scalars(query).first()
 
-    def last_seq(self) -> int:
-        """The highest sequence number stored, head or not (0 with no events)."""
-        return int(self.session.scalar(select(func.max(AuditEvent.seq))) or 0)
+    def extent(self) -> Extent:
+        """The head's number and what is stored around it, read together: one statement
+        sees one state of the database, whatever commits meanwhile."""
+        head = func.coalesce(
+            select(_HEADS.c.seq)
+            .where(_HEADS.c.account_id == self.scope.account_id)
+            .scalar_subquery(),
+            0,
+        )
+        beyond = case((AuditEvent.seq > head, AuditEvent.seq))
+        row = self.session.execute(
+            select(head, func.count(), func.min(AuditEvent.seq), func.min(beyond))
+        ).one()
+        return Extent(int(row[0]), int(row[1]), row[2], row[3])
 
     def hash_at(self, seq: int) -> str | None:
         """The stored hash of event ``seq`` (what this chain says now, for witnesses)."""
         return self.session.scalars(select(AuditEvent.hash).where(AuditEvent.seq == seq)).first()
 
     def newest(self, after_seq: int | None, limit: int, action: str | None) -> list[AuditEvent]:
-        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        """The chain's events, newest first: numbered from 1 to the head. A row stored
+        outside that range is no event of the log (``verify`` reports it as a break)."""
+        head = select(_HEADS.c.seq).where(_HEADS.c.account_id == self.scope.account_id)
+        query = (
+            select(AuditEvent)
+            .where(AuditEvent.seq >= 1, AuditEvent.seq <= head.scalar_subquery())
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        )
         if after_seq is not None:
             query = query.where(AuditEvent.seq < after_seq)
         if action:
@@ -183,9 +215,12 @@ class AuditStore(ScopedStore[AuditEvent]):
         return list(self.session.scalars(query))
 
     def in_order(self, up_to: int | None = None, batch: int = 1000) -> Iterator[AuditEvent]:
-        last = 0
+        """Every event up to ``up_to``, from the lowest number stored (below 1 too)."""
+        last: int | None = None
         while True:
-            query = select(AuditEvent).where(AuditEvent.seq > last)
+            query = select(AuditEvent)
+            if last is not None:
+                query = query.where(AuditEvent.seq > last)
             if up_to is not None:
                 query = query.where(AuditEvent.seq <= up_to)
             rows = list(self.session.scalars(query.order_by(AuditEvent.seq).limit(batch)))
@@ -321,14 +356,17 @@ class AuditLog:
         return self.store.newest(after_seq, limit, action)
 
     def verify(self) -> ChainReport:
-        """The chain up to its recorded head, and nothing stored beyond that head.
+        """The chain from 1 to its recorded head, and nothing stored outside that range.
 
         The head is a row like any other: deleted, or moved back, it hid every event
         after it from a check that read only up to it (identity review), and an event
-        forged at its successor's number was listed and never checked. Events past the
-        head read first are a break unless the head has moved on to cover them since:
-        an append moves the head in the transaction that writes the event, so events
-        committed meanwhile are covered, and checked by the next run."""
+        forged at its successor's number, or below 1, was listed and never checked
+        (audit review). So the events stored are then counted against the head as it
+        stands, read together in one statement: an append moves the head in the
+        transaction that writes the event, so events committed meanwhile are covered,
+        and checked by the next run. An account's chain is never empty either: its first
+        event, ``account.create``, commits with the account; an empty one was wiped.
+        """
         head = self.store.head()
         recorded = (head.seq, head.hash) if head else (0, GENESIS)
         events = (
@@ -336,14 +374,20 @@ class AuditLog:
             for e in self.store.in_order(up_to=recorded[0])
         )
         report = verify_chain(events, recorded)
-        stored = self.store.last_seq()
-        if report.ok and stored > recorded[0]:
-            now = self.store.head()
-            if now is None or now.seq < stored:
-                return replace(
-                    report,
-                    ok=False,
-                    first_broken_seq=recorded[0] + 1,
-                    reason="events beyond the recorded head",
-                )
+        if not report.ok:
+            return report
+        now = self.store.extent()
+        if now.lowest is not None and now.lowest < 1:
+            return _broken(replace(report, head_seq=0, head_hash=GENESIS), now.lowest, BELOW_ONE)
+        if now.first_beyond_head is not None:
+            return _broken(report, now.first_beyond_head, "events beyond the recorded head")
+        if now.stored != now.head_seq:
+            counted = f"the head counts {now.head_seq} events, {now.stored} are stored"
+            return _broken(report, recorded[0] + 1, counted)
+        if report.events == 0:
+            return _broken(report, 1, "the chain is empty: account.create is missing")
         return report
+
+
+def _broken(report: ChainReport, seq: int, reason: str) -> ChainReport:
+    return replace(report, ok=False, first_broken_seq=seq, reason=reason)

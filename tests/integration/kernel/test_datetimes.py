@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from account_node.app import create_app
 from account_node.db import db
 from account_node.identity.models import Account
+from account_node.tenancy import AccountScope, bind_scope
 from tests.conftest import node_settings
 
 
@@ -24,6 +25,7 @@ def test_a_moment_written_in_any_zone_reads_back_as_the_same_instant_in_utc(app)
         read = db.session.scalar(select(Account.created_at).where(Account.id == account_id))
         assert read == written
         assert read.tzinfo is UTC
+        bind_scope(db.session(), AccountScope(account_id))  # an account's own (0017)
         db.session.execute(Account.__table__.delete().where(Account.id == account_id))
         db.session.commit()
 

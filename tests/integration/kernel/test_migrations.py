@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, create_engine
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint, create_engine, text
 
 from account_node.db import Base
+from account_node.migrations import alembic_config, upgrade
+from account_node.migrations.sqlite_guards import GUARDS, GUARDS_0015
 from account_node.models import import_all_models
 
 
@@ -41,3 +45,55 @@ def test_every_account_scoped_table_has_an_index_that_starts_with_the_account():
             if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)
         ]
         assert "account_id" in leading, f"{table.name} has no index starting with account_id"
+
+
+def _triggers(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        )
+        found = {name: sql for name, sql in rows}
+    engine.dispose()
+    return found
+
+
+def test_the_chain_bounds_stop_the_upgrade_over_events_forged_below_1(tmp_path):
+    """Rather than drop evidence or keep a CHECK that the stored rows break: someone
+    looks at the forged events first, and the message says how."""
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    upgrade(url, revision="0015_sqlite_audit_guards")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, name, kind, active, created_at)"
+                " VALUES ('acme', 'Acme', 'customer', 1, '2026-12-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_events (seq, at, actor_id, actor_account_id, actor_name,"
+                " action, target_type, target_id, prev_hash, hash, account_id) VALUES (0,"
+                " '2026-12-01 00:00:00', 'p', 'acme', 'Mallory', 'person.delete', 'person',"
+                " 'p', :zero, :zero, 'acme')"
+            ),
+            {"zero": "0" * 64},
+        )
+    engine.dispose()
+    with pytest.raises(RuntimeError, match=r"events numbered below 1 \(1\).*as the owner"):
+        upgrade(url)
+
+
+def test_downgrading_the_chain_bounds_puts_back_the_sqlite_guards_of_0015(tmp_path):
+    """The code before 0016 moves a head's hash at the same number: 0016's guards would
+    refuse every one of its appends."""
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    upgrade(url)
+    assert _triggers(url).keys() == GUARDS.keys()
+    command.downgrade(alembic_config(url), "0015_sqlite_audit_guards")
+    triggers = _triggers(url)
+    assert triggers.keys() == GUARDS_0015.keys()
+    assert "NEW.hash" not in triggers["audit_heads_forward_only"]
+    upgrade(url)
+    assert _triggers(url).keys() == GUARDS.keys()

@@ -214,3 +214,16 @@ def test_events_appended_beyond_the_recorded_head_are_broken_from_the_first_of_t
     report = verify_chain(events, head_of(events[:3]))
     assert not report.ok
     assert report.first_broken_seq == 4  # the first event the recorded head does not cover
+
+
+@pytest.mark.parametrize("seq", [0, -7])
+def test_an_event_numbered_below_1_is_a_break_at_its_own_number(seq):
+    """A chain begins at 1: a walk that started there never saw an event stored lower,
+    which any role allowed to append could add, so it comes first and breaks first."""
+    events = chain(3)
+    forged = {**events[0], "seq": seq, "actor_name": "Mallory"}
+    forged["hash"] = event_hash(forged)
+    report = verify_chain([forged, *events], head_of(events))
+    assert (report.ok, report.first_broken_seq) == (False, seq)
+    assert report.reason == "event numbered below 1"
+    assert (report.head_seq, report.head_hash) == (0, GENESIS)  # nothing verified before it

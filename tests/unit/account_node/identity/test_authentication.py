@@ -24,9 +24,19 @@ from account_node.identity.models import Account, ApiToken, Person
 from account_node.identity.service import People, Tokens
 from account_node.identity.store import PeopleStore
 from account_node.identity.tokens import parse_token
-from account_node.tenancy import AccountScope
+from account_node.tenancy import AccountScope, bind_scope, clear_scope
 from account_node.unit_of_work import rollback_keeping
 from tests.factories.accounts import PASSWORD, make_account
+
+
+def deactivate(account_id: str) -> None:
+    """Under the account's own scope: with none chosen, the runtime role may read every
+    account but change none (0017)."""
+    session = db.session()
+    bind_scope(session, AccountScope(account_id))
+    session.get(Account, account_id).active = False
+    session.commit()
+    clear_scope(session)
 
 
 @pytest.fixture
@@ -187,8 +197,7 @@ def test_the_token_of_a_deactivated_person_is_refused(app, node, own_clock):
 def test_every_token_of_an_inactive_account_is_refused(app, node, own_clock):
     account = make_account(app)
     with app.app_context():
-        db.session.get(Account, account.id).active = False
-        db.session.commit()
+        deactivate(account.id)
         for member in account.members.values():
             with pytest.raises(InvalidToken):
                 authenticator(node, own_clock).bearer(member.token)
@@ -268,8 +277,7 @@ def test_a_deactivated_person_cannot_log_in_with_the_right_password(app, node, o
 def test_nobody_logs_in_to_an_inactive_account(app, node, own_clock):
     account = make_account(app)
     with app.app_context():
-        db.session.get(Account, account.id).active = False
-        db.session.commit()
+        deactivate(account.id)
         with pytest.raises(LoginFailed):
             authenticator(node, own_clock).password(account.id, account.admin.email, PASSWORD)
 
