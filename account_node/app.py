@@ -74,6 +74,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     import_all_models()
     app = Flask("account_node", static_folder=None)
+    # A path with an empty segment (``/api/v1//requests``, or an id sent as ``%2F...``)
+    # names nothing: a 404 problem, not a 308 to another path built from the caller's
+    # own Host header.
+    app.url_map.merge_slashes = False
     app.json = NodeJSONProvider(app)
     app.config.update(_flask_config(settings))
     db.init_app(app)

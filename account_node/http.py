@@ -239,6 +239,14 @@ class NodeApi(Api):
 
     ERROR_SCHEMA = Problem
 
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        """Every operation takes a personal API token as a bearer token (DESIGN section
+        7), and says so: clients generated from the document send it."""
+        kwargs.setdefault("security", [{"bearer": []}])
+        super()._init_spec(*args, **kwargs)
+        scheme = {"type": "http", "scheme": "bearer", "description": "a personal API token"}
+        self.spec.components.security_scheme("bearer", scheme)
+
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return render_http_exception(error)
 

@@ -135,6 +135,14 @@ def test_an_unknown_path_is_a_404_problem(client):
     _assert_problem(client.get("/api/v1/nothing-here"), 404, "not_found")
 
 
+@pytest.mark.parametrize("path", ["/api/v1//users", "/api/v1/users//", "//api/v1/users"])
+def test_a_path_with_an_empty_segment_names_nothing(client, account, path):
+    """Not a 308 redirect to another path, its Location built from the caller's Host."""
+    response = client.get(path, headers={**account.admin.headers, "Host": "evil.example"})
+    _assert_problem(response, 404)
+    assert "Location" not in response.headers
+
+
 def test_a_wrong_method_is_a_405_problem_that_keeps_allow(client):
     response = client.put("/api/v1/me")
     _assert_problem(response, 405)

@@ -57,3 +57,13 @@ def test_every_operation_documents_what_it_answers_when_it_succeeds(client):
     inbox = spec["paths"]["/api/v1/inbox"]["get"]["responses"]["200"]
     page = inbox["content"]["application/json"]["schema"]
     assert page == {"$ref": "#/components/schemas/InboxPage"}
+
+
+def test_the_document_says_every_operation_takes_a_bearer_token(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a personal API token",
+    }
+    assert spec["security"] == [{"bearer": []}]
