@@ -6,7 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from account_node.settings import Settings
+from account_node.settings import Settings, SettingsError, load_settings
 
 
 class NodeServer(BaseApplication):  # type: ignore[misc]
@@ -48,6 +48,44 @@ def _rebalance(worker: Any, req: Any) -> None:
         req.must_close = True
 
 
+def split_streams_warning(settings: Settings, workers: int) -> str | None:
+    """What to warn of when the node's live inbox streams cannot hear every change: more
+    than one worker process and no Redis, so each process has a hub of its own
+    (services.inbox.events).
+
+    A warning, not a refusal: the quick start (``trustdesk serve --workers 2``) and the
+    image's default (two workers, no Redis) must keep serving, and they serve correctly.
+    A stream hears at once what its own process did or received; an inbox page is
+    complete whenever it is loaded, and a stream ends and is opened again, catching up,
+    every ``inbox_stream_seconds``; a trust's end closes every stream under it within a
+    keep-alive interval, whichever process made it. What is lost is the rest of the
+    liveness, and an operator should know that, and how to have it."""
+    if workers <= 1 or settings.redis_url:
+        return None
+    return (
+        f"{workers} worker processes and no redis_url: each process has its own hub of live "
+        "inbox updates, so a live stream hears only the changes its own process made or "
+        "received (others show when the inbox is reloaded or the stream reconnects, within "
+        f"{settings.inbox_stream_seconds} s). Set TRUSTDESK_REDIS_URL, or serve with one "
+        "worker, for live updates across the node."
+    )
+
+
+def _warn_of_split_streams(server: Any) -> None:
+    """gunicorn's when_ready hook, in the master, once: ``split_streams_warning``. The
+    settings are those of ``trustdesk serve``, or, under ``gunicorn -c
+    config/gunicorn.conf.py``, the environment's, as account_node.wsgi reads them."""
+    settings = getattr(server.app, "settings", None)
+    if not isinstance(settings, Settings):
+        try:
+            settings = load_settings()
+        except SettingsError:
+            return  # each worker fails to start, saying why
+    warning = split_streams_warning(settings, server.num_workers)
+    if warning:
+        server.log.warning(warning)
+
+
 def gunicorn_options(host: str, port: int, workers: int, threads: int = 32) -> dict[str, Any]:
     """gthread workers: one thread per call in flight, a live stream's whole life included
     (``services.inbox.slots`` keeps streams from taking them all)."""
@@ -66,6 +104,7 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int = 32) -> d
         # (a trust's offerings), passes 4 KB; past the limit gunicorn answers 414 in HTML.
         "limit_request_line": 8190,
         "pre_request": _rebalance,
+        "when_ready": _warn_of_split_streams,
         "graceful_timeout": 10,
         "accesslog": None,
         "errorlog": "-",

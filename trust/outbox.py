@@ -56,6 +56,15 @@ Delivery jobs can be lost (the embedded runner keeps them in memory; a Redis can
 flushed), so a periodic sweep (``outbox_sweep_seconds``) sends, for every peer, the
 first pending message of its queue if its retry is due: what was written is always
 delivered.
+
+So a message often has more than one job (its retry's, the sweep's, a look again after
+waiting, the one that sends it when the message before it is done), and
+``next_attempt_at`` alone says when it may be tried: a job that comes before it does
+nothing. Every job that sent it once scheduled a retry of its own, so one extra job
+started a second chain of retries that never merged with the first: a peer that was
+down was called twice as often as the backoff says, and a message given up after half
+the time. Whoever has a reason to try a message sooner makes it due first (``_next``,
+``_notice_first``).
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from account_node.audit.service import Actor
 from account_node.context import Work
@@ -88,6 +97,10 @@ KEY_NOTICE_MAX_DELAY = timedelta(minutes=5)
 AWAITING_CONFIRMATION_DELAY = timedelta(minutes=15)
 # A message waiting behind one being sent now looks again this soon (``Outbox.prepare``).
 RECHECK_DELAY = timedelta(seconds=5)
+# A job this much before its message is due still runs: rq's scheduler counts whole
+# seconds, so a job can come almost a second before the moment it was asked for. Less
+# than the shortest backoff, so a job the attempt before it made redundant still waits.
+EARLY_SLACK = timedelta(seconds=1)
 WAITING = "waiting for an earlier message to this peer"
 #: A peer's problem codes for "I hold no such key" (trust.keyring, trust.crypto.httpsig).
 KEY_UNKNOWN = frozenset({"key_unknown", "key_revoked"})
@@ -212,6 +225,23 @@ class OutboxStore(ScopedStore[OutboxMessage]):
         )
         return list(self.session.scalars(query.order_by(*_peer_order()).limit(most)))
 
+    def make_due(self, message: OutboxMessage, now: datetime) -> None:
+        """Bring ``message``'s next attempt forward to ``now`` if it is still pending and
+        waits for a later retry. In SQL, on the row as it stands when this transaction
+        gets it: a worker may be sending it this moment (PostgreSQL waits for that
+        attempt to commit), and a message it delivered must not look due again."""
+        query = (
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.delivered_at.is_(None),
+                OutboxMessage.abandoned_at.is_(None),
+                OutboxMessage.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+        self.session.execute(query, execution_options={"synchronize_session": "fetch"})
+
     def heads_due(self, now: datetime) -> list[OutboxMessage]:
         """Per peer, the first pending message of its queue, if its next attempt is due."""
         peer = (OutboxMessage.peer_node, OutboxMessage.peer_account)
@@ -304,6 +334,8 @@ class Outbox:
             return self.store.find(message_id) is None
         if message.delivered_at or message.abandoned_at:
             return True
+        if not self._due(message):
+            return False  # a job made redundant: the attempt that ran since has its own
         ahead = self.store.earlier_pending(message, most=2)
         if ahead:
             # Keep the order: this one goes when the earlier one is done (see _next).
@@ -396,6 +428,11 @@ class Outbox:
         self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, message_id, at=until)
         self.work.session.flush()
 
+    def _due(self, message: OutboxMessage) -> bool:
+        """Whether ``message`` may be tried now (see the module docstring)."""
+        due = message.next_attempt_at
+        return due is None or due <= self.work.clock.now() + EARLY_SLACK
+
     def _trust_for(self, handshake: Handshake, message: OutboxMessage) -> Trust | None:
         """The active trust ``message`` goes under: its own; for a key notice, which is
         about the peer and not one trust, any active trust with the peer at its node."""
@@ -411,9 +448,12 @@ class Outbox:
         return None
 
     def _next(self, done: OutboxMessage) -> None:
-        """``done`` was delivered or given up: send the next message to its peer now."""
+        """``done`` was delivered or given up: send the next message to its peer now,
+        even one backing off (it waited behind a key notice): the peer is back, or the
+        one message it held up is out of the way."""
         following = self.store.first_pending_to(done)
         if following is not None:
+            self.store.make_due(following, self.work.clock.now())
             self.work.enqueue("delivery", DELIVER, self.work.scope.account_id, following.id)
 
     def _give_up(self, message: OutboxMessage, error: str, *, audit: bool = True) -> None:

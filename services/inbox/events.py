@@ -10,19 +10,35 @@ every event; in the embedded default it is in-process. A stream sees only notice
 offerings routed to its person's teams, and ends once it has told its client that one of
 their trusts was deactivated (the client's next stream no longer reaches it); of the
 account's own requests, only those the person may see.
+
+A deactivation is published by the process that made it, to its own hub: in the
+embedded default another worker process, or ``trustdesk trust deactivate`` on the
+command line, publishes where no stream listens. So a stream also asks now and then
+(``ended``, at each keep-alive) whether the trusts it reaches are still active, and
+ends the same way when one is not: every stream under a deactivated trust is closed
+within a keep-alive interval, whichever process or hub the deactivation came through.
+
+Redis pub/sub channels belong to the whole Redis server, not to one of its numbered
+databases: nodes sharing a server (docker-compose gives each node a database of one
+Redis) heard each other's events wherever their account ids matched. A channel is
+therefore named for its node too: its Redis database and its public URL, which all the
+node's processes share and no other node has.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import queue
+import secrets
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
-CHANNEL = "trustdesk:inbox:{account}"
+CHANNEL = "trustdesk:{node}:inbox:{account}"
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -64,17 +80,25 @@ class LocalHub:
 
 
 class RedisHub:
-    def __init__(self, url: str) -> None:
+    """Every process of the node hears every event; ``node_url`` (the node's public URL)
+    and the database of ``url`` name the node's channels (module docstring)."""
+
+    def __init__(self, url: str, node_url: str = "") -> None:
         import redis
 
         self.redis = redis.Redis.from_url(url)
+        database = self.redis.connection_pool.connection_kwargs.get("db", 0)
+        self.node = f"{database}-{hashlib.sha256(node_url.encode()).hexdigest()[:12]}"
+
+    def channel(self, account_id: str) -> str:
+        return CHANNEL.format(node=self.node, account=account_id)
 
     def publish(self, account_id: str, event: dict[str, Any]) -> None:
-        self.redis.publish(CHANNEL.format(account=account_id), json.dumps(event))
+        self.redis.publish(self.channel(account_id), json.dumps(event))
 
     def listen(self, account_id: str, seconds: float) -> Listening:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL.format(account=account_id))
+        pubsub.subscribe(self.channel(account_id))
 
         def get(timeout: float) -> dict[str, Any]:
             message = pubsub.get_message(timeout=timeout)
@@ -89,8 +113,6 @@ class RedisHub:
 
 
 def _drain(get: Any, seconds: float) -> Iterator[dict[str, Any] | None]:
-    import time
-
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         try:
@@ -100,13 +122,19 @@ def _drain(get: Any, seconds: float) -> Iterator[dict[str, Any] | None]:
 
 
 def hub_for(registry: dict[str, Any], redis_url: str) -> Hub:
-    """The node's hub, kept in ``registry`` (the app's extensions)."""
+    """The node's hub, kept in ``registry`` (the app's extensions, where the node's
+    public URL names its Redis channels)."""
     found = registry.get("trustdesk.hub")
     if found is None:
-        found = registry.setdefault(
-            "trustdesk.hub", RedisHub(redis_url) if redis_url else LocalHub()
-        )
+        found = registry.setdefault("trustdesk.hub", _new_hub(registry, redis_url))
     return found  # type: ignore[no-any-return]
+
+
+def _new_hub(registry: dict[str, Any], redis_url: str) -> Hub:
+    if not redis_url:
+        return LocalHub()
+    settings = getattr(registry.get("trustdesk"), "settings", None)
+    return RedisHub(redis_url, str(getattr(settings, "public_url", "")).rstrip("/"))
 
 
 def local_event(
@@ -114,9 +142,11 @@ def local_event(
 ) -> dict[str, Any]:
     """A change to one of the account's own requests, as its streams are told of it:
     who may see it (team, assignee, requester; ``internal``: only those who work it),
-    never its content."""
+    never its content. Its id is this change's alone: a client drops an event whose id
+    it has seen, and some changes (an edit of the subject) add no timeline entry, so the
+    request's entry count and the action did not tell two of them apart."""
     return {
-        "id": f"{request.id}:{request.event_count or 0}:{action}",
+        "id": f"{request.id}:{request.event_count or 0}:{action}:{secrets.token_hex(6)}",
         "type": "request.changed",
         "local": True,
         "request": request.id,
@@ -132,6 +162,14 @@ def local_event(
 
 # Whether the person of a stream may see a local event's request.
 SeesLocal = Callable[[dict[str, Any]], bool]
+# Which of the given trusts are no longer active (asked at each keep-alive).
+Ended = Callable[[frozenset[str]], set[str]]
+
+
+def deactivated(trust_id: str) -> dict[str, Any]:
+    """What a stream's client is told when a trust it reaches ends: the event the hub
+    carries (services.inbox.notices), whichever way the stream learned of the end."""
+    return {"id": f"{trust_id}:end", "type": "trust.deactivated", "trust": trust_id}
 
 
 def stream(
@@ -140,17 +178,27 @@ def stream(
     offerings: dict[str, str],
     seconds: float,
     sees_local: SeesLocal = lambda event: False,
+    ended: Ended = lambda trusts: set(),
 ) -> Iterator[str]:
     """Server-sent events for one person: ``offerings`` maps offering id -> trust id.
 
     ``offerings`` is fixed when the stream opens. So when a trust it reaches is
     deactivated, the stream tells its client and ends (DESIGN section 5): the client
     reconnects and is given a stream of the trusts that remain. A stream that does not
-    reach that trust is not told, and goes on."""
+    reach that trust is not told, and goes on. It learns of the deactivation from the
+    hub, or by asking ``ended`` at each keep-alive, and at least as often while events
+    keep coming (module docstring)."""
     yield "retry: 3000\n\n"
-    reached = set(offerings.values())
+    reached = frozenset(offerings.values())
+    checked = time.monotonic()
     with contextlib.closing(hub.listen(account_id, seconds)) as events:
         for event in events:
+            if reached and (event is None or time.monotonic() - checked >= KEEPALIVE_SECONDS):
+                checked = time.monotonic()
+                gone = ended(reached)
+                if gone:
+                    yield _rendered(deactivated(min(gone)))
+                    return
             if event is None:
                 yield ": keep-alive\n\n"
             elif event.get("local"):

@@ -10,12 +10,17 @@ portal's inbox then refreshes itself now and then instead of live.
 
 A slot is given back when the stream runs out, or when the server closes its response,
 however it ended: the client went away, or it never started. Not in the generator's
-``finally``: a generator that never ran does not run its ``finally`` on close.
+``finally``: a generator that never ran does not run its ``finally`` on close. And
+should the response never go out (something failed after the view: Flask answers with
+a response of its own and drops the stream's without closing it), when its body is
+collected: a slot lost so stayed lost until the process restarted, and once all were,
+every stream was refused.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -46,14 +51,15 @@ class StreamSlots:
 
 
 class _Held:
-    """A stream's body; running out, or ``close`` (called by the WSGI server), gives its
-    slot back, once."""
+    """A stream's body; running out, ``close`` (called by the WSGI server), or being
+    collected unclosed gives its slot back, once."""
 
     def __init__(self, free: threading.BoundedSemaphore, events: Iterator[str]) -> None:
-        self._free = free
         self._events = events
         self._open = True
         self._lock = threading.Lock()
+        self._give_back = weakref.finalize(self, free.release)  # runs once, at most
+        self._give_back.atexit = False
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -75,7 +81,7 @@ class _Held:
             if closing is not None:
                 closing()
         finally:
-            self._free.release()
+            self._give_back()
 
 
 def slots_for(registry: dict[str, Any], size: int) -> StreamSlots:

@@ -30,12 +30,19 @@ FAR = datetime(9000, 1, 1, tzinfo=UTC)
 
 def _deliver_pending(node, account_id: str) -> None:
     """Send, at once, the head of each of the account's peer queues, until none is left
-    (each delivered message enqueues the next one, which the node's jobs then run)."""
+    (each delivered message enqueues the next one, which the node's jobs then run). A
+    delivery job before its message's retry does nothing: the heads' retries are made
+    due now, as if their time had come."""
     trustdesk = node.app.extensions["trustdesk"]
     for _ in range(10):
         with node.app.app_context():
             work = outbox_work(trustdesk, account_id)
-            heads = [m.id for m in OutboxStore(work.session, work.scope).heads_due(FAR)]
+            store = OutboxStore(work.session, work.scope)
+            heads = []
+            for head in store.heads_due(FAR):
+                store.make_due(head, work.clock.now())
+                heads.append(head.id)
+            db.session.commit()
             db.session.remove()
         if not heads:
             return

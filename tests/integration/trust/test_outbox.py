@@ -17,8 +17,8 @@ from tests.factories.accounts import make_account
 from tests.integration.trust.outbox_fakes import RecordedJobs, stored_message, work_for
 from trust.errors import PeerDeclined, PeerUnavailable
 from trust.handshake import TrustStore
-from trust.models import Trust
-from trust.outbox import Outbox, sweep
+from trust.models import KEY_NOTICE, OutboxMessage, Trust
+from trust.outbox import MAX_ATTEMPTS, Outbox, backoff, sweep
 
 
 @dataclass
@@ -106,6 +106,7 @@ def test_a_later_message_waits_uncharged_and_goes_as_soon_as_the_earlier_one_is_
     assert stored_message(app, outbox_account, first).attempts == 1
 
     peer.up = True
+    clock.advance(timedelta(seconds=2))  # the first one's retry is due
     delivered, jobs = _attempt(app, outbox_account, peer, first)
     assert delivered and jobs.deliveries() == [second]  # the next one is sent at once
     assert _attempt(app, outbox_account, peer, second)[0] is True
@@ -270,3 +271,112 @@ def test_a_refusal_a_retry_may_change_is_retried_later(app, outbox_account, cloc
     retried = stored_message(app, outbox_account, first)
     assert done is False and retried.abandoned_at is None and retried.attempts == 1
     assert jobs.deliveries() == [first]
+
+
+@dataclass
+class TimedPeer(Peer):
+    """A peer that notes when it was called, counted from ``start``."""
+
+    clock: Any = None
+    start: Any = None
+    calls: list[timedelta] = field(default_factory=list)
+
+    def post_signed(self, url: str, body: dict[str, Any], key: Any, **kw: Any) -> dict:
+        self.calls.append(self.clock.now() - self.start)
+        return super().post_signed(url, body, key, **kw)
+
+
+def _swept(app) -> list[str]:
+    """The deliveries one run of the sweep asks for."""
+    node = app.extensions["trustdesk"]
+    recorded = RecordedJobs()
+    real_jobs, node.jobs = node.jobs, recorded
+    try:
+        with app.app_context():
+            sweep(node, reschedule=False)
+            db.session.commit()
+    finally:
+        node.jobs = real_jobs
+    return recorded.deliveries()
+
+
+def test_a_sweep_that_finds_a_retry_due_starts_no_second_chain_of_retries(
+    app, outbox_account, clock
+):
+    """The sweep reads the queues unlocked: it finds the message of a peer that is down
+    due while that message's own retry job is due too, and asks for a delivery of its
+    own. Both jobs sent it and both scheduled a retry, so from then on every attempt came
+    twice: the peer was called twice as often as the backoff says and the message was
+    given up after about 9 hours instead of 19. Jobs run here as the runners run them,
+    each at its due time; the peer is tried on the backoff's schedule alone."""
+    import heapq
+
+    [message] = _queue(app, outbox_account, clock, 1)
+    peer = TimedPeer(up=False, clock=clock, start=clock.now())
+    jobs = [(clock.now(), 0)]  # (due, order) of the deliveries asked for
+    swept = False
+    while jobs:
+        due, _ = heapq.heappop(jobs)
+        clock.advance(max(due - clock.now(), timedelta()))
+        if not swept and peer.calls and peer.calls[-1] >= timedelta(seconds=60):
+            swept = message in _swept(app)  # while this retry is due
+            if swept:
+                heapq.heappush(jobs, (clock.now(), len(peer.calls) * 2 + 1))
+        asked = _attempt(app, outbox_account, peer, message)[1].asked
+        for n, (_, args, at) in enumerate(asked):
+            assert args[1] == message
+            heapq.heappush(jobs, (at or clock.now(), len(peer.calls) * 2 + n + 2))
+
+    assert swept, "the sweep never found the message due"
+    tried_at = [
+        sum((backoff(n) for n in range(1, k + 1)), timedelta()) for k in range(MAX_ATTEMPTS)
+    ]
+    assert peer.calls == tried_at
+    given_up = stored_message(app, outbox_account, message)
+    assert given_up.abandoned_at is not None and given_up.attempts == MAX_ATTEMPTS
+    assert peer.calls[-1] > timedelta(hours=18)
+
+
+def test_a_job_before_the_messages_retry_is_due_sends_nothing_and_asks_for_nothing(
+    app, outbox_account, clock
+):
+    """The message's retry is scheduled; a second job for it (a re-check, the sweep's of
+    an earlier moment) leaves it to that retry."""
+    [message] = _queue(app, outbox_account, clock, 1)
+    peer = TimedPeer(up=False, clock=clock, start=clock.now())
+    _attempt(app, outbox_account, peer, message)  # fails: its retry is due in 2 s
+
+    early, jobs = _attempt(app, outbox_account, peer, message)
+
+    assert early is False and jobs.asked == [] and len(peer.calls) == 1
+    assert stored_message(app, outbox_account, message).attempts == 1
+    clock.advance(backoff(1))
+    _attempt(app, outbox_account, peer, message)
+    assert len(peer.calls) == 2
+
+
+def test_a_message_backing_off_goes_at_once_when_the_key_notice_ahead_of_it_is_delivered(
+    app, outbox_account, clock
+):
+    """Waiting is not an attempt: the notice got through, so the peer is up, and the
+    message behind it goes now rather than at its retry, half an hour away."""
+    [event] = _queue(app, outbox_account, clock, 1)
+    with app.app_context():
+        work_for(app, outbox_account, RecordedJobs())
+        db.session.get(OutboxMessage, event).attempts = 10  # down for half an hour
+        db.session.commit()
+    peer = Peer(up=False)
+    _attempt(app, outbox_account, peer, event)  # fails: its retry is 34 minutes away
+    with app.app_context():
+        work = work_for(app, outbox_account, RecordedJobs())
+        trust = TrustStore(work.session, work.scope).get(f"trust-outbox-{outbox_account.id}")
+        notice = Outbox(work).queue(trust, "/federation/v1/msp/keys/rotation", {},
+                                    precedence=KEY_NOTICE).id  # fmt: skip
+        db.session.commit()
+    peer.up = True
+
+    delivered, jobs = _attempt(app, outbox_account, peer, notice)
+
+    assert delivered and jobs.deliveries() == [event]
+    assert _attempt(app, outbox_account, peer, event)[0] is True
+    assert peer.received == [notice, event]

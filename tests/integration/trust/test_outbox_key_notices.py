@@ -206,6 +206,7 @@ def test_a_key_notice_is_never_given_up_while_a_trust_with_the_peer_is_active(ap
     assert done is False and retried.abandoned_at is None
     assert retried.next_attempt_at == clock.now() + KEY_NOTICE_MAX_DELAY
     assert jobs.deliveries() == [key]
+    clock.advance(KEY_NOTICE_MAX_DELAY)
     assert _attempt(app, account, Peer(up=True), key)[0] is True  # the peer is back
 
 
@@ -260,6 +261,7 @@ def test_a_key_notice_refused_for_an_old_key_the_peer_lacks_is_set_aside_not_blo
     assert _attempt(app, account, peer, event)[0] is False  # the peer lacks the key yet
 
     peer.unknown.clear()  # its admin confirmed the current key out of band
+    clock.advance(AWAITING_CONFIRMATION_DELAY)  # the message looks again
     assert _attempt(app, account, peer, event)[0] is True
     assert peer.received == [(event, "current")]
 
@@ -302,6 +304,7 @@ def test_a_waiting_message_still_ends_with_its_trust(app, account, clock):
         TrustStore(work.session, work.scope).get(f"trust-first-{account.id}").status = "deactivated"
         db.session.commit()
 
+    clock.advance(AWAITING_CONFIRMATION_DELAY)  # the message looks again
     assert _attempt(app, account, Peer(up=True), event)[0] is False
     assert stored_message(app, account, event).abandoned_at is not None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 
 def _listen(desk, who: str) -> tuple[threading.Thread, list[dict]]:
@@ -101,3 +102,66 @@ def test_streams_past_the_process_limit_are_refused_and_other_calls_still_answer
     again = desk.client.get("/api/v1/inbox/events", headers=headers, buffered=False)
     assert again.status_code == 200
     again.close()
+
+
+def test_a_stream_whose_opening_commit_failed_takes_no_slot_for_good(desk, monkeypatch):
+    """A database connection dropped as streams opened (a failover): the 500 that answered
+    instead dropped the stream without closing it, and its slot was never given back;
+    after as many failures as the process has slots, every stream was refused until it
+    restarted. (The collector is off: the slot must not wait for it.)"""
+    import gc
+
+    from flask import has_request_context, request
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import scoped_session
+
+    from services.inbox.slots import StreamSlots
+
+    app = desk.client.application
+    monkeypatch.setitem(app.extensions, "trustdesk.stream_slots", StreamSlots(2))
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # answer 500, as served
+    real_commit = scoped_session.commit
+    failing = True
+
+    def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        """The stream's own commit fails; the server is back for the next one."""
+        opening = has_request_context() and request.path == "/api/v1/inbox/events"
+        if failing and opening and not request.environ.get("test.dropped"):
+            request.environ["test.dropped"] = True
+            dropped = Exception("server closed the connection unexpectedly")
+            raise OperationalError("COMMIT", {}, dropped)
+        return real_commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(scoped_session, "commit", commit)
+    headers = desk.account.specialist.headers
+    gc.disable()
+    try:
+        for _ in range(2):
+            failed = desk.client.get("/api/v1/inbox/events", headers=headers, buffered=False)
+            assert failed.status_code == 500
+            failed.close()
+        failing = False
+
+        opened = [
+            desk.client.get("/api/v1/inbox/events", headers=headers, buffered=False)
+            for _ in range(2)
+        ]
+        assert [response.status_code for response in opened] == [200, 200]
+        for response in reversed(opened):  # one thread's request contexts: last in, first out
+            response.close()
+    finally:
+        gc.enable()
+
+
+def test_two_edits_of_a_request_reach_a_stream_as_two_events(desk):
+    """An edit of the subject adds no timeline entry: both edits had one id, and a client
+    that drops an event whose id it has seen (as EventSource users do) lost the second."""
+    raised = desk.raise_request(subject="Printer")
+    listener, received = _listen(desk, "admin")
+    for subject in ("Printer on floor 2", "Printer on floor 3"):
+        assert (
+            desk.patch(f"/api/v1/requests/{raised['id']}", {"subject": subject}).status_code == 200
+        )
+    listener.join()
+    edits = [e["id"] for e in received if e["request"] == raised["id"] and e["action"] == "updated"]
+    assert len(edits) == 2 and len(set(edits)) == 2
