@@ -21,7 +21,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 
@@ -114,6 +114,25 @@ def render_malformed_body(error: Exception) -> Response:
     log.info("malformed request body on %s %s: %r", request.method, request.path, error)
     return render_node_error(
         BadRequest("The request body is malformed: its framing (chunks or length) is broken")
+    )
+
+
+# PostgreSQL's verdicts on transactions that met others: a deadlock (one was chosen to
+# give way) and a serialization failure. Nothing was saved, and the same call again
+# will most likely pass.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+
+
+def render_operational_error(error: OperationalError) -> Response:
+    if getattr(error.orig, "sqlstate", None) not in RETRYABLE_STATES:
+        return render_unexpected(error)
+    log.warning("transaction gave way on %s %s", request.method, request.path, exc_info=True)
+    rollback_keeping(db.session)
+    return render_node_error(
+        ConcurrentChange(
+            "Another change made at the same moment held what this one needed; nothing "
+            "was saved. Try again."
+        )
     )
 
 
@@ -276,6 +295,7 @@ def install_error_handlers(app: Flask, malformed: tuple[type[Exception], ...] = 
     app.before_request(refuse_unstorable)
     app.register_error_handler(NodeError, render_node_error)
     app.register_error_handler(DataError, render_data_error)
+    app.register_error_handler(OperationalError, render_operational_error)
     app.register_error_handler(IntegrityError, render_integrity_error)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(Exception, render_unexpected)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from account_node.clock import Clock
@@ -176,7 +176,11 @@ class Authenticator:
 
 
 def _touch(token_id: str, now: datetime, session: Session) -> None:
-    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    """Note the token's use, unless another transaction holds its row (a revocation, or
+    another call's note): a last-used time is worth no wait, let alone a deadlock. On
+    SQLite, which has no row locks, a plain update."""
+    free = select(ApiToken.id).where(ApiToken.id == token_id).with_for_update(skip_locked=True)
+    session.execute(update(ApiToken).where(ApiToken.id.in_(free)).values(last_used_at=now))
 
 
 def _keep(session: Session, person: Person) -> None:

@@ -293,9 +293,12 @@ class Tokens:
         if owner_id is not None and token.person_id != owner_id:
             raise self.store.not_found(f"token {token_id} not found")
         if token.revoked_at is None:
+            # The audit chain's head first, then the token's row: the order in which any
+            # write made with that token takes them (its last use is written at commit).
+            # The other way round, revoking a token while it was in use deadlocked.
+            self.work.record("token.revoke", "token", token.id, before={"name": token.name})
             token.revoked_at = self.work.clock.now()
             self.store.session.flush()
-            self.work.record("token.revoke", "token", token.id, before={"name": token.name})
 
     def for_person(self, person_id: str) -> list[Any]:
         return self.store.for_person(person_id)

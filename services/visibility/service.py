@@ -116,7 +116,9 @@ class SharedRequests:
         }
 
     def detail(self, request_id: str) -> dict[str, Any]:
-        request = self._reached(request_id)
+        return self._detail(self._reached(request_id))
+
+    def _detail(self, request: Request) -> dict[str, Any]:
         pauses = self.store.pauses_of([request.id])[request.id]
         events = self.store.timeline(request.id)
         names = self.store.names_of([request.requester_id])
@@ -133,9 +135,11 @@ class SharedRequests:
         return _event(self.requests.add_note(request_id, body, public=public))
 
     def change_status(self, request_id: str, status: str, reason: str) -> dict[str, Any]:
+        """The request as the change left it. Not read back through ``_reached``: on an
+        ended offering that refuses a closed request, so closing one, the last move its
+        offering still allows, was answered with a refusal and rolled back."""
         self._reached(request_id)
-        self.requests.change_status(request_id, status, reason)
-        return self.detail(request_id)
+        return self._detail(self.requests.change_status(request_id, status, reason))
 
     # --- internals ---------------------------------------------------------------------
 

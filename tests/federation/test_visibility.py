@@ -54,6 +54,24 @@ def test_the_specialist_moves_the_request_through_its_status_machine(served):
     assert illegal.json()["code"] == "peer_refused_change"
 
 
+def test_the_msp_closes_a_request_of_an_expired_offering_and_then_reaches_it_no_more(served):
+    """Existing requests stay workable until closed (DESIGN section 5): closing is the
+    last move the ended offering allows. The answer was built by reading the request
+    back through the check that refuses closed requests of ended offerings, so the
+    close was refused and rolled back."""
+    path = f"/api/v1/trusts/{served.trust}/requests/{served.request['id']}"
+    with served.msp.client(served.msp_account.specialist) as msp:
+        ok(msp.patch(path, json={"status": "resolved"}))
+    with served.msp.client(served.msp_account.admin) as admin:
+        ok(admin.post(f"/api/v1/offerings/{served.offering['id']}/expire"))
+    with served.msp.client(served.msp_account.specialist) as msp:
+        closed = ok(msp.patch(path, json={"status": "closed"}))
+        assert closed["status"] == "closed"
+        assert msp.get(path).status_code == 502  # refused by the customer: ended and closed
+    with served.customer.client(served.customer_account.end_user) as customer:
+        assert ok(customer.get(f"/api/v1/requests/{served.request['id']}"))["status"] == "closed"
+
+
 def test_deactivating_the_trust_cuts_access_at_once_even_if_the_notice_is_lost(served, monkeypatch):
     from trust.client import PeerClient
     from trust.errors import PeerUnavailable

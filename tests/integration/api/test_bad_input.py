@@ -201,6 +201,26 @@ def test_an_unexpected_error_is_a_500_problem_without_internals(app, client, acc
     assert "secret" not in body["detail"]
 
 
+@pytest.mark.parametrize("state", ["40P01", "40001"], ids=["deadlock", "serialization"])
+def test_a_transaction_that_gave_way_is_a_409_to_retry(client, account, monkeypatch, state):
+    """PostgreSQL ends one of two transactions that wait on each other: the caller's
+    change was not saved and may simply be sent again; not a 500."""
+    from sqlalchemy.exc import OperationalError
+
+    from account_node.identity import service
+
+    class GaveWay(Exception):
+        sqlstate = state
+
+    def gave_way(*args, **kwargs):
+        raise OperationalError("UPDATE api_tokens ...", {}, GaveWay("deadlock detected"))
+
+    monkeypatch.setattr(service.Teams, "create", gave_way)
+    response = client.post("/api/v1/teams", headers=account.admin.headers, json={"name": "T"})
+    body = _assert_problem(response, 409, "concurrent_change")
+    assert "Try again" in body["detail"] and "api_tokens" not in body["detail"]
+
+
 def test_the_last_admin_cannot_be_demoted(client, account):
     response = client.patch(
         f"/api/v1/users/{account.admin.id}",
