@@ -86,7 +86,9 @@ class RedisHub:
     def __init__(self, url: str, node_url: str = "") -> None:
         import redis
 
-        self.redis = redis.Redis.from_url(url)
+        # As the job queue's client (account_node.jobs): a Redis that stops answering
+        # must not hold the request thread that publishes after its commit.
+        self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         database = self.redis.connection_pool.connection_kwargs.get("db", 0)
         self.node = f"{database}-{hashlib.sha256(node_url.encode()).hexdigest()[:12]}"
 

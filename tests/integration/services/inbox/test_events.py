@@ -79,3 +79,30 @@ def test_a_nodes_hub_is_named_by_its_settings(redis_url):
     finally:
         first.redis.close()
         second.redis.close()
+
+
+def test_a_redis_that_stops_answering_does_not_hold_the_publisher():
+    """Publishing runs after a commit on the request's own thread: a Redis that accepts
+    and never answers must cost a bounded wait (the job queue's 5 s), not forever."""
+    import socket
+    import threading
+    import time
+
+    from services.inbox.events import RedisHub
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    held: list = []
+    threading.Thread(target=lambda: held.append(silent.accept()), daemon=True).start()
+    hub = RedisHub(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", "https://node.test")
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exception, match="[Tt]imeout"):
+            hub.publish("acme", {"id": "x"})
+        assert time.monotonic() - started < 7
+    finally:
+        hub.redis.close()
+        for connection, _ in held:
+            connection.close()
+        silent.close()
