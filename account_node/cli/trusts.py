@@ -97,7 +97,12 @@ def trust_deactivate(ctx: click.Context, account_id: str, as_email: str, trust_i
 def trust_list(ctx: click.Context, account_id: str, as_email: str, as_json: bool) -> None:
     with node_context(ctx) as app:
         wired = handshake(app, work_as(app, account_id, as_email, "admin", "auditor"))
-        rows = [_trust_row(t) for t in wired.trusts.page(None, 200).items]
+        rows, cursor = [], None
+        while True:  # every trust: ended ones stay on record, and a first page held only those
+            page = wired.trusts.page(cursor, 200)
+            rows += [_trust_row(t) for t in page.items]
+            if not (cursor := page.next_cursor):
+                break
         emit(rows, as_json, lambda r: "\n".join("\t".join(str(v) for v in t.values()) for t in r))
 
 

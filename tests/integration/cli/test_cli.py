@@ -158,3 +158,26 @@ def test_a_database_fault_is_not_blamed_on_a_value(env):
     result = CliRunner().invoke(cli, ["audit", "verify"], env=env)
     assert result.exit_code != 0
     assert "cannot be stored" not in result.output
+
+
+def test_trust_list_shows_every_trust_not_a_first_page(env, tmp_path):
+    """Ended trusts stay on record for good: the list showed the first 200 and stopped."""
+    from datetime import UTC, datetime
+
+    from account_node.db import db
+    from account_node.tenancy import AccountScope, bind_scope
+    from trust.models import Trust
+
+    create_acme(env)
+    app = create_app(node_settings(data_dir=str(tmp_path), secret_key="k"))
+    with app.app_context():
+        bind_scope(db.session(), AccountScope("acme"))
+        at = datetime(2021, 1, 1, tzinfo=UTC)
+        db.session.add_all(
+            Trust(id=f"t{n:03}", role="trusted", peer_account=f"c{n}", peer_node="https://c.test",
+                  status="deactivated", agreement={}, created_at=at, account_id="acme")
+            for n in range(205)
+        )  # fmt: skip
+        db.session.commit()
+    listed = json.loads(run(env, "trust", "list", *ACME, "--json"))
+    assert len(listed) == 205

@@ -98,7 +98,7 @@ def test_a_redis_that_stops_answering_does_not_hold_the_publisher():
     hub = RedisHub(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", "https://node.test")
     started = time.monotonic()
     try:
-        with pytest.raises(Exception, match="[Tt]imeout"):
+        with pytest.raises(Exception, match=r"[Tt]imeout"):
             hub.publish("acme", {"id": "x"})
         assert time.monotonic() - started < 7
     finally:
