@@ -6,6 +6,17 @@ own record of the trust: it must exist, name the signer's account as the peer, b
 active, and be the one the signature covers. A deactivated trust is refused here even if
 the peer never heard of the deactivation. What the trust offers (offerings, requests) is
 the calling slice's check, made next.
+
+The trust is read without a lock, unlike where its status changes (trust.handshake,
+trust.ending). A call checked just before a deactivation commits may finish just after
+it, its writes stamped a few milliseconds past ``deactivated_at`` (taken before that
+commit): it is ordered before the deactivation, as a call that came a moment earlier
+would be, and every call checked after the commit is refused. No call under a trust
+changes the trust's status, so this cannot undo an end. A lock would cost every call:
+on PostgreSQL a ``FOR SHARE`` writes a lock into the trust's row on every read (the
+inbox's fan-out makes one per page per customer) and makes a deactivation wait for
+the slowest call in flight; on SQLite the only lock there is is the node's one write
+lock, which would make every call under every trust wait for every other.
 """
 
 from __future__ import annotations

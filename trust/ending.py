@@ -6,6 +6,12 @@ that notice is lost. That holds for a proposal withdrawn before it is accepted t
 invited side, which pins the proposer's key only on accept, checks the notice with the
 key the proposal names; and if the notice is lost the proposer refuses the
 countersignature (``ProposalWithdrawn``).
+
+Both ways of ending read the trust under its row lock (``TrustStore.locked``) and end it
+only if it has not ended: an accept or a countersignature racing the end is taken before
+it (and the end then ends the trust it made active) or after it (and refuses), never
+written over it. The lock is released by the commit before the peer is told, so a peer
+on this same node can take the notice.
 """
 
 from __future__ import annotations
@@ -50,8 +56,11 @@ class Deactivations:
 
         A proposal ended before it was accepted (withdrawn, or declined) is told the
         same way, signed with the key the proposal names while this account still has
-        it: the peer knows no other yet (``authenticate_proposer``)."""
-        trust = self.handshake.trusts.get(trust_id)
+        it: the peer knows no other yet (``authenticate_proposer``).
+
+        Ended under the trust's row lock (see the module docstring): on PostgreSQL an
+        accept whose countersignature is out holds it, and this waits for the accept."""
+        trust = self.handshake.trusts.locked(trust_id)
         if trust.status == "deactivated":
             return trust
         own = self._notice_key(trust)
@@ -111,8 +120,9 @@ class Deactivations:
     def receive(self, call: TrustCall) -> Trust:
         """``call``: authenticated under the trust, by its peer, whatever the trust's
         status (``authenticate_trust_call``, or ``authenticate_proposer`` for a proposal
-        not accepted here): only the peer may end it from its side."""
-        trust = call.trust
+        not accepted here): only the peer may end it from its side. Read again under
+        the row lock: an accept here may have made it active since it was authenticated."""
+        trust = self.handshake.trusts.locked(call.trust.id)
         if trust.status != "deactivated":
             self._end(trust, f"{trust.peer_account} (peer notice)")
         return trust

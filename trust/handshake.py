@@ -23,6 +23,18 @@ call (``Handshake._write_and_send``).
 A step whose answer was lost is sent once more, signed anew; the receivers answer the
 repeat of a step they took as they answered it (the same trust, no second one).
 
+Every change of a trust's status (accepted, countersigned, deactivated) reads the row
+under a lock held until the commit and checks the status again under it
+(``TrustStore.locked``): two changes racing each other are taken one after the other,
+and the second sees what the first did. So a deactivation, once committed, is final: an
+accept or a countersignature that comes after it finds the trust ended and refuses,
+never writes ``active`` over it. On PostgreSQL the accept's lock is taken with its
+write, before the call to the peer, and a deactivation here waits for the accept to
+end; on SQLite it is taken after the call (``_write_and_send``), and a deactivation
+made while the countersignature was out makes the accept fail (``ProposalWithdrawn``)
+though the peer took it: that deactivation's own notice ends the peer's side (DESIGN
+section 5: the other is told).
+
 A key rotated while a proposal waits does not break it. Until the trust is active no
 rotation notice goes to the peer (trust.rotation announces to active trusts), so the
 accept carries them: the accepting side sends its notices since the key the agreement
@@ -44,7 +56,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from account_node.context import Work
 from account_node.errors import ValidationFailed
@@ -103,6 +115,29 @@ class TrustStore(ScopedStore[Trust]):
         trusts would in time hold none of the newest customers."""
         query = select(Trust).where(Trust.role == "trusted", Trust.status == "active")
         return list(self.session.scalars(query.order_by(Trust.created_at, Trust.id)))
+
+    def locked(self, trust_id: str) -> Trust:
+        """The trust read afresh, its row locked until commit: read it so before changing
+        its status, and check the status on what this returns. A copy the session read
+        earlier without the lock is replaced (it has no unsaved changes: flushed first).
+
+        On PostgreSQL, ``FOR UPDATE``: a second writer waits, then reads what the first
+        committed. On SQLite reads take no lock and ``FOR UPDATE`` does nothing, so the
+        database's one write lock is taken first by an UPDATE that changes nothing (as
+        ``RequestStore.lock_for_writing`` does); never call this before a call to a
+        peer that may be this same node (``Handshake._write_and_send``)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            self.session.execute(
+                update(Trust)
+                .where(Trust.account_id == self.scope.account_id, Trust.id == trust_id)
+                .values(status=Trust.status)
+                .execution_options(synchronize_session=False)
+            )
+        query = select(Trust).where(Trust.id == trust_id).with_for_update()
+        found = self.session.scalars(query.execution_options(populate_existing=True)).first()
+        if found is None:
+            raise TrustNotFound(f"trust {trust_id} not found")
+        return found
 
 
 class InvitationStore(ScopedStore[Invitation]):
@@ -300,12 +335,13 @@ class Handshake:
         proposal names (a routine rotation since), the proposer is sent the rotation's
         notices first, as the rotation would have sent them had the trust been active:
         it then takes the new key for the named one. The proposer's answer carries its
-        own notices, if it rotated since it proposed, and ours takes them likewise."""
-        trust = self.trusts.get(trust_id)
-        if trust.role == "trusted" and trust.status == "deactivated" and not trust.activated_at:
-            raise ProposalWithdrawn(f"trust {trust_id} ended before it was accepted")
-        if trust.role != "trusted" or trust.status != "proposed":
-            raise TrustConflict(f"trust {trust_id} is not a proposal awaiting this account")
+        own notices, if it rotated since it proposed, and ours takes them likewise.
+
+        The status is checked again, under the trust's row lock, as the accept is
+        written (``TrustStore.locked``): a deactivation committed since the first check
+        is final, and the accept is refused (on SQLite, where the write follows the
+        call, after the peer took the countersignature: see the module docstring)."""
+        trust = _awaiting_acceptance(self.trusts.get(trust_id))
         own = self.keys.current()
         vouching = self.notices_since(trust.agreement["document"]["trusted"]["keyid"])
         countersigned = countersign(trust.agreement, own.signing, str(own.ref), AGREEMENT)
@@ -315,14 +351,15 @@ class Handshake:
         peer = f"{trust.peer_node}/federation/v1/{trust.peer_account}"
 
         def write() -> Trust:
-            self._pin(ref, key, trust.peer_node)
-            trust.agreement, trust.status, trust.activated_at = (
+            locked = _awaiting_acceptance(self.trusts.locked(trust_id))  # `trust`, reread
+            self._pin(ref, key, locked.peer_node)
+            locked.agreement, locked.status, locked.activated_at = (
                 countersigned,
                 "active",
                 self.work.clock.now(),
             )
             self.work.session.flush()
-            return trust
+            return locked
 
         def send() -> None:
             if vouching:
@@ -333,14 +370,14 @@ class Handshake:
             )
 
         try:
-            self._write_and_send(
+            accepted = self._write_and_send(
                 write, lambda: self._check_pinnable(ref, key, trust.peer_node), send
             )
         except PeerDeclined as exc:
             raise _proposal_refused(exc) from exc
         self._take_rotations(trusting["keyid"], answers[0])
-        self.work.record("trust.accept", "trust", trust.id, before, summary(trust))
-        return trust
+        self.work.record("trust.accept", "trust", accepted.id, before, summary(accepted))
+        return accepted
 
     # --- step 3, received by the trusting side ------------------------------------------
 
@@ -356,9 +393,13 @@ class Handshake:
         if the peer sent us that rotation's notices (``verify_countersigned``). Returned
         with the trust: our own rotation notices since the key our proposal names, for
         the peer to take in turn (``notices_since``; ``ProposalStale`` if that key was
-        revoked since). ``ProposalWithdrawn`` if the proposal was withdrawn here."""
-        trust = call.trust
+        revoked since). ``ProposalWithdrawn`` if the proposal was withdrawn here.
+
+        The trust is read again under its row lock (``TrustStore.locked``), held until
+        the commit: a withdrawal here either committed before, and the countersignature
+        is refused, or waits, and then ends the trust this made active."""
         signed = signed_agreement(body)
+        trust = self.trusts.locked(call.trust.id)
         if trust.role == "trusting" and trust.status == "deactivated" and not trust.activated_at:
             raise ProposalWithdrawn(f"trust {trust.id} was withdrawn before it was accepted")
         if trust.role != "trusting" or trust.status not in ("proposed", "active"):
@@ -512,6 +553,16 @@ class Handshake:
             deactivated_by=None,
         )
         return self.trusts.add(trust)
+
+
+def _awaiting_acceptance(trust: Trust) -> Trust:
+    """``trust`` if it is a proposal this account received and may accept; else
+    ``ProposalWithdrawn`` if it ended before it was accepted, ``TrustConflict`` if not."""
+    if trust.role == "trusted" and trust.status == "deactivated" and not trust.activated_at:
+        raise ProposalWithdrawn(f"trust {trust.id} ended before it was accepted")
+    if trust.role != "trusted" or trust.status != "proposed":
+        raise TrustConflict(f"trust {trust.id} is not a proposal awaiting this account")
+    return trust
 
 
 def _proposal_refused(exc: PeerDeclined) -> Exception:
