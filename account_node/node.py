@@ -40,12 +40,9 @@ class Node:
             else InlineJobs(self.run_job, self.clock)
         )
 
-    def start_periodic_jobs(self) -> None:
-        """Start the self-rescheduling sweeps: one job per period slot, however many
-        processes start them. On Redis the slot's job id says so (``schedule_periodic``);
-        the embedded runner's jobs live in its process, so there only the process that
-        holds the data directory's lock runs them (``_claim_periodic_jobs``)."""
-        sweeps = [
+    def periodic_sweeps(self) -> list[tuple[str, str, int, str]]:
+        """(queue, function, seconds between runs, name) of each sweep that is on."""
+        return [
             sweep
             for sweep in (
                 ("sla", SLA_SWEEP, self.settings.sla_sweep_seconds, "sla-sweep"),
@@ -55,6 +52,14 @@ class Node:
             )
             if sweep[2] > 0
         ]
+
+    def start_periodic_jobs(self) -> None:
+        """Start the self-rescheduling sweeps: one job per period slot, however many
+        processes start them, and however often (``trustdesk worker`` does again and
+        again, see worker.py). On Redis the slot's job id says so (``schedule_periodic``);
+        the embedded runner's jobs live in its process, so there only the process that
+        holds the data directory's lock runs them (``_claim_periodic_jobs``)."""
+        sweeps = self.periodic_sweeps()
         if not sweeps or (isinstance(self.jobs, InlineJobs) and not self._claim_periodic_jobs()):
             return
         for queue, func, every, name in sweeps:

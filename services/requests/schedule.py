@@ -7,7 +7,8 @@ stored job, and most are made stale by the next change anyway.
 
 Each job carries the request's ``clock_version``; anything that moves a clock bumps it, so
 a job scheduled for an older version finds itself stale and does nothing. Jobs are
-enqueued after commit (``Work.enqueue``), and a periodic sweep repairs any that were lost.
+enqueued after commit (``Work.enqueue``), and a periodic sweep repairs any that were lost
+and schedules them again (``schedule_checks_again``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from services.requests.clocks import NEVER
 from services.requests.models import Request
 
 if TYPE_CHECKING:
-    from services.requests.service import RequestView
+    from services.requests.service import Requests, RequestView
 
 CHECK = "services.requests.jobs.check_clocks"
 
@@ -46,3 +47,13 @@ def schedule_clock_checks(work: Work, request: Request, view: RequestView) -> No
         at=moment,
         job_id=f"sla-{request.id}-{request.clock_version}-{int(moment.timestamp())}",
     )
+
+
+def schedule_checks_again(requests: Requests, request_id: str) -> None:
+    """After the sweep repaired a request's stored states: schedule its next check.
+
+    The sweep finds a request whose checks were lost (Redis lost them, a worker died);
+    its repair left them lost, so every later moment of that request waited for a sweep,
+    up to a whole interval late, instead of its own check on time."""
+    view = requests.view(request_id)
+    schedule_clock_checks(requests.work, view.request, view)

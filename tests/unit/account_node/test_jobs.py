@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq import Queue, SimpleWorker
@@ -23,6 +23,8 @@ from account_node.jobs import (
     install_worker_executor,
     resolve,
     run_in_worker,
+    running_job,
+    then_next_run,
 )
 from tests.unit.account_node import jobs_fixture
 
@@ -253,6 +255,45 @@ def test_a_delayed_job_asked_for_after_commit_keeps_its_moment(app, inline, reco
     own_clock.advance(timedelta(minutes=5))
     inline.drain()
     assert recorder.ran == [("x.check", ("r-2",))]
+
+
+# Periodic sweeps
+
+
+class AskedIds:
+    """A job queue that remembers the ids it was asked to enqueue under."""
+
+    def __init__(self) -> None:
+        self.ids: list[str | None] = []
+
+    def enqueue(self, queue, func, *args, at=None, job_id=None) -> None:
+        self.ids.append(job_id)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sweep_run_a_moment_before_its_slot_schedules_the_slot_after_its_own():
+    """rq starts a job once its scheduler's clock passes the slot; the worker's clock may
+    be a little behind. Reckoned from that clock alone, the 9:01 run scheduled 9:01
+    again, under the id of the very job running."""
+    nine_one = datetime(2026, 3, 2, 9, 1, tzinfo=UTC)
+    clock = FakeClock(nine_one - timedelta(milliseconds=400))
+    jobs = AskedIds()
+    with (
+        running_job(f"sweep-{int(nine_one.timestamp())}"),
+        then_next_run(jobs, clock, "sla", "x.sweep", 60, "sweep", when=True),
+    ):
+        pass
+    assert jobs.ids == [f"sweep-{int(nine_one.timestamp()) + 60}"]
+
+
+def test_a_sweep_run_outside_any_job_schedules_the_slot_after_now():
+    clock = FakeClock(datetime(2026, 3, 2, 9, 0, 42, tzinfo=UTC))
+    jobs = AskedIds()
+    with then_next_run(jobs, clock, "sla", "x.sweep", 60, "sweep", when=True):
+        pass
+    assert jobs.ids == [f"sweep-{int(datetime(2026, 3, 2, 9, 1, tzinfo=UTC).timestamp())}"]
 
 
 # rq on Redis

@@ -7,7 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import create_engine, text
 
-from services.requests.jobs import sweep_clocks
+from account_node.db import db
+from account_node.identity.models import Account
+from account_node.tenancy import AccountScope, bind_scope, clear_scope
+from services.requests.jobs import monitor_work, sweep_clocks
+from services.requests.schedule import CHECK
+from services.requests.service import Requests
 from tests.integration.services.requests.conftest import build_desk
 from tests.statements import statements
 
@@ -212,3 +217,93 @@ def test_the_sweep_picks_every_request_whose_stored_clocks_a_reading_finds_stale
             db.session.rollback()
             db.session.remove()
     assert seen_stale > 0  # the walk did pass moments the jobs would have marked
+
+
+def _stored_breaches(desk) -> set[str]:
+    """The desk's requests listed as breached: by their stored states, not live readings."""
+    return {r["id"] for r in desk.get("/api/v1/requests", breached="true").get_json()["items"]}
+
+
+def test_a_request_the_sweep_repaired_has_its_next_moment_checked_on_time(app, desk, clock):
+    """The sweep repairs a request whose checks were lost (Redis lost them, a worker
+    died). Its later moments must come by their own check, on time: after the repair
+    they used to wait for the next sweep, up to an interval late."""
+    body = desk.raise_request()  # response 2 h: at risk at 90 min, due at 120 min
+    node = app.extensions["trustdesk"]
+    node.jobs.drain()
+    node.jobs.discard_pending()  # the checks are lost, as in a crash
+    clock.advance(timedelta(minutes=91))
+    _sweep(app)
+    assert body["id"] in [args[1] for func, args in node.jobs.pending_calls() if func == CHECK]
+    clock.advance(timedelta(minutes=30))
+    node.jobs.drain()  # its check, no sweep
+    assert body["id"] in _stored_breaches(desk)
+
+
+def _deactivate(app, account_id: str) -> None:
+    """Under the account's own scope: with none, the runtime role may change no account."""
+    with app.app_context():
+        session = db.session()
+        bind_scope(session, AccountScope(account_id))
+        session.get(Account, account_id).active = False
+        session.commit()
+        clear_scope(session)
+        db.session.remove()
+
+
+def test_the_sweep_leaves_a_deactivated_accounts_requests_as_they_were(app, client, clock):
+    """A deactivated account is frozen: the node's other sweeps pass it by, and the SLA
+    sweep wrote breaches, timeline entries and audit events into it."""
+    gone, kept = build_desk(app, client), build_desk(app, client)
+    frozen, live = gone.raise_request(), kept.raise_request()
+    node = app.extensions["trustdesk"]
+    node.jobs.drain()
+    node.jobs.discard_pending()  # all is left to the sweep
+    _deactivate(app, gone.account.id)
+    clock.advance(timedelta(hours=9))
+    _sweep(app)
+    assert live["id"] in _stored_breaches(kept)  # the sweep did run
+    with app.app_context():
+        requests = Requests(monitor_work(node, gone.account.id))
+        request = requests.get(frozen["id"])
+        assert (request.response_state, request.resolution_state) == ("on_track", "on_track")
+        timeline = requests.store.timeline(frozen["id"], include_internal=True)
+        assert [e for e in timeline if e.kind == "sla"] == []
+        db.session.remove()
+
+
+def test_a_request_locked_elsewhere_gives_way_and_the_sweep_goes_on_with_the_others(
+    postgres_app, postgres_urls, clock, caplog
+):
+    """A stale request whose row someone holds (a stuck transaction) used to stall the
+    sweep on its lock, and with it every account after this one. Its refresh now waits
+    briefly, gives way and is left to the next run; the others are repaired now."""
+    client = postgres_app.test_client()
+    first, second = build_desk(postgres_app, client), build_desk(postgres_app, client)
+    held, beside = first.raise_request(), first.raise_request()
+    elsewhere = second.raise_request()
+    node = postgres_app.extensions["trustdesk"]
+    node.jobs.drain()
+    node.jobs.discard_pending()  # all is left to the sweep
+    clock.advance(timedelta(hours=9))
+    engine = create_engine(postgres_urls[1], pool_size=1, max_overflow=0)
+    holder = engine.connect()
+    holder.begin()
+    account = {"a": first.account.id, "id": held["id"]}
+    holder.execute(text("SELECT set_config('app.account_id', :a, true)"), account)
+    holder.execute(text("SELECT id FROM requests WHERE id = :id FOR UPDATE"), account)
+    sweeping = threading.Thread(target=lambda: _sweep(postgres_app))
+    sweeping.start()
+    try:
+        sweeping.join(timeout=20)
+        assert not sweeping.is_alive(), "the sweep waited for the locked request"
+    finally:
+        holder.rollback()
+        holder.close()
+        sweeping.join(timeout=30)
+        engine.dispose()
+    assert _stored_breaches(first) == {beside["id"]}
+    assert _stored_breaches(second) == {elsewhere["id"]}
+    assert f"the SLA sweep failed for request {held['id']}" in caplog.text
+    _sweep(postgres_app)  # the next run, the row free again
+    assert _stored_breaches(first) == {held["id"], beside["id"]}
