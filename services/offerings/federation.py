@@ -13,8 +13,16 @@ requests are raised and measured there exactly as local ones. A newer revision r
 the terms; the same or an older one is acknowledged and ignored (redelivery, reordering).
 
 Expiry is a new revision with an end. The offering side stops at once; the notice goes
-now, or through the outbox when the peer is down, and every later visibility call about
-requests raised after the end is refused by the trusting node's own record.
+now, or through the outbox when the peer is down. Until it arrives the trusting node
+still takes requests on the offering: those raised at or after the end it gives are
+outside the offering. The provider never reaches them (``services.visibility.store``
+leaves them out of every visibility call from the commit that holds the end on); they
+stay on the trusting node, readable by its people as before, and each gets a public
+timeline entry saying so (``offering_ended``), so that its requester knows nobody at the
+provider will work it, and may cancel it or raise it again on an open offering. They
+are not cancelled for them: a request is its requester's to close, and theirs to read.
+Moving an end into the past by a revision is refused (``Offerings.check_end``): only an
+expiry, ending it now, makes such requests, and only for as long as the notice takes.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from services.offerings import schemas
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
 from services.offerings.service import Offerings, snapshot
+from services.requests.models import RequestEvent
 from services.sla.service import Calendars, Slas
 from trust.calls import TrustCall
 from trust.crypto.documents import sign_document, verify_document
@@ -105,6 +114,7 @@ class OfferingExchange:
         if offering.kind != "offered":
             return self.offerings.update(offering_id, **changes)
         trust = self._trusted(offering.trust_id or "")
+        self.offerings.check_end(offering, changes)
         fields = self.offerings.check(offering, **changes)
         document = self._document(offering, trust, revision=offering.revision + 1, **fields)
         signed = self._sign(document)
@@ -228,6 +238,11 @@ class OfferingExchange:
                 "the offering names another trust or other accounts", reason="offering_mismatch"
             )
         held = self.offerings.store.received(trust.id, doc["id"])
+        if held is not None:
+            # Read again under its lock: two deliveries of one revision at once (a retry
+            # while the first is still being answered) apply it, and tell those who
+            # raised requests after its end, once; creates on it wait meanwhile.
+            held = self.offerings.store.locked(held.id)
         if held is not None and held.revision >= doc["revision"]:
             return held
         default_sla = self._hold_terms(trust.id, doc["service"]["default_sla"])
@@ -263,12 +278,51 @@ class OfferingExchange:
             self.offerings.store.add(held)
             self.work.record("offering.receive", "offering", held.id, after=snapshot(held))
             return held
-        before = snapshot(held)
+        before, earlier_end = snapshot(held), held.ends_at
         for field, value in fields.items():
             setattr(held, field, value)
         self.offerings.store.session.flush()
         self.work.record("offering.receive", "offering", held.id, before, snapshot(held))
+        self._tell_raised_after_end(held, earlier_end)
         return held
+
+    def _tell_raised_after_end(self, held: Offering, earlier_end: datetime | None) -> None:
+        """Say on each request raised here at or after the end ``held`` now has (and
+        before ``earlier_end``, the end it had: those were told then) that its provider
+        does not see it (module docstring), in a public timeline entry by the provider's
+        person who ended it, and in the audit log."""
+        end = held.ends_at
+        if end is None or (earlier_end is not None and earlier_end <= end):
+            return  # no end, or not an earlier one: nothing raised here is newly after it
+        actor, now = self.work.actor, self.work.clock.now()
+        body = (
+            f"{held.peer_account} ended the offering {held.name} at "
+            f"{end:%Y-%m-%d %H:%M:%S} UTC, before this request was raised; the end reached "
+            f"this node only afterwards. {held.peer_account} does not see or work requests "
+            "raised after the end, so nobody there will work this one. It stays here for "
+            "you to read, cancel or close; raise it again on an open offering if you "
+            "still need help."
+        )
+        for request in self.offerings.store.raised_after_end(held, earlier_end):
+            request.event_count += 1
+            request.updated_at = now
+            self.offerings.store.session.add(
+                RequestEvent(
+                    account_id=self.work.scope.account_id,
+                    request_id=request.id,
+                    seq=request.event_count,
+                    at=now,
+                    kind="offering_ended",
+                    public=True,
+                    actor_id=actor.person_id,
+                    actor_name=actor.name,
+                    vouched_by=actor.vouched_by,
+                    body=body,
+                    data={"offering_id": held.id, "ends_at": end.isoformat()},
+                )
+            )
+            after = {"number": request.number, "offering_id": held.id, "ends_at": end.isoformat()}
+            self.work.record("request.raised_after_end", "request", request.id, after=after)
 
     def received(self, trust_id: str, remote_id: str) -> Offering:
         found = self.offerings.store.received(trust_id, remote_id)

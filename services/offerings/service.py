@@ -87,17 +87,21 @@ class Offerings:
             criteria.append(Offering.trust_id == trust_id)
         return self.store.page(cursor, limit, *criteria)
 
-    def check_open(self, offering: Offering, trust_active: bool) -> None:
-        """Raise OfferingClosed unless ``offering`` takes new requests now;
-        ``trust_active``: its trust, if it has one, is active. (Raising a request reads
-        the offering with its service, trust and SLA in one query: RequestStore.)"""
+    def check_open(
+        self, offering: Offering, trust_active: bool, now: datetime | None = None
+    ) -> None:
+        """Raise OfferingClosed unless ``offering`` takes new requests ``now`` (default:
+        the clock's now); ``trust_active``: its trust, if it has one, is active. (Raising
+        a request reads the offering with its service, trust and SLA in one query, under
+        the offering's lock, and passes the moment it raises the request at:
+        RequestStore.offering_terms.)"""
         if offering.kind == "offered":
             raise OfferingClosed(
                 f"offering {offering.name} is offered to {offering.peer_account}; "
                 "its requests are raised on that account's node",
                 errors={"offering_id": ["requests for this offering are raised by the customer"]},
             )
-        if not offering.is_open(self.work.clock.now()):
+        if not offering.is_open(now or self.work.clock.now()):
             raise OfferingClosed(
                 f"offering {offering.name} is not open for new requests",
                 errors={"offering_id": ["the offering has ended or not yet started"]},
@@ -131,7 +135,9 @@ class Offerings:
         return offering
 
     def update(self, offering_id: str, **changes: Any) -> Offering:
-        offering = _not_received(self.store.get(offering_id))
+        """Change the offering, read under its lock (``expire`` says why)."""
+        offering = _not_received(self.store.locked(offering_id))
+        self.check_end(offering, changes)
         before = snapshot(offering)
         self._apply(offering, **changes)
         self.store.session.flush()
@@ -140,8 +146,15 @@ class Offerings:
 
     def expire(self, offering_id: str, at: datetime | None = None) -> Offering:
         """End the offering ``at`` (default now): the moment a signed revision sent to the
-        customer gives, so that both sides, and the document, hold the same end."""
-        offering = _not_received(self.store.get(offering_id))
+        customer gives, so that both sides, and the document, hold the same end.
+
+        The offering is read under its lock, and now taken only then: a create that read
+        it open holds a share of that lock until it commits (RequestStore.offering_terms),
+        so the end comes after every request raised on it, and a create that comes
+        meanwhile waits, then finds it ended. Requests are never raised at or after the
+        end of the offering they are on: the trusting side of a trust counts on that to
+        tell the requests its provider reaches (``services.visibility.store``)."""
+        offering = _not_received(self.store.locked(offering_id))
         now = at or self.work.clock.now()
         if offering.ends_at is None or offering.ends_at > now:
             before = snapshot(offering)
@@ -149,6 +162,16 @@ class Offerings:
             self.store.session.flush()
             self.work.record("offering.expire", "offering", offering.id, before, snapshot(offering))
         return offering
+
+    def check_end(self, offering: Offering, changes: dict[str, Any]) -> None:
+        """Refuse to move an offering's end into the past. Requests raised since that
+        moment would then be raised after the end, and out of their provider's reach
+        (``services.visibility.store``): to end an offering now, expire it."""
+        end = changes.get("ends_at")
+        if end is not None and end != offering.ends_at and end < self.work.clock.now():
+            raise ValidationFailed(
+                errors={"ends_at": ["must not be in the past: to end the offering now, expire it"]}
+            )
 
     def _apply(self, offering: Offering, **fields: Any) -> None:
         for name, value in self.check(offering, **fields).items():

@@ -5,17 +5,56 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, select, update
 
 from account_node.tenancy import ScopedStore, prebuilt
 from services.offerings.errors import OfferingNotFound
 from services.offerings.models import Offering
+from services.requests.models import Request
 from trust.models import Trust
 
 
 class OfferingStore(ScopedStore[Offering]):
     model = Offering
     not_found = OfferingNotFound
+
+    def locked(self, offering_id: str) -> Offering:
+        """The offering read afresh under its row's lock, held until commit: on
+        PostgreSQL FOR NO KEY UPDATE (which waits for the share locks of creates that
+        read it, ``RequestStore.offering_terms``, and makes later ones wait), on SQLite
+        the database's write lock, taken by a write that changes nothing (its FOR UPDATE
+        does nothing, and reads take no lock) before the read."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            self.session.execute(
+                update(Offering)
+                .where(Offering.id == offering_id)
+                .values(revision=Offering.revision)
+                .execution_options(synchronize_session=False)
+            )
+        query = (
+            select(Offering)
+            .where(Offering.id == offering_id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        found = self.session.scalars(query).first()
+        if found is None:
+            raise OfferingNotFound(f"offering {offering_id} not found")
+        return found
+
+    def raised_after_end(self, offering: Offering, until: datetime | None) -> list[Request]:
+        """Requests raised on ``offering`` at or after its end, and before ``until`` (an
+        end it had until now, after which they were found then), oldest first, read
+        afresh under their rows' locks held until commit: their timelines grow
+        (``services.offerings.federation``). On SQLite the caller holds the write lock
+        already, having changed the offering."""
+        query = select(Request).where(
+            Request.offering_id == offering.id, Request.created_at >= offering.ends_at
+        )
+        if until is not None:
+            query = query.where(Request.created_at < until)
+        query = query.order_by(Request.created_at, Request.id).with_for_update()
+        return list(self.session.scalars(query.execution_options(populate_existing=True)))
 
     def received(self, trust_id: str, remote_id: str) -> Offering | None:
         """This account's copy of the offering ``remote_id`` received over ``trust_id``."""

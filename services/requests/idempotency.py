@@ -1,13 +1,26 @@
 """An ``Idempotency-Key`` on raising a request (draft-ietf-httpapi-idempotency-key-header).
 
-A key names one create by one requester: the unique index ``ix_requests_idempotency`` on
-(account, requester, key) holds at most one request per key. A create that finds its key
-taken answers with that request if it asks for the same request (a retry: section 2.6,
-the result of the first operation), and is refused with a 422 if it asks for another
-(section 2.7); either way it writes nothing. Two creates racing with one key meet at the
-index: the one that loses waits there until the other has committed, then answers as if
-it had come second (``RequestStore.write_new_once``). So no create is ever answered while
-the first with its key is outstanding, the case for which the draft has a 409.
+A key names one create by one caller (the authenticated person who sent it) for one
+requester: the unique index ``ix_requests_idempotency`` on (account, requester, key)
+holds at most one request per key as stored (``stored_key``). A create that finds its
+key taken answers with that request if it asks for the same request (a retry: section
+2.6, the result of the first operation), and is refused with a 422 if it asks for
+another (section 2.7); either way it writes nothing. Two creates racing with one key
+meet at the index: the one that loses waits there until the other has committed, then
+answers as if it had come second (``RequestStore.write_new_once``). So no create is ever
+answered while the first with its key is outstanding, the case for which the draft has
+a 409.
+
+Why the caller, not only the requester: a key shared by everyone raising for one person
+answered an admin's create on their behalf with that person's own earlier request of the
+key, and let a specialist probe a request they may not see (a 404): its key with another
+body named the fields that differ. So the key is stored as sent when the caller raises
+for themselves, and as the caller's id with a digest of the key when they raise on
+someone's behalf: a lookup only ever finds a request the caller raised, with fields they
+sent. The index and its columns stay as they were (no migration). A request raised on
+someone's behalf before kept its key as sent: a retry of that create after the upgrade
+raises a new request, and the requester's own create with that key finds it (a request
+raised for them, which they see).
 
 What is compared is what the first create asked for, after the create's only
 normalisations (the subject stripped, the service taken from the offering when only the
@@ -86,6 +99,15 @@ class Asked:
             elif kept is not None and kept.get(name) != _digest(getattr(self, name)):
                 differing.append(name)
         return differing
+
+
+def stored_key(key: str, requester_id: str, caller_id: str) -> str:
+    """``key`` as stored and looked up for a create by ``caller_id`` for ``requester_id``
+    (module docstring): as sent when they are one person, else the caller's id and a
+    digest of the key (at most 81 characters: the column holds 100, a key 100 itself)."""
+    if caller_id == requester_id:
+        return key
+    return f"{caller_id}:{hashlib.sha256(key.encode()).hexdigest()[:48]}"
 
 
 def _digest(value: str | None) -> str:

@@ -37,7 +37,7 @@ from services.requests.errors import (
     IllegalTransition,
     RequestClosed,
 )
-from services.requests.idempotency import Asked
+from services.requests.idempotency import Asked, stored_key
 from services.requests.models import Request, RequestEvent, RequestPause
 from services.requests.monitor import apply_readings
 from services.requests.schedule import schedule_clock_checks
@@ -229,25 +229,33 @@ class Requests:
     ) -> tuple[Request, bool]:
         """Raise a request; returns it and whether it was created (not an idempotent replay).
 
-        With ``idempotency_key``, a request its requester already raised with that key is
-        returned instead, if this asks for the same request, and ``IdempotencyKeyReused``
-        raised if not; also when another create with the key commits first while this
-        one runs. Nothing is written then (``services.requests.idempotency``)."""
-        requester_id = requester_id or self.work.actor.person_id
-        if requester_id != self.work.actor.person_id:
+        With ``idempotency_key``, a request the caller already raised for this requester
+        with that key is returned instead, if this asks for the same request, and
+        ``IdempotencyKeyReused`` raised if not; also when another create with the key
+        commits first while this one runs. Nothing is written then. The key is the
+        caller's own: someone raising for the same requester with the same key raises a
+        request of their own (``services.requests.idempotency``).
+
+        On an offering, the request is raised at a moment taken once the offering is
+        read under its lock (``RequestStore.offering_terms``): the offering is checked
+        open at that moment and the request stamped with it, so an expiry committing
+        meanwhile either waits for this create or is seen by it."""
+        caller_id = self.work.actor.person_id
+        requester_id = requester_id or caller_id
+        if requester_id != caller_id:
             self._require_staff()
         _check_subject(subject)
         asked = Asked.of(
             requester_id=requester_id, subject=subject, description=description,
             service_id=service_id, offering_id=offering_id, ci_id=ci_id, priority=priority,
         )  # fmt: skip
-        if idempotency_key:
-            earlier = self.store.by_idempotency_key(requester_id, idempotency_key)
+        key = stored_key(idempotency_key, requester_id, caller_id) if idempotency_key else None
+        if key:
+            earlier = self.store.by_idempotency_key(requester_id, key)
             if earlier is not None:
                 return _retried(earlier, asked), False
-        inputs = self._inputs(service_id, offering_id, requester_id, ci_id, priority)
+        inputs, now = self._inputs(service_id, offering_id, requester_id, ci_id, priority)
         decision = decide_sla(self.work, inputs, self.store)
-        now = self.work.clock.now()
         request = Request(
             id=new_id(),
             subject=subject.strip(),
@@ -262,8 +270,8 @@ class Requests:
             assignee_id=None,
             created_at=now,
             updated_at=now,
-            idempotency_key=idempotency_key,
-            idempotency_digests=asked.digests() if idempotency_key else None,
+            idempotency_key=key,
+            idempotency_digests=asked.digests() if key else None,
             first_response_at=None,
             resolved_at=None,
             closed_at=None,
@@ -282,16 +290,17 @@ class Requests:
         # Locks last: from the number on, other creates of this account wait until we
         # commit, so only writes follow: on PostgreSQL one statement numbers and writes
         # the request with its first timeline entry and its audit event; the caller
-        # should commit at once (the API does, before rendering).
+        # should commit at once (the API does, before rendering). (On SQLite a create on
+        # an offering took the database's write lock already, to read the offering.)
         event = self.work.audit.event_fields(
             self.work.actor, "request.create", "request", request.id, after=snapshot(request)
         )
-        if not idempotency_key:
+        if not key:
             audited = self.store.write_new(request, first, event)
         else:
             written = self.store.write_new_once(request, first, event)
             if written is None:  # another create with this key committed first
-                earlier = self.store.by_idempotency_key(requester_id, idempotency_key)
+                earlier = self.store.by_idempotency_key(requester_id, key)
                 return _retried(earlier, asked), False
             audited = written
         if not audited:
@@ -307,16 +316,21 @@ class Requests:
         requester_id: str,
         ci_id: str | None,
         priority: str,
-    ) -> SlaInputs:
+    ) -> tuple[SlaInputs, datetime]:
+        """What the hierarchy decides on, and the moment the request is raised at: taken
+        once the offering, if any, is read under its lock (``RequestStore.offering_terms``),
+        and the one it is checked open at."""
         errors: dict[str, list[str]] = {}
         offering = service = ci = terms = None
+        raised_at = None
         if offering_id:
             found = _lookup(
                 errors, "offering_id", self.store.offering_terms, offering_id, requester_id
             )
+            raised_at = self.work.clock.now()
             if found is not None:
                 offering, service, terms = found.offering, found.service, found.requester_terms
-                Offerings(self.work).check_open(offering, found.trust_active)
+                Offerings(self.work).check_open(offering, found.trust_active, raised_at)
                 service_id = service_id or offering.service_id
                 if service_id != offering.service_id:
                     errors["service_id"] = ["is not the service of that offering"]
@@ -341,7 +355,8 @@ class Requests:
             errors["priority"] = [f"must be one of {', '.join(PRIORITIES)}"]
         if errors or service is None:
             raise ValidationFailed(errors=errors or {"service_id": ["unknown service"]})
-        return SlaInputs(service, requester_id, offering, ci, requester_terms=terms)
+        inputs = SlaInputs(service, requester_id, offering, ci, requester_terms=terms)
+        return inputs, raised_at if raised_at is not None else self.work.clock.now()
 
     # --- working -------------------------------------------------------------------------
 

@@ -365,8 +365,20 @@ class RequestStore(ScopedStore[Request]):
         """What raising a request on an offering reads, in one query: the offering, its
         service, whether its trust (if any) is active, and ``requester_terms`` for the
         requester with the offering's default (its customer SLA, else its service's).
-        ``requester_terms`` is None where that query would take the long way."""
-        query = prebuilt(_offering_terms, self.scope.account_id)
+        ``requester_terms`` is None where that query would take the long way.
+
+        The offering is read under a lock held until commit, so that a create and an
+        expiry of the offering (``OfferingStore.locked``) queue up: on PostgreSQL a share
+        lock on its row (creates do not wait for each other; an expiry waits for the
+        creates that read the offering open, and a create that comes during an expiry
+        waits for it and reads its end); on SQLite the database's write lock, taken
+        before the read. The caller takes the moment it raises the request at only
+        after this: then no request is ever raised at or after its offering's end."""
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
+        if not postgresql:
+            self.lock_for_writing()
+        build = _offering_terms_shared if postgresql else _offering_terms
+        query = prebuilt(build, self.scope.account_id)
         verbatim = _VERBATIM_IN_JSON.fullmatch(requester_id) is not None
         # An id the pattern cannot match exactly matches nothing here; see below.
         pattern = f'%"{escape_like(requester_id)}"%' if verbatim else ""
@@ -379,7 +391,8 @@ class RequestStore(ScopedStore[Request]):
         return OfferingTerms(offering, service, trust_status == "active", terms)
 
     def by_idempotency_key(self, requester_id: str, key: str) -> Request | None:
-        """The request ``requester_id`` raised with ``key``, if any."""
+        """The request raised for ``requester_id`` with ``key``, as stored (the caller's:
+        ``services.requests.idempotency.stored_key``), if any."""
         query = select(Request).where(
             Request.requester_id == requester_id, Request.idempotency_key == key
         )
@@ -562,6 +575,11 @@ def _offering_terms() -> Select[Offering, Service, str, Sla, BusinessCalendar, R
         )
         .where(Offering.id == bindparam("offering_id"))
     )
+
+
+def _offering_terms_shared() -> Select[Offering, Service, str, Sla, BusinessCalendar, RequesterSla]:
+    """``_offering_terms`` with a share lock on the offering's row (PostgreSQL)."""
+    return _offering_terms().with_for_update(read=True, of=Offering)
 
 
 # Columns ``write_new`` inserts from bind parameters, with the attribute each comes from

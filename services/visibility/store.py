@@ -1,4 +1,15 @@
-"""Queries for the requests a trust reaches: those raised on its received offerings.
+"""Queries for the requests a trust reaches: those raised on its received offerings
+before their end.
+
+A request raised at or after its offering's end is outside the offering, and its
+provider never reaches it. Locally that cannot happen (a create and an expiry queue up
+on the offering's row: ``services.offerings.service.Offerings.expire``); over a trust it
+can, between the moment the provider ends the offering (as it signs it) and the moment
+the revision reaches this node: at once, or when the provider's outbox gets through.
+Expiring stops new requests at once (DESIGN section 5), so what this node's people
+raised meanwhile stays here, theirs to read, told so on its timeline when the end
+arrives (``services.offerings.federation``). The end is read from the offering's row in
+the same statement, so a revision is in force from the commit that holds it.
 
 The list page is the cross-account inbox's hot path (every trusted node asks every
 trusting node on each inbox load), so it reads plain rows of just the columns a summary
@@ -19,15 +30,27 @@ from sqlalchemy import Select, Text, and_, bindparam, exists, func, or_, select,
 from account_node.identity.models import Person
 from account_node.pagination import Page, keyset, page_of
 from account_node.tenancy import ScopedStore, prebuilt
+from services.offerings.models import Offering
 from services.requests.lifecycle import FINAL
 from services.requests.models import Request, RequestEvent, RequestPause
 from services.requests.store import escape_like, sla_state_of_request, text_matches
 
 
+def raised_before_the_end() -> Any:
+    """A criterion: the request was raised before its offering's end, if it has one
+    (module docstring)."""
+    ended = select(Offering.id).where(
+        Offering.account_id == Request.account_id,
+        Offering.id == Request.offering_id,
+        Offering.ends_at <= Request.created_at,
+    )
+    return ~exists(ended)
+
+
 @dataclass(frozen=True)
 class Reach:
-    """The requests a trust reaches: those raised on its received offerings, and of an
-    offering that has ended, only those not closed."""
+    """The requests a trust reaches: those raised on its received offerings before
+    their end, and of an offering that has ended, only those not closed."""
 
     offering_ids: tuple[str, ...]
     open_offering_ids: tuple[str, ...]
@@ -39,6 +62,7 @@ class Reach:
                 Request.offering_id.in_(self.open_offering_ids),
                 Request.status.notin_(FINAL),
             ),
+            raised_before_the_end(),
         )
 
 
@@ -235,6 +259,7 @@ def _urgent_statement(shape: _Shape) -> Select:  # type: ignore[type-arg]
                 Request.status.notin_(FINAL),
             ),
             Request.status.notin_((*FINAL, "resolved")),
+            raised_before_the_end(),
         )
     )
     if shape.wanted:

@@ -95,6 +95,45 @@ def test_a_key_is_the_requesters_own_another_person_may_use_it_too(desk):
     assert theirs.get_json()["id"] != first.get_json()["id"]
 
 
+def test_a_key_is_the_callers_own_a_create_on_someones_behalf_never_answers_theirs(desk):
+    """An admin raising for an end user with the key the end user raised with got the end
+    user's request as if it were their own retry: each caller has keys of their own."""
+    end_user = desk.account.end_user.id
+    theirs = desk.post("/api/v1/requests", _body(desk), "end_user", **KEY).get_json()
+    on_behalf = desk.post("/api/v1/requests", _body(desk, requester_id=end_user), "admin", **KEY)
+    assert on_behalf.status_code == 201, on_behalf.get_data(as_text=True)
+    assert on_behalf.get_json()["id"] != theirs["id"]
+    assert on_behalf.get_json()["requester_id"] == end_user
+    # Each one's retry is still a retry of their own create.
+    again = desk.post("/api/v1/requests", _body(desk, requester_id=end_user), "admin", **KEY)
+    assert again.get_json()["id"] == on_behalf.get_json()["id"]
+    assert desk.post("/api/v1/requests", _body(desk), "end_user", **KEY).get_json() == theirs
+    assert _written(desk) == (2, 2)
+
+
+@pytest.mark.parametrize("guess", ["the same request", "another request"])
+def test_a_key_tells_nothing_of_a_request_the_caller_may_not_see(desk, guess):
+    """A specialist may not see a request routed to a team they are not in (404), but
+    raising on its requester's behalf with its key answered it, or named the fields
+    their body got wrong. Their create is now their own, whatever they send."""
+    hr_team = desk.created("/api/v1/teams", {"name": "HR", "member_ids": [desk.account.admin.id]})
+    hr = desk.created(
+        "/api/v1/offerings", {"service_id": desk.service, "name": "HR", "team_id": hr_team["id"]}
+    )["id"]
+    secret = {"subject": "Salary dispute with my manager", "offering_id": hr}
+    private = desk.post("/api/v1/requests", secret, "end_user", **KEY).get_json()
+    assert desk.get(f"/api/v1/requests/{private['id']}", "specialist").status_code == 404
+
+    body = {**secret, "requester_id": desk.account.end_user.id}
+    if guess == "another request":
+        body["subject"] = "Printer"
+    probe = desk.post("/api/v1/requests", body, "specialist", **KEY)
+
+    assert probe.status_code == 201, probe.get_data(as_text=True)
+    assert probe.get_json()["id"] != private["id"]
+    assert probe.get_json()["subject"] == body["subject"]
+
+
 def test_a_retry_after_the_request_was_worked_on_is_still_a_retry(desk, clock):
     """Once someone changed the request, its subject, description, priority and item
     no longer tell what was first asked for: a retry of the first body is answered."""
