@@ -75,6 +75,12 @@ def enqueue_after_commit(
     after_commit(session, lambda: jobs.enqueue(queue, func, *args, at=at, job_id=job_id))
 
 
+# rq's time limit for one run of a periodic sweep. Not rq's default of three minutes: a
+# sweep cut there starts again at its first account, and on a large node the accounts
+# after that point were never reached.
+SWEEP_TIMEOUT = 3600
+
+
 class SweepBusy(Exception):
     """Another process runs this sweep now: this run stood aside, its next slot scheduled.
 
@@ -210,8 +216,8 @@ class RqJobs:
         # Bounded waits: a Redis that is down must fail a readiness probe, not hang it.
         self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUES}
-        # rq's job timeout (jobs take the queue's default) and a minute more.
-        self.sweep_lock_seconds = Queue.DEFAULT_TIMEOUT + 60
+        # A sweep's lock outlives its run: rq's time limit for it and a minute more.
+        self.sweep_lock_seconds = SWEEP_TIMEOUT + 60
 
     def enqueue(
         self,
@@ -241,7 +247,13 @@ class RqJobs:
         _check(queue, func)
         try:
             self.queues[queue].enqueue_at(
-                at, "account_node.jobs.run_in_worker", func, (), job_id=job_id, unique=True
+                at,
+                "account_node.jobs.run_in_worker",
+                func,
+                (),
+                job_id=job_id,
+                unique=True,
+                job_timeout=SWEEP_TIMEOUT,
             )
         except DuplicateJobError:
             return False

@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as LookupTimeout
 from typing import Any
 
@@ -42,7 +42,6 @@ MAX_BODY = 1_048_576
 KEEPALIVE = 4.0  # seconds an idle connection to a peer is kept: under the nodes' 10
 PER_PEER = 32  # connections open to one peer at most
 PER_PEER_KEPT = 8  # of which kept idle
-LOOKUPS = 8  # host names resolved at once (``_lookup``)
 # The peer closed the connection before any answer (not a timeout: that is final).
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 # Failures before a byte of the call left this node: the peer cannot have acted on it.
@@ -156,31 +155,51 @@ class PinnedBackend(httpcore.SyncBackend):
         raise failure
 
 
-_lookups: tuple[int, ThreadPoolExecutor] | None = None
+# The lookups under way in this process, one per name: (pid, its answer to come).
+_lookups: dict[tuple[str, int, OutboundPolicy], tuple[int, Future[list[Address]]]] = {}
 _lookups_lock = threading.Lock()
 
 
 def _lookup(host: str, port: int, policy: OutboundPolicy, timeout: float | None) -> list[Address]:
     """``trust.guard.resolve`` within ``timeout``: ``getaddrinfo`` blocks for as long as
     the system's resolver likes (a peer's slow DNS would hold a page's thread past any
-    deadline), so a name is looked up in a small pool of threads and waited for only as
-    long as the call has left. A lookup given up on ends in its thread on its own. An IP
-    literal needs no lookup and no thread."""
-    global _lookups
+    deadline), so a name is looked up in a thread of its own and waited for only as long
+    as the call has left. One lookup per name at a time, however many calls wait for it:
+    a name whose DNS is dead holds one thread until the resolver gives up, and never
+    makes other peers' lookups wait (a shared pool of threads filled with it did, and
+    healthy customers showed as unreachable). An IP literal needs no lookup."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
         pass
     else:
         return resolve(host, port, policy)
-    with _lookups_lock:  # one pool per process: a forked worker makes its own
-        if _lookups is None or _lookups[0] != os.getpid():
-            _lookups = (os.getpid(), ThreadPoolExecutor(LOOKUPS, thread_name_prefix="lookup"))
-        pool = _lookups[1]
+    key = (host, port, policy)
+    with _lookups_lock:
+        found = _lookups.get(key)
+        if found is None or found[0] != os.getpid():  # none, or a forked parent's
+            answer: Future[list[Address]] = Future()
+            _lookups[key] = (os.getpid(), answer)
+            threading.Thread(
+                target=_resolve_into, args=(answer, key), name="lookup", daemon=True
+            ).start()
+        else:
+            answer = found[1]
     try:
-        return pool.submit(resolve, host, port, policy).result(timeout)
+        return answer.result(timeout)
     except LookupTimeout:
         raise httpcore.ConnectTimeout(f"looking up {host} took too long") from None
+
+
+def _resolve_into(answer: Future[list[Address]], key: tuple[str, int, OutboundPolicy]) -> None:
+    try:
+        answer.set_result(resolve(*key))
+    except BaseException as exc:  # PeerRefused, or anything the resolver raised
+        answer.set_exception(exc)
+    finally:
+        with _lookups_lock:
+            if _lookups.get(key, (None, None))[1] is answer:
+                del _lookups[key]
 
 
 class PinnedTransport(httpx.HTTPTransport):

@@ -63,3 +63,14 @@ def grant_runtime_role(engine: Engine, role: str, password: str = "") -> None:
             f'GRANT SELECT ON alembic_version TO "{role}"',
         ):
             connection.execute(text(statement))
+        # Before PostgreSQL 15 everyone may create in ``public``: the node would refuse to
+        # start (``tenancy.assert_isolation_holds``). Revoked where this role owns the
+        # schema; elsewhere the refusal names the statement for its owner to run.
+        owns_public = connection.scalar(
+            text(
+                "SELECT pg_has_role(current_user, nspowner, 'USAGE') "
+                "FROM pg_namespace WHERE nspname = 'public'"
+            )
+        )
+        if owns_public:
+            connection.execute(text(f'REVOKE CREATE ON SCHEMA public FROM PUBLIC, "{role}"'))

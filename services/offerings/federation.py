@@ -245,6 +245,11 @@ class OfferingExchange:
             held = self.offerings.store.locked(held.id)
         if held is not None and held.revision >= doc["revision"]:
             return held
+        # The requests raised after an earlier end, locked now: before anything here
+        # takes the audit chain's head, as every change of a request does (its row, then
+        # the head). Taken after the head, the requester cancelling one as the end
+        # arrived deadlocked with it.
+        late = self._raised_after_new_end(held, doc["end"])
         default_sla = self._hold_terms(trust.id, doc["service"]["default_sla"])
         customer_sla = (
             self._hold_terms(trust.id, doc["customer_sla"]) if doc["customer_sla"] else None
@@ -278,22 +283,29 @@ class OfferingExchange:
             self.offerings.store.add(held)
             self.work.record("offering.receive", "offering", held.id, after=snapshot(held))
             return held
-        before, earlier_end = snapshot(held), held.ends_at
+        before = snapshot(held)
         for field, value in fields.items():
             setattr(held, field, value)
         self.offerings.store.session.flush()
         self.work.record("offering.receive", "offering", held.id, before, snapshot(held))
-        self._tell_raised_after_end(held, earlier_end)
+        self._tell_raised_after_end(held, late)
         return held
 
-    def _tell_raised_after_end(self, held: Offering, earlier_end: datetime | None) -> None:
-        """Say on each request raised here at or after the end ``held`` now has (and
-        before ``earlier_end``, the end it had: those were told then) that its provider
-        does not see it (module docstring), in a public timeline entry by the provider's
-        person who ended it, and in the audit log."""
+    def _raised_after_new_end(self, held: Offering | None, end: datetime | None) -> list[Any]:
+        """The requests raised here at or after ``end``, the end the revision gives, and
+        before the end ``held`` had (those were told then), locked; none unless the end
+        comes earlier than it was."""
+        if held is None or end is None or (held.ends_at is not None and held.ends_at <= end):
+            return []  # new, no end, or not an earlier one: nothing is newly after it
+        return self.offerings.store.raised_after_end(held.id, end, held.ends_at)
+
+    def _tell_raised_after_end(self, held: Offering, late: list[Any]) -> None:
+        """Say on each of ``late``, raised here at or after the end ``held`` now has,
+        that its provider does not see it (module docstring), in a public timeline entry
+        by the provider's person who ended it, and in the audit log."""
         end = held.ends_at
-        if end is None or (earlier_end is not None and earlier_end <= end):
-            return  # no end, or not an earlier one: nothing raised here is newly after it
+        if end is None or not late:
+            return
         actor, now = self.work.actor, self.work.clock.now()
         body = (
             f"{held.peer_account} ended the offering {held.name} at "
@@ -303,7 +315,7 @@ class OfferingExchange:
             "you to read, cancel or close; raise it again on an open offering if you "
             "still need help."
         )
-        for request in self.offerings.store.raised_after_end(held, earlier_end):
+        for request in late:
             request.event_count += 1
             request.updated_at = now
             self.offerings.store.session.add(

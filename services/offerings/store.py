@@ -42,15 +42,15 @@ class OfferingStore(ScopedStore[Offering]):
             raise OfferingNotFound(f"offering {offering_id} not found")
         return found
 
-    def raised_after_end(self, offering: Offering, until: datetime | None) -> list[Request]:
-        """Requests raised on ``offering`` at or after its end, and before ``until`` (an
+    def raised_after_end(
+        self, offering_id: str, end: datetime, until: datetime | None
+    ) -> list[Request]:
+        """Requests raised on the offering at or after ``end``, and before ``until`` (an
         end it had until now, after which they were found then), oldest first, read
         afresh under their rows' locks held until commit: their timelines grow
         (``services.offerings.federation``). On SQLite the caller holds the write lock
-        already, having changed the offering."""
-        query = select(Request).where(
-            Request.offering_id == offering.id, Request.created_at >= offering.ends_at
-        )
+        already, having locked the offering."""
+        query = select(Request).where(Request.offering_id == offering_id, Request.created_at >= end)
         if until is not None:
             query = query.where(Request.created_at < until)
         query = query.order_by(Request.created_at, Request.id).with_for_update()

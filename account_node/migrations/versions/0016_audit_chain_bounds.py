@@ -56,7 +56,12 @@ _WHOLE = """
 
 def upgrade() -> None:
     bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    if postgres:  # FORCE binds the owner too, and no account is set: it would count none
+        op.execute("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY")
     forged = bind.scalar(sa.text("SELECT count(*) FROM audit_events WHERE seq < 1"))
+    if postgres:
+        op.execute("ALTER TABLE audit_events FORCE ROW LEVEL SECURITY")
     if forged:
         raise RuntimeError(
             f"audit_events holds events numbered below 1 ({forged}), which the node never "

@@ -18,6 +18,7 @@ from rq import Queue, SimpleWorker
 import account_node.jobs
 from account_node.clock import FakeClock
 from account_node.jobs import (
+    SWEEP_TIMEOUT,
     RqJobs,
     install_worker_executor,
     resolve,
@@ -93,6 +94,15 @@ def test_seeding_a_slot_whose_job_is_already_queued_leaves_that_job_alone(node):
     schedule_periodic(jobs, node.clock, "default", SWEEP, EVERY, NAME)
     assert jobs.queues["default"].job_ids == [f"{NAME}-{SLOT + EVERY}"]
     assert _scheduled(jobs) == []
+
+
+def test_a_sweep_has_an_hour_before_rq_stops_it_not_rqs_three_minutes(node):
+    """Cut at rq's default, a sweep starts again at its first account on the next run:
+    on a large node, the accounts past the third minute were never reached."""
+    schedule_periodic(node.jobs, node.clock, "default", SWEEP, EVERY, NAME)
+    [job_id] = _scheduled(node.jobs)
+    assert node.jobs.queues["default"].fetch_job(job_id).timeout == SWEEP_TIMEOUT == 3600
+    assert node.jobs.sweep_lock_seconds > SWEEP_TIMEOUT
 
 
 def test_a_sweep_that_overruns_its_job_timeout_fails_as_timed_out(node, caplog):

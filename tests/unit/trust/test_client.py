@@ -395,3 +395,40 @@ def test_a_name_whose_lookup_outlasts_the_call_is_unavailable_at_the_deadline(mo
     client.close()
     assert time.monotonic() - started < 1.5
     assert peer.hosts == []
+
+
+def test_a_name_whose_dns_is_dead_makes_no_other_peer_wait(monkeypatch, peer):
+    """Many calls to a peer whose lookups hang share one lookup; a healthy peer's name
+    is looked up at once beside it (a shared pool of lookup threads, filled with the
+    dead name's, made healthy customers time out as unreachable)."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def resolver(host, port, *args, **kwargs):
+        lookups.append(host)
+        if host == "dead.test":
+            time.sleep(3)
+        if host == "alive.test":
+            host = "127.0.0.1"
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    client = PeerClient(DEVELOPMENT, 0.5)
+    stuck = [
+        threading.Thread(target=_unavailable, args=(client, f"http://dead.test:{peer.port}/x"))
+        for _ in range(12)
+    ]
+    for thread in stuck:
+        thread.start()
+    started = time.monotonic()
+    assert client.get_json(f"http://alive.test:{peer.port}/x") == {"ok": True}
+    assert time.monotonic() - started < 0.5
+    for thread in stuck:
+        thread.join()
+    client.close()
+    assert lookups.count("dead.test") == 1
+
+
+def _unavailable(client: PeerClient, url: str) -> None:
+    with pytest.raises(PeerUnavailable):
+        client.get_json(url)
