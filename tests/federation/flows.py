@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from account_node.db import db
@@ -149,3 +150,33 @@ def cli_env(node: Any) -> dict[str, str]:
         "TRUSTDESK_FEDERATION_TIMEOUT_SECONDS": "3",
         "TRUSTDESK_SLA_SWEEP_SECONDS": "0",
     }
+
+
+FAR = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def deliver_pending(node: Any, account_id: str) -> None:
+    """Send what the account's outbox holds, as if each retry's time had come, until it
+    holds nothing due. Each round sends every peer queue's head (a delivered message
+    enqueues the next, which the node's jobs then run). A round may send nothing: the
+    node's own runner may hold the message that moment, and then its attempt settles it
+    or leaves it for the next round."""
+    from trust.outbox import DELIVER, OutboxStore, outbox_work
+
+    trustdesk = node.app.extensions["trustdesk"]
+    for _ in range(10):
+        with node.app.app_context():
+            work = outbox_work(trustdesk, account_id)
+            store = OutboxStore(work.session, work.scope)
+            heads = []
+            for head in store.heads_due(FAR):
+                store.make_due(head, work.clock.now())
+                heads.append(head.id)
+            db.session.commit()
+            db.session.remove()
+        if not heads:
+            return
+        for message_id in heads:
+            trustdesk.run_job(DELIVER, (account_id, message_id))
+        trustdesk.jobs.drain()
+    raise AssertionError("the outbox still holds messages after ten rounds")

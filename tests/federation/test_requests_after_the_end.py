@@ -13,14 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from account_node.db import db
-from tests.federation.flows import ok
-from trust.outbox import DELIVER, OutboxStore, outbox_work
-
-FAR = datetime(9000, 1, 1, tzinfo=UTC)
+from tests.federation.flows import deliver_pending, ok
 
 
 @contextmanager
@@ -43,30 +39,6 @@ def _refusing_offerings(node: Any) -> Iterator[None]:
         node.server.app = real
 
 
-def _deliver_pending(node: Any, account_id: str) -> None:
-    """Send what the account's outbox holds, as if each retry's time had come, until it
-    holds nothing more. A round may send nothing: the node's own runner may hold the
-    message that moment (a retry it scheduled while the peer refused), and then that
-    attempt settles it, or leaves it for the next round."""
-    trustdesk = node.app.extensions["trustdesk"]
-    for _ in range(10):
-        with node.app.app_context():
-            work = outbox_work(trustdesk, account_id)
-            store = OutboxStore(work.session, work.scope)
-            heads = []
-            for head in store.heads_due(FAR):
-                store.make_due(head, work.clock.now())
-                heads.append(head.id)
-            db.session.commit()
-            db.session.remove()
-        if not heads:
-            return
-        for message_id in heads:
-            trustdesk.run_job(DELIVER, (account_id, message_id))
-        trustdesk.jobs.drain()
-    raise AssertionError("the outbox still holds messages after ten rounds")
-
-
 def _raised_after_the_end(served) -> tuple[dict[str, Any], dict[str, Any]]:
     """The MSP ends the offering while the customer's node refuses it; a request is
     raised there meanwhile; then the end arrives. Returns the MSP's answer to the
@@ -80,7 +52,7 @@ def _raised_after_the_end(served) -> tuple[dict[str, Any], dict[str, Any]]:
         with served.customer.client(served.customer_account.end_user) as customer:
             late = ok(customer.post("/api/v1/requests", json=body), 201)
     assert datetime.fromisoformat(late["created_at"]) >= datetime.fromisoformat(expired["ends_at"])
-    _deliver_pending(served.msp, served.msp_account.id)
+    deliver_pending(served.msp, served.msp_account.id)
     with served.customer.client(served.customer_account.admin) as customer:
         held = ok(customer.get(f"/api/v1/offerings/{served.request['offering_id']}"))
     assert (held["ends_at"], held["open"]) == (expired["ends_at"], False)

@@ -3,13 +3,12 @@ signs; and a notice that comes twice is acknowledged twice, changing things once
 
 A peer is taken down by having its server answer 503 to everything (as a node behind a
 load balancer does while it restarts); it comes back when the real app is put back. The
-sender's outbox is then driven by hand (``_deliver_pending``), so no test waits for a
+sender's outbox is then driven by hand (``deliver_pending``), so no test waits for a
 backoff to run out.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,39 +16,13 @@ from sqlalchemy import func, select
 
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
-from tests.federation.flows import down, ok
+from tests.federation.flows import deliver_pending, down, ok
 from trust.crypto.keys import KeyRef, SigningKey
 from trust.errors import PeerDeclined
 from trust.keyring import Keyring
 from trust.keystore import OwnKey, rotation_notice
 from trust.models import KEY_NOTICE, OutboxMessage, ReceivedNotice
-from trust.outbox import DELIVER, OutboxStore, node_handshake, outbox_work
-
-FAR = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _deliver_pending(node, account_id: str) -> None:
-    """Send, at once, the head of each of the account's peer queues, until none is left
-    (each delivered message enqueues the next one, which the node's jobs then run). A
-    delivery job before its message's retry does nothing: the heads' retries are made
-    due now, as if their time had come."""
-    trustdesk = node.app.extensions["trustdesk"]
-    for _ in range(10):
-        with node.app.app_context():
-            work = outbox_work(trustdesk, account_id)
-            store = OutboxStore(work.session, work.scope)
-            heads = []
-            for head in store.heads_due(FAR):
-                store.make_due(head, work.clock.now())
-                heads.append(head.id)
-            db.session.commit()
-            db.session.remove()
-        if not heads:
-            return
-        for message_id in heads:
-            trustdesk.run_job(DELIVER, (account_id, message_id))
-        trustdesk.jobs.drain()
-    raise AssertionError("the outbox did not drain")
+from trust.outbox import node_handshake, outbox_work
 
 
 def _outbox(node, account_id: str) -> list[OutboxMessage]:
@@ -84,7 +57,7 @@ def test_a_peer_down_at_the_rotation_gets_the_notice_when_it_is_back(served):
         [announced] = _audited(served.msp, served.msp_account.auditor, "key.announce")
         assert announced["after"]["pending"] == [served.customer_account.id]
 
-    _deliver_pending(served.msp, served.msp_account.id)
+    deliver_pending(served.msp, served.msp_account.id)
 
     # Every call the MSP signs now uses the new key, and the customer knows it.
     assert _reads_over_the_trust(served) == 200
@@ -98,7 +71,7 @@ def test_two_rotations_while_the_peer_is_down_leave_it_pinning_the_newest_key(se
         second = _rotate(served.msp, served.msp_account.admin)
     assert second["old"] == first["new"] and second["pending"] == [served.customer_account.id]
 
-    _deliver_pending(served.msp, served.msp_account.id)
+    deliver_pending(served.msp, served.msp_account.id)
 
     assert _reads_over_the_trust(served) == 200
     customer = served.customer.app
@@ -133,7 +106,7 @@ def test_a_rotation_notice_goes_before_an_event_queued_while_the_peer_was_down(s
         rotated = _rotate(served.customer, served.customer_account.admin)
         assert rotated["pending"] == [served.msp_account.id]
 
-    _deliver_pending(served.customer, served.customer_account.id)
+    deliver_pending(served.customer, served.customer_account.id)
 
     messages = _outbox(served.customer, served.customer_account.id)
     assert all(m.delivered_at is not None for m in messages), [m.last_error for m in messages]

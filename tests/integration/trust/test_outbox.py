@@ -116,31 +116,15 @@ def test_a_later_message_waits_uncharged_and_goes_as_soon_as_the_earlier_one_is_
 def test_the_sweep_sends_each_peers_oldest_due_message_whose_job_was_lost(
     app, outbox_account, clock
 ):
-    first, _second = _queue(app, outbox_account, clock, 2)
-    node = app.extensions["trustdesk"]
-    recorded = RecordedJobs()
-    real_jobs, node.jobs = node.jobs, recorded
-    try:
-        with app.app_context():
-            sweep(node, reschedule=False)
-            db.session.commit()
-        # Only the head of the line, not the message that must wait for it.
-        assert [m for m in recorded.deliveries() if m in (first, _second)] == [first]
+    first, second = _queue(app, outbox_account, clock, 2)
+    # Only the head of the line, not the message that must wait for it.
+    assert [m for m in _swept(app) if m in (first, second)] == [first]
 
-        _attempt(app, outbox_account, Peer(up=False), first)  # fails: retry in 2 s
-        recorded.asked.clear()
-        with app.app_context():
-            sweep(node, reschedule=False)
-            db.session.commit()
-        assert first not in recorded.deliveries()  # its retry is not due yet
+    _attempt(app, outbox_account, Peer(up=False), first)  # fails: retry in 2 s
+    assert first not in _swept(app)  # its retry is not due yet
 
-        clock.advance(timedelta(seconds=3))
-        with app.app_context():
-            sweep(node, reschedule=False)
-            db.session.commit()
-        assert first in recorded.deliveries()
-    finally:
-        node.jobs = real_jobs
+    clock.advance(timedelta(seconds=3))
+    assert first in _swept(app)
 
 
 def test_a_message_given_up_lets_the_next_one_go(app, outbox_account, clock):

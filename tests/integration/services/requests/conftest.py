@@ -135,10 +135,16 @@ def while_uncommitted(
     return holding(app, lambda: first(Requests(admin_work(node, desk.account))), second)
 
 
-def holding(app: Any, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
+def holding(
+    app: Any,
+    first: Callable[[], Any],
+    second: Callable[[], Any],
+    meanwhile: Callable[[], Any] = lambda: None,
+) -> tuple[Any, Any]:
     """Run ``first`` in the app's session and keep it uncommitted while ``second`` is
     sent on its own connection; the second must still be waiting a moment later; then
-    commit the first. Returns what ``first`` returned and the second's answer."""
+    ``meanwhile`` (the clock moved on, say) and commit the first. Returns what ``first``
+    returned and the second's answer."""
     answers: list[Any] = []
     with app.app_context():
         done = first()
@@ -147,6 +153,7 @@ def holding(app: Any, first: Callable[[], Any], second: Callable[[], Any]) -> tu
         try:
             waiting.join(timeout=1)
             assert waiting.is_alive(), "the second did not wait for the first"
+            meanwhile()
             db.session.commit()
         finally:
             db.session.rollback()

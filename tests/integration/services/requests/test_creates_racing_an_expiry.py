@@ -12,36 +12,18 @@ wait at all, leaves a request raised at or after the end.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from account_node.db import db
 from services.offerings.service import Offerings
 from services.requests.service import Requests
-from tests.integration.services.requests.conftest import Desk, admin_work, build_desk
+from tests.integration.services.requests.conftest import Desk, admin_work, build_desk, holding
 
 
 def _while_time_passes(app: Any, clock: Any, first: Callable[[], Any], second: Callable[[], Any]):
-    """Run ``first`` and keep it uncommitted while ``second`` is sent on its own
-    connection; once the second is seen waiting, let a second pass, then commit the first.
-    Returns what ``first`` returned and the second's answer."""
-    answers: list[Any] = []
-    with app.app_context():
-        done = first()
-        waiting = threading.Thread(target=lambda: answers.append(second()))
-        waiting.start()
-        try:
-            waiting.join(timeout=1)
-            assert waiting.is_alive(), "the second did not wait for the first"
-            clock.advance(timedelta(seconds=1))
-            db.session.commit()
-        finally:
-            db.session.rollback()
-            waiting.join(timeout=30)
-    [answer] = answers
-    return done, answer
+    """``holding``, a second passing before the first commits."""
+    return holding(app, first, second, lambda: clock.advance(timedelta(seconds=1)))
 
 
 def _raised_at_or_after_the_end(desk: Desk) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from account_node.db import db
@@ -153,14 +154,20 @@ def test_a_person_holding_a_request_does_not_stall_the_sweep(postgres_app, postg
     (an edit in progress) does not hold up the sweep of all the others."""
     desk = build_desk(postgres_app, postgres_app.test_client())
     body = desk.raise_request()
-    engine = create_engine(postgres_urls[1], pool_size=1, max_overflow=0)
+    assert _sweep_while_held(postgres_app, postgres_urls[1], desk.account.id, body["id"]) == 0
+
+
+def _sweep_while_held(app: Flask, runtime_url: str, account_id: str, request_id: str) -> int:
+    """One sweep, run while another connection holds the request's row (a person's edit
+    in progress, a stuck transaction); it must end without waiting for the row."""
+    engine = create_engine(runtime_url, pool_size=1, max_overflow=0)
     holder = engine.connect()
     holder.begin()
-    account = {"a": desk.account.id, "id": body["id"]}
+    account = {"a": account_id, "id": request_id}
     holder.execute(text("SELECT set_config('app.account_id', :a, true)"), account)
     holder.execute(text("SELECT id FROM requests WHERE id = :id FOR UPDATE"), account)
     swept: list[int] = []
-    sweeping = threading.Thread(target=lambda: swept.append(_sweep(postgres_app)))
+    sweeping = threading.Thread(target=lambda: swept.append(_sweep(app)))
     sweeping.start()
     try:
         sweeping.join(timeout=20)
@@ -170,7 +177,8 @@ def test_a_person_holding_a_request_does_not_stall_the_sweep(postgres_app, postg
         holder.close()
         sweeping.join(timeout=30)
         engine.dispose()
-    assert swept == [0]
+    [count] = swept
+    return count
 
 
 def test_the_sweep_picks_every_request_whose_stored_clocks_a_reading_finds_stale(app, desk, clock):
@@ -286,22 +294,7 @@ def test_a_request_locked_elsewhere_gives_way_and_the_sweep_goes_on_with_the_oth
     node.jobs.drain()
     node.jobs.discard_pending()  # all is left to the sweep
     clock.advance(timedelta(hours=9))
-    engine = create_engine(postgres_urls[1], pool_size=1, max_overflow=0)
-    holder = engine.connect()
-    holder.begin()
-    account = {"a": first.account.id, "id": held["id"]}
-    holder.execute(text("SELECT set_config('app.account_id', :a, true)"), account)
-    holder.execute(text("SELECT id FROM requests WHERE id = :id FOR UPDATE"), account)
-    sweeping = threading.Thread(target=lambda: _sweep(postgres_app))
-    sweeping.start()
-    try:
-        sweeping.join(timeout=20)
-        assert not sweeping.is_alive(), "the sweep waited for the locked request"
-    finally:
-        holder.rollback()
-        holder.close()
-        sweeping.join(timeout=30)
-        engine.dispose()
+    _sweep_while_held(postgres_app, postgres_urls[1], first.account.id, held["id"])
     assert _stored_breaches(first) == {beside["id"]}
     assert _stored_breaches(second) == {elsewhere["id"]}
     assert f"the SLA sweep failed for request {held['id']}" in caplog.text
