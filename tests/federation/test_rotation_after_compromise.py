@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from account_node.db import db
 from account_node.tenancy import AccountScope, bind_scope
-from tests.federation.flows import ok
-from tests.federation.test_rotation import _deliver_pending
+from tests.federation.flows import deliver_pending, ok
 from trust.models import KEY_NOTICE, OutboxMessage
 
 
@@ -74,7 +73,7 @@ def test_a_routine_rotation_before_the_peer_confirmed_a_compromise_asks_it_to_co
                 json={"fingerprint": routine["fingerprint"]},
             )
         )
-    _deliver_pending(served.customer, served.customer_account.id)
+    deliver_pending(served.customer, served.customer_account.id)
 
     events = [m for m in _outbox(served) if m.path.endswith("/events")]
     assert events and all(m.delivered_at is not None for m in events), [
